@@ -1,0 +1,161 @@
+"""Engine, in process, full lifecycle: submit -> accept -> route -> venue ack -> fill -> position.
+
+Runs the real EngineRuntime, OrderEngine and SimulatedVenue (deep simulated liquidity, so every
+order fills at once) with the journal off, with durable group commit (the default), and with
+one fsync per event, side by side in one process. A closed loop keeps ``--window`` orders in
+flight: a new order is submitted as soon as one completes.
+
+Latency: ``ack`` = submit until the acknowledgement is released (events durable);
+``lifecycle`` = submit until the fill is durable (the position has been updated).
+Ends with one JSON line: orders_per_s per mode, percentiles in microseconds, and the ratios
+of each mode to the journal-off baseline measured in the same run.
+
+    python benchmarks/engine_lifecycle.py [--orders 50000] [--window 1000] [--modes off,group,event]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from openoms.config import Config
+from openoms.demo import SIM, demo_reference
+from openoms.domain import commands as cmd
+from openoms.domain import events as ev
+from openoms.domain.engine import OrderEngine
+from openoms.domain.ids import AccountId, ClientOrderId, Symbol
+from openoms.domain.values import OrdType, Side, TimeInForce
+from openoms.journal.memory import NullJournal
+from openoms.journal.sqlite import SqliteJournal
+from openoms.service.ports import Journal, Quote
+from openoms.service.runtime import EngineRuntime, Outcome
+from openoms.venues.simulated.venue import SimulatedVenue
+
+D = Decimal
+SYMBOL = Symbol("AAPL")
+DEEP = D(10) ** 9
+
+
+def percentiles(samples_ns: list[int]) -> dict[str, float]:
+    ordered = sorted(samples_ns)
+    n = len(ordered)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(n - 1, int(q * n))] / 1000, 1)
+
+    return {"p50_us": pick(0.50), "p99_us": pick(0.99), "p999_us": pick(0.999), "max_us": round(ordered[-1] / 1000, 1)}
+
+
+def deep_quote(now: int) -> Quote:
+    bids = tuple((D("99.99") - D("0.01") * i, DEEP) for i in range(5))
+    asks = tuple((D("100.00") + D("0.01") * i, DEEP) for i in range(5))
+    return Quote(symbol=SYMBOL, ts=now, bid=bids[0][0], ask=asks[0][0], bid_size=DEEP, ask_size=DEEP,
+                 last=D("100.00"), last_size=D(100), volume=D(0), bids=bids, asks=asks)
+
+
+async def run_mode(mode: str, orders: int, window: int, workdir: Path) -> dict[str, Any]:
+    reference = demo_reference()
+    journal: Journal = NullJournal() if mode == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=mode)
+    engine = OrderEngine(reference, default_venue=SIM)
+    runtime = EngineRuntime(engine, journal, {})
+    venue = SimulatedVenue(SIM, reference.instruments, runtime.post, "bench")
+    runtime.venues = {SIM: venue}
+    venue.on_quote(deep_quote(time.time_ns()))
+    await runtime.start()
+
+    actor = cmd.Actor("demo", "bench")
+    account = AccountId("ACC-EQ-1")
+    sent_at: dict[str, int] = {}
+    ack_lat: list[int] = []
+    life_lat: list[int] = []
+    done = asyncio.Event()
+    state = {"submitted": 0, "completed": 0}
+    perf = time.perf_counter_ns
+
+    def on_ack(outcome: Outcome) -> None:
+        first = outcome.events[0]
+        assert isinstance(first, ev.OrderAccepted), outcome.events
+        ack_lat.append(perf() - sent_at[first.cl_ord_id])
+
+    def submit_one() -> None:
+        i = state["submitted"]
+        state["submitted"] = i + 1
+        cl_ord_id = ClientOrderId(f"B{i}")
+        sent_at[cl_ord_id] = perf()
+        runtime.post(
+            cmd.SubmitOrder(actor=actor, account=account, cl_ord_id=cl_ord_id, symbol=SYMBOL, side=Side.BUY,
+                            quantity=D(100), ord_type=OrdType.LIMIT, price=D("100.05"), tif=TimeInForce.DAY),
+            on_ack,
+        )
+
+    def on_commit(events: Any) -> None:
+        now = perf()
+        for event in events:
+            if type(event) is ev.OrderFilled:
+                order = engine.orders[event.order_id]
+                if order.cum_qty >= order.quantity:
+                    life_lat.append(now - sent_at.pop(order.cl_ord_id))
+                    state["completed"] += 1
+                    if state["submitted"] < orders:
+                        submit_one()
+                    elif state["completed"] >= orders:
+                        done.set()
+
+    runtime.subscribers.append(on_commit)
+    started = time.perf_counter()
+    for _ in range(min(window, orders)):
+        submit_one()
+    await done.wait()
+    elapsed = time.perf_counter() - started
+    await runtime.stop()
+    return {
+        "mode": mode,
+        "orders": orders,
+        "orders_per_s": round(orders / elapsed),
+        "events_per_s": round(runtime.stats["events"] / elapsed) if mode != "off" else None,
+        "events_per_order": round(engine.seq / orders, 2),
+        "commits": runtime.stats["batches"],
+        "ack": percentiles(ack_lat),
+        "lifecycle": percentiles(life_lat),
+        "seconds": round(elapsed, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=50_000)
+    parser.add_argument("--event-orders", type=int, default=5_000, help="orders for the slow fsync-per-event mode")
+    parser.add_argument("--window", type=int, default=1000, help="orders in flight")
+    parser.add_argument("--modes", default="off,group,event")
+    parser.add_argument("--switch-interval-us", type=int, default=Config().gil_switch_interval_us,
+                        help="GIL switch interval, as oms serve sets it (0: interpreter default)")
+    args = parser.parse_args()
+    if args.switch_interval_us:
+        sys.setswitchinterval(args.switch_interval_us / 1_000_000)
+    results = []
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        for mode in args.modes.split(","):
+            n = args.event_orders if mode == "event" else args.orders
+            result = asyncio.run(run_mode(mode, n, args.window, Path(tmp)))
+            print(f"{mode:>6}: {result['orders_per_s']:>8} orders/s  ack p50 {result['ack']['p50_us']} us "
+                  f"p99 {result['ack']['p99_us']} us  lifecycle p99 {result['lifecycle']['p99_us']} us", file=sys.stderr)
+            results.append(result)
+    base = next((r for r in results if r["mode"] == "off"), None)
+    ratios = {}
+    if base:
+        for r in results:
+            ratios[r["mode"]] = {"throughput_vs_off": round(r["orders_per_s"] / base["orders_per_s"], 3),
+                                 "ack_p99_vs_off": round(r["ack"]["p99_us"] / base["ack"]["p99_us"], 2)}
+    print(json.dumps({"benchmark": "engine_lifecycle", "window": args.window, "switch_interval_us": args.switch_interval_us, "results": results, "ratios": ratios,
+                      "python": sys.version.split()[0]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Explicit wiring: ``build(config)`` gives an ``OMS`` with every part chosen by the config.
+
+Nothing here runs at import time; ``OMS.start()`` opens the journal, replays it, restores the
+venues and starts the engine loop and market data; ``OMS.stop()`` drains and flushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+
+from . import __version__
+from .config import Config
+from .demo import DEMO_START_PRICES, SIM, demo_reference
+from .domain import commands as cmd
+from .domain.accounts import ReferenceData
+from .domain.engine import OrderEngine
+from .journal.sqlite import SqliteJournal
+from .marketdata.simulator import MarketDataSimulator
+from .marketdata.store import MarketDataStore
+from .service.ports import Journal, VenueGateway
+from .service.runtime import EngineRuntime, ReplayReport
+from .venues.simulated.venue import SimulatedVenue
+
+log = logging.getLogger("openoms")
+
+SYSTEM = cmd.Actor("system", "engine")
+
+
+@dataclass
+class OMS:
+    config: Config
+    reference: ReferenceData
+    engine: OrderEngine
+    journal: Journal
+    runtime: EngineRuntime
+    venues: dict[str, SimulatedVenue]
+    market: MarketDataSimulator
+    quotes: MarketDataStore
+    replay_report: ReplayReport | None = None
+    started_at: float = 0.0
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def recover(self) -> ReplayReport:
+        """Replay the journal into the engine (raises JournalCorrupt on a broken chain)."""
+        self.replay_report = self.runtime.replay(verify=self.config.verify_on_start)
+        return self.replay_report
+
+    async def start(self) -> None:
+        if self.config.gil_switch_interval_us:
+            sys.setswitchinterval(self.config.gil_switch_interval_us / 1_000_000)
+        if self.replay_report is None:
+            self.recover()
+        assert self.replay_report is not None
+        log.info(
+            "replayed %d events in %.3fs (last seq %d)",
+            self.replay_report.events, self.replay_report.seconds, self.replay_report.last_seq,
+        )
+        # Prime the venues with a first quote so marketable orders have liquidity from the start.
+        if self.config.market_data:
+            self._publish_quotes()
+        restored = self.runtime.restore_venues()
+        if restored:
+            log.info("restored %d open routes at the simulated venues", restored)
+        await self.runtime.start()
+        await self.runtime.execute(
+            cmd.RecordStart(actor=SYSTEM, version=__version__, clock="system clock, UTC (time.time_ns)",
+                            replayed_events=self.replay_report.events)
+        )
+        if self.config.market_data:
+            self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
+        self.started_at = time.time()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.runtime.stop()
+
+    def _publish_quotes(self) -> None:
+        for quote in self.market.tick(time.time_ns()):
+            self.quotes.update(quote)
+            for venue in self.venues.values():
+                venue.on_quote(quote)
+
+    async def _market_data_loop(self) -> None:
+        interval = self.config.market_data_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            if self.runtime.failure is None:
+                self._publish_quotes()
+
+
+def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:
+    reference = reference or demo_reference()
+    journal = journal or SqliteJournal(config.journal_path, durability=config.durability)
+    engine = OrderEngine(reference, default_venue=SIM)
+    venues: dict[str, SimulatedVenue] = {}
+    runtime = EngineRuntime(engine, journal, venues, max_batch=config.max_batch)  # type: ignore[arg-type]
+    # Unique per start so execution ids never repeat across restarts (the engine books an exec id once).
+    session_id = format(time.time_ns() // 1_000_000, "x")
+    venues[SIM] = SimulatedVenue(SIM, reference.instruments, runtime.post, session_id)
+    market = MarketDataSimulator(reference.instruments, DEMO_START_PRICES, seed=config.seed)
+    gateways: dict[str, VenueGateway] = dict(venues)
+    runtime.venues = gateways  # type: ignore[assignment]
+    return OMS(config, reference, engine, journal, runtime, venues, market, MarketDataStore())

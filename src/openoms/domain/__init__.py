@@ -1,0 +1,1 @@
+"""The pure domain: orders, instruments, accounts, events. No I/O, no clock, no randomness."""

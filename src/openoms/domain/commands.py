@@ -1,0 +1,143 @@
+"""Commands: what someone asks the engine to do (imperative, frozen).
+
+Client commands come from traders and systems; venue reports are what a venue told us.
+Both go through the same single-writer engine, in order. Time is not on the command:
+the engine is handed ``now`` with each command, so the same commands replay to the same events.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from .ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, VenueOrderId
+from .rejects import Reject
+from .values import Liquidity, OrdType, Side, TimeInForce
+
+
+class Actor(msgspec.Struct, frozen=True, array_like=True):
+    """Who sent a command: the user, the channel (rest, fix, cli, venue, engine) and the session."""
+
+    user: str
+    source: str
+    session: str = ""
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    actor: Actor
+
+
+class SubmitOrder(Command, frozen=True, kw_only=True):
+    account: AccountId
+    cl_ord_id: ClientOrderId
+    symbol: Symbol
+    side: Side
+    quantity: Decimal
+    ord_type: OrdType = OrdType.LIMIT
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    tif: TimeInForce = TimeInForce.DAY
+    expire_at: int | None = None  # GTD: ns since the epoch, UTC
+
+
+class ReplaceOrder(Command, frozen=True, kw_only=True):
+    order_id: OrderId
+    cl_ord_id: ClientOrderId  # the new ClOrdID
+    quantity: Decimal | None = None  # None keeps the current value
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+class CancelOrder(Command, frozen=True, kw_only=True):
+    order_id: OrderId
+    cl_ord_id: ClientOrderId | None = None
+
+
+class EndOfDay(Command, frozen=True, kw_only=True):
+    """Close of the trading day: DAY orders expire, GTC orders become DoneForDay, GTD checked."""
+
+
+class StartOfDay(Command, frozen=True, kw_only=True):
+    """Opening of a new trading day: DoneForDay orders are restated."""
+
+
+class RecordStart(Command, frozen=True, kw_only=True):
+    """Journal that the engine (re)started: which build, which clock, how much was replayed."""
+
+    version: str
+    clock: str
+    replayed_events: int
+
+
+# --- venue reports (ExecutionReports / OrderCancelRejects from a venue, addressed by route) ---
+
+
+class VenueAccepted(Command, frozen=True, kw_only=True):
+    route_id: RouteId
+    venue_order_id: VenueOrderId
+
+
+class VenueRejected(Command, frozen=True, kw_only=True):
+    route_id: RouteId
+    reason: Reject
+
+
+class VenueFilled(Command, frozen=True, kw_only=True):
+    route_id: RouteId
+    exec_id: ExecId
+    last_qty: Decimal
+    last_px: Decimal
+    liquidity: Liquidity = Liquidity.REMOVED
+
+
+class VenueCanceled(Command, frozen=True, kw_only=True):
+    route_id: RouteId
+    reason: str  # "requested", "ioc remainder", "fok not filled", "expired", ...
+
+
+class VenueReplaced(Command, frozen=True, kw_only=True):
+    route_id: RouteId
+    quantity: Decimal
+    price: Decimal | None
+    stop_price: Decimal | None = None
+
+
+class VenueCancelRejected(Command, frozen=True, kw_only=True):
+    route_id: RouteId
+    reason: Reject
+
+
+class VenueReplaceRejected(Command, frozen=True, kw_only=True):
+    route_id: RouteId
+    reason: Reject
+
+
+class VenueExpired(Command, frozen=True, kw_only=True):
+    route_id: RouteId
+
+
+class VenueTradeBusted(Command, frozen=True, kw_only=True):
+    exec_id: ExecId
+
+
+class VenueTradeCorrected(Command, frozen=True, kw_only=True):
+    exec_id: ExecId
+    last_qty: Decimal
+    last_px: Decimal
+
+
+ClientCommand = SubmitOrder | ReplaceOrder | CancelOrder
+VenueReport = (
+    VenueAccepted
+    | VenueRejected
+    | VenueFilled
+    | VenueCanceled
+    | VenueReplaced
+    | VenueCancelRejected
+    | VenueReplaceRejected
+    | VenueExpired
+    | VenueTradeBusted
+    | VenueTradeCorrected
+)
+AnyCommand = ClientCommand | VenueReport | EndOfDay | StartOfDay | RecordStart

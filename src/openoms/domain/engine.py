@@ -1,0 +1,495 @@
+"""The order engine: single writer of all order state. ``handle`` decides, ``apply`` evolves.
+
+``handle(command, now)`` validates a command against the current state and returns the events
+it causes, already applied. ``apply(event)`` folds one event into the state and is all that
+replay uses, so state == replay(journal) by construction. No I/O, no clock, no randomness:
+the caller passes ``now`` (ns since the epoch, UTC); ids are derived from the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from . import commands as cmd
+from . import events as ev
+from .accounts import ReferenceData
+from .ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, TraderId, VenueId
+from .instruments import Instrument
+from .lifecycle import KEEP, TERMINAL, OrdStatus, Pending, next_working
+from .order import Order
+from .positions import Position
+from .rejects import Reject, RejectCode
+from .values import ZERO, OrdType, TimeInForce
+
+ENGINE_ACTOR = cmd.Actor("engine", "engine")
+NS_PER_DAY = 86_400_000_000_000
+
+
+def trade_date_of(now: int) -> str:
+    return datetime.fromtimestamp(now // 1_000_000_000, UTC).date().isoformat()
+
+
+class OrderEngine:
+    def __init__(self, reference: ReferenceData, default_venue: VenueId = VenueId("SIM"), id_prefix: str = "O") -> None:
+        self.reference = reference
+        self.default_venue = default_venue
+        self.id_prefix = id_prefix
+        self.seq = 0  # seq of the last event applied
+        self.orders: dict[OrderId, Order] = {}
+        self.live: dict[OrderId, Order] = {}  # not terminal: what EOD, kill switches and recon walk
+        self.routes: dict[RouteId, Order] = {}
+        self.executions: dict[ExecId, Order] = {}
+        self.cl_ord_ids: set[tuple[AccountId, str, ClientOrderId]] = set()  # (account, trade date, ClOrdID)
+        self.positions: dict[tuple[AccountId, Symbol], Position] = {}
+        self.order_count = 0
+        self._out: list[ev.Event] = []
+        self._now = 0
+        self._actor = ENGINE_ACTOR
+        self._day: tuple[int, int, str] = (0, 0, "")  # [start, end) ns of the cached trade date
+        self._dispatch: dict[type, Callable[[cmd.Command], None]] = {
+            cmd.SubmitOrder: self._submit,  # type: ignore[dict-item]
+            cmd.ReplaceOrder: self._replace,  # type: ignore[dict-item]
+            cmd.CancelOrder: self._cancel,  # type: ignore[dict-item]
+            cmd.VenueAccepted: self._venue_accepted,  # type: ignore[dict-item]
+            cmd.VenueRejected: self._venue_rejected,  # type: ignore[dict-item]
+            cmd.VenueFilled: self._venue_filled,  # type: ignore[dict-item]
+            cmd.VenueCanceled: self._venue_canceled,  # type: ignore[dict-item]
+            cmd.VenueReplaced: self._venue_replaced,  # type: ignore[dict-item]
+            cmd.VenueCancelRejected: self._venue_cancel_rejected,  # type: ignore[dict-item]
+            cmd.VenueReplaceRejected: self._venue_replace_rejected,  # type: ignore[dict-item]
+            cmd.VenueExpired: self._venue_expired,  # type: ignore[dict-item]
+            cmd.VenueTradeBusted: self._venue_busted,  # type: ignore[dict-item]
+            cmd.VenueTradeCorrected: self._venue_corrected,  # type: ignore[dict-item]
+            cmd.EndOfDay: self._end_of_day,  # type: ignore[dict-item]
+            cmd.StartOfDay: self._start_of_day,  # type: ignore[dict-item]
+            cmd.RecordStart: self._record_start,  # type: ignore[dict-item]
+        }
+
+    # --- the two entry points --------------------------------------------------------------
+
+    def handle(self, command: cmd.Command, now: int) -> list[ev.Event]:
+        """Decide on one command; returns its events (already applied). Never raises on bad input."""
+        out: list[ev.Event] = []
+        self._out = out
+        self._now = now
+        self._actor = command.actor
+        self._dispatch[type(command)](command)
+        return out
+
+    def apply(self, event: ev.Event) -> None:
+        """Fold one event into the state (replay and live use the same code)."""
+        self.seq = event.seq
+        kind = type(event)
+        if kind is ev.OrderAccepted:
+            assert isinstance(event, ev.OrderAccepted)
+            order = Order(event)
+            self.orders[order.order_id] = order
+            self.live[order.order_id] = order
+            self.cl_ord_ids.add((order.account, order.trade_date, order.cl_ord_id))
+            self.order_count += 1
+            return
+        order_id = getattr(event, "order_id", None)
+        if order_id is None:
+            return  # engine-level events (EngineStarted, CommandRejected without order, day markers)
+        found = self.orders.get(order_id)
+        if found is None:
+            return  # a CommandRejected naming an unknown order
+        order = found
+        if kind is ev.CommandRejected:
+            order.seqs.append(event.seq)  # refused requests belong to the order's history too
+            return
+        if kind is ev.OrderRouted:
+            assert isinstance(event, ev.OrderRouted)
+            self.routes[event.route_id] = order
+        elif kind is ev.CancelRequested or kind is ev.ReplaceRequested:
+            self.cl_ord_ids.add((order.account, order.trade_date, event.cl_ord_id))  # type: ignore[attr-defined]
+        order.apply(event)
+        if kind is ev.OrderFilled:
+            assert isinstance(event, ev.OrderFilled)
+            self.executions[event.exec_id] = order
+            self._position(order).apply_fill(
+                event.exec_id, event.last_qty * order.side.sign, event.last_px, self._instrument(order)
+            )
+        elif kind is ev.TradeBusted or kind is ev.TradeCorrected:
+            fill = None
+            if isinstance(event, ev.TradeCorrected):
+                fill = (event.last_qty * order.side.sign, event.last_px)
+            self._position(order).amend_fill(event.exec_id, fill, self._instrument(order))  # type: ignore[attr-defined]
+        if order.working in TERMINAL:
+            self.live.pop(order.order_id, None)
+        elif kind is ev.TradeBusted or kind is ev.TradeCorrected:
+            self.live[order.order_id] = order  # a bust can reopen a Filled order
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _emit(self, event: ev.Event) -> None:
+        self.apply(event)
+        self._out.append(event)
+
+    def _trade_date(self) -> str:
+        start, end, date = self._day
+        now = self._now
+        if not start <= now < end:
+            start = now - now % NS_PER_DAY
+            date = trade_date_of(now)
+            self._day = (start, start + NS_PER_DAY, date)
+        return date
+
+    def _next_seq(self) -> int:
+        return self.seq + 1
+
+    def _instrument(self, order: Order) -> Instrument:
+        return self.reference.instruments[order.symbol]
+
+    def _position(self, order: Order) -> Position:
+        key = (order.account, order.symbol)
+        position = self.positions.get(key)
+        if position is None:
+            position = self.positions[key] = Position(order.account, order.symbol)
+        return position
+
+    def _reject(
+        self,
+        command: str,
+        reason: Reject,
+        order_id: OrderId | None = None,
+        cl_ord_id: ClientOrderId | None = None,
+        account: AccountId | None = None,
+    ) -> None:
+        self._emit(
+            ev.CommandRejected(
+                seq=self._next_seq(), ts=self._now, actor=self._actor, command=command,
+                order_id=order_id, cl_ord_id=cl_ord_id, account=account, reason=reason,
+            )
+        )
+
+    def order_for_route(self, route_id: RouteId) -> Order | None:
+        return self.routes.get(route_id)
+
+    # --- client commands ---------------------------------------------------------------
+
+    def _submit(self, command: cmd.SubmitOrder) -> None:
+        reason = self._validate_submit(command)
+        if reason is not None:
+            self._reject("SubmitOrder", reason, cl_ord_id=command.cl_ord_id, account=command.account)
+            return
+        instrument = self.reference.instruments[command.symbol]
+        order_id = OrderId(f"{self.id_prefix}{self.order_count + 1}")
+        trade_date = self._trade_date()
+        self._emit(
+            ev.OrderAccepted(
+                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order_id,
+                account=command.account, trader=TraderId(command.actor.user), cl_ord_id=command.cl_ord_id,
+                symbol=command.symbol, side=command.side, quantity=command.quantity,
+                ord_type=command.ord_type, price=command.price, stop_price=command.stop_price,
+                tif=command.tif, expire_at=command.expire_at, trade_date=trade_date,
+            )
+        )
+        venue = instrument.venues[0] if instrument.venues else self.default_venue
+        self._emit(
+            ev.OrderRouted(
+                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order_id,
+                route_id=RouteId(f"{order_id}-1"), venue=venue, quantity=command.quantity, price=command.price,
+            )
+        )
+
+    def _validate_submit(self, command: cmd.SubmitOrder) -> Reject | None:
+        account = self.reference.accounts.get(command.account)
+        if account is None:
+            return Reject(RejectCode.UNKNOWN_ACCOUNT, f"unknown account {command.account!r}", {"account": command.account})
+        trader = self.reference.traders.get(TraderId(command.actor.user))
+        if trader is None:
+            return Reject(RejectCode.UNKNOWN_TRADER, f"unknown trader {command.actor.user!r}", {"user": command.actor.user})
+        if command.account not in trader.accounts:
+            return Reject(
+                RejectCode.NOT_PERMITTED,
+                f"trader {trader.trader_id!r} may not trade account {command.account!r}",
+                {"user": trader.trader_id, "account": command.account},
+            )
+        instrument = self.reference.instruments.get(command.symbol)
+        if instrument is None:
+            return Reject(RejectCode.UNKNOWN_INSTRUMENT, f"unknown instrument {command.symbol!r}", {"symbol": command.symbol})
+        if not command.cl_ord_id:
+            return Reject(RejectCode.INVALID_ORDER_TYPE, "cl_ord_id must not be empty")
+        reason = instrument.check_quantity(command.quantity) or self._check_prices(
+            instrument, command.ord_type, command.price, command.stop_price
+        )
+        if reason is not None:
+            return reason
+        reason = self._check_tif(command)
+        if reason is not None:
+            return reason
+        if (command.account, self._trade_date(), command.cl_ord_id) in self.cl_ord_ids:
+            return Reject(
+                RejectCode.DUPLICATE_CL_ORD_ID,
+                f"cl_ord_id {command.cl_ord_id!r} was already used today on account {command.account!r}",
+                {"cl_ord_id": command.cl_ord_id, "account": command.account},
+            )
+        return None
+
+    @staticmethod
+    def _check_prices(
+        instrument: Instrument, ord_type: OrdType, price: Decimal | None, stop_price: Decimal | None
+    ) -> Reject | None:
+        if ord_type.needs_price:
+            if price is None:
+                return Reject(RejectCode.INVALID_PRICE, f"a {ord_type.value} order needs a price")
+            reason = instrument.check_price(price)
+            if reason is not None:
+                return reason
+        elif price is not None:
+            return Reject(RejectCode.INVALID_PRICE, f"a {ord_type.value} order takes no price", {"price": str(price)})
+        if ord_type.needs_stop_price:
+            if stop_price is None:
+                return Reject(RejectCode.INVALID_PRICE, f"a {ord_type.value} order needs a stop_price")
+            return instrument.check_price(stop_price, "stop_price")
+        if stop_price is not None:
+            return Reject(
+                RejectCode.INVALID_PRICE, f"a {ord_type.value} order takes no stop_price", {"stop_price": str(stop_price)}
+            )
+        return None
+
+    def _check_tif(self, command: cmd.SubmitOrder) -> Reject | None:
+        if command.tif is TimeInForce.GTD:
+            if command.expire_at is None:
+                return Reject(RejectCode.INVALID_TIME_IN_FORCE, "a GTD order needs expire_at")
+            if command.expire_at <= self._now:
+                return Reject(RejectCode.INVALID_TIME_IN_FORCE, "expire_at is in the past", {"expire_at": str(command.expire_at)})
+        elif command.expire_at is not None:
+            return Reject(RejectCode.INVALID_TIME_IN_FORCE, f"expire_at is only valid with GTD, not {command.tif.value}")
+        if command.tif.is_immediate and command.ord_type.needs_stop_price:
+            return Reject(RejectCode.INVALID_TIME_IN_FORCE, f"{command.tif.value} cannot be used with {command.ord_type.value} orders")
+        return None
+
+    def _check_amendable(self, name: str, order: Order | None, order_id: OrderId, cl_ord_id: ClientOrderId | None) -> bool:
+        """Shared checks for cancel and replace; emits the rejection and returns False when refused."""
+        if order is None:
+            self._reject(name, Reject(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id!r}", {"order_id": order_id}),
+                         order_id=order_id, cl_ord_id=cl_ord_id)
+            return False
+        if order.working in TERMINAL:
+            self._reject(name, Reject(RejectCode.TOO_LATE, f"order {order_id} is already {order.working.value}",
+                                      {"order_id": order_id, "status": order.working.value}),
+                         order_id=order_id, cl_ord_id=cl_ord_id, account=order.account)
+            return False
+        if order.pending is not None:
+            self._reject(name, Reject(RejectCode.ALREADY_PENDING, f"order {order_id} already has a {order.pending.value.replace('_', ' ')}",
+                                      {"order_id": order_id, "pending": order.pending.value}),
+                         order_id=order_id, cl_ord_id=cl_ord_id, account=order.account)
+            return False
+        if cl_ord_id is not None and (order.account, self._trade_date(), cl_ord_id) in self.cl_ord_ids:
+            self._reject(name, Reject(RejectCode.DUPLICATE_CL_ORD_ID, f"cl_ord_id {cl_ord_id!r} was already used today",
+                                      {"cl_ord_id": cl_ord_id}),
+                         order_id=order_id, cl_ord_id=cl_ord_id, account=order.account)
+            return False
+        return True
+
+    def _replace(self, command: cmd.ReplaceOrder) -> None:
+        order = self.orders.get(command.order_id)
+        if not self._check_amendable("ReplaceOrder", order, command.order_id, command.cl_ord_id):
+            return
+        assert order is not None
+        instrument = self._instrument(order)
+        quantity = command.quantity if command.quantity is not None else order.quantity
+        price = command.price if command.price is not None else order.price
+        stop_price = command.stop_price if command.stop_price is not None else order.stop_price
+        reason = instrument.check_quantity(quantity) or self._check_prices(instrument, order.ord_type, price, stop_price)
+        if reason is not None:
+            self._reject("ReplaceOrder", reason, order.order_id, command.cl_ord_id, order.account)
+            return
+        route = order.open_route()
+        self._emit(
+            ev.ReplaceRequested(
+                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                cl_ord_id=command.cl_ord_id, route_id=route.route_id if route else None,
+                quantity=quantity, price=price, stop_price=stop_price,
+            )
+        )
+        if route is None:  # nothing at a venue to amend (e.g. reopened by a bust after its route finished)
+            self._emit(
+                ev.OrderReplaced(
+                    seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                    cl_ord_id=command.cl_ord_id, quantity=quantity, price=price, stop_price=stop_price,
+                )
+            )
+
+    def _cancel(self, command: cmd.CancelOrder) -> None:
+        order = self.orders.get(command.order_id)
+        if not self._check_amendable("CancelOrder", order, command.order_id, command.cl_ord_id):
+            return
+        assert order is not None
+        cl_ord_id = command.cl_ord_id or ClientOrderId(f"{order.cl_ord_id}-C{self.seq + 1}")
+        route = order.open_route()
+        self._emit(
+            ev.CancelRequested(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                               cl_ord_id=cl_ord_id, route_id=route.route_id if route else None)
+        )
+        if route is None:
+            self._emit(
+                ev.OrderCanceled(
+                    seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                    route_id=RouteId(""), reason="canceled: no open route",
+                )
+            )
+
+    # --- venue reports -----------------------------------------------------------------
+
+    def _route_order(self, name: str, route_id: RouteId) -> Order | None:
+        order = self.routes.get(route_id)
+        if order is None:
+            self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"report for unknown route {route_id!r}", {"route_id": route_id}))
+        return order
+
+    def _allowed(self, name: str, order: Order, event_type: type[ev.Event], what: str) -> bool:
+        """A venue report that the lifecycle cannot take in the order's status is recorded, not applied."""
+        if next_working(order.working, event_type) is not None:
+            return True
+        self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"{what} for order {order.order_id} in status {order.working.value}",
+                                  {"order_id": order.order_id, "status": order.working.value}),
+                     order.order_id, account=order.account)
+        return False
+
+    def _venue_accepted(self, command: cmd.VenueAccepted) -> None:
+        order = self._route_order("VenueAccepted", command.route_id)
+        if order is None or not self._allowed("VenueAccepted", order, ev.OrderAcknowledged, "ack"):
+            return
+        self._emit(
+            ev.OrderAcknowledged(
+                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                route_id=command.route_id, venue_order_id=command.venue_order_id,
+            )
+        )
+
+    def _venue_rejected(self, command: cmd.VenueRejected) -> None:
+        order = self._route_order("VenueRejected", command.route_id)
+        if order is None:
+            return
+        if order.working is not OrdStatus.PENDING_NEW:
+            # A route rejected after fills: the remainder is canceled, the fills stand.
+            if self._allowed("VenueRejected", order, ev.OrderCanceled, "reject"):
+                self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                            route_id=command.route_id, reason=f"venue rejected: {command.reason.message}"))
+            return
+        self._emit(ev.OrderRejected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                    route_id=command.route_id, reason=command.reason))
+
+    def _venue_filled(self, command: cmd.VenueFilled) -> None:
+        if command.exec_id in self.executions:
+            return  # the same execution reported twice (resend, reconnect): booked once
+        order = self._route_order("VenueFilled", command.route_id)
+        if order is None or not self._allowed("VenueFilled", order, ev.OrderFilled, "fill"):
+            return
+        if command.last_qty <= ZERO or command.last_px <= ZERO:
+            self._reject("VenueFilled", Reject(RejectCode.UNEXPECTED_REPORT, "fill with non-positive quantity or price",
+                                               {"last_qty": str(command.last_qty), "last_px": str(command.last_px)}),
+                         order.order_id, account=order.account)
+            return
+        self._emit(
+            ev.OrderFilled(
+                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                route_id=command.route_id, exec_id=command.exec_id, last_qty=command.last_qty,
+                last_px=command.last_px, liquidity=command.liquidity,
+            )
+        )
+
+    def _venue_canceled(self, command: cmd.VenueCanceled) -> None:
+        order = self._route_order("VenueCanceled", command.route_id)
+        if order is None or not self._allowed("VenueCanceled", order, ev.OrderCanceled, "cancel"):
+            return
+        self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                    route_id=command.route_id, reason=command.reason))
+
+    def _venue_replaced(self, command: cmd.VenueReplaced) -> None:
+        order = self._route_order("VenueReplaced", command.route_id)
+        if order is None:
+            return
+        if order.pending is not Pending.REPLACE or order.pending_cl_ord_id is None:
+            self._reject("VenueReplaced", Reject(RejectCode.UNEXPECTED_REPORT, f"replace confirmed for order {order.order_id} with no pending replace"),
+                         order.order_id, account=order.account)
+            return
+        if not self._allowed("VenueReplaced", order, ev.OrderReplaced, "replace"):
+            return
+        self._emit(
+            ev.OrderReplaced(
+                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                cl_ord_id=order.pending_cl_ord_id, quantity=command.quantity, price=command.price,
+                stop_price=command.stop_price,
+            )
+        )
+
+    def _answer_pending(self, name: str, route_id: RouteId, pending: Pending, reason: Reject) -> None:
+        order = self._route_order(name, route_id)
+        if order is None:
+            return
+        if order.pending is not pending or order.pending_cl_ord_id is None:
+            self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"{name} for order {order.order_id} with nothing pending"),
+                         order.order_id, account=order.account)
+            return
+        event_type = ev.CancelRejected if pending is Pending.CANCEL else ev.ReplaceRejected
+        self._emit(event_type(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                              cl_ord_id=order.pending_cl_ord_id, reason=reason))
+
+    def _venue_cancel_rejected(self, command: cmd.VenueCancelRejected) -> None:
+        self._answer_pending("VenueCancelRejected", command.route_id, Pending.CANCEL, command.reason)
+
+    def _venue_replace_rejected(self, command: cmd.VenueReplaceRejected) -> None:
+        self._answer_pending("VenueReplaceRejected", command.route_id, Pending.REPLACE, command.reason)
+
+    def _venue_expired(self, command: cmd.VenueExpired) -> None:
+        order = self._route_order("VenueExpired", command.route_id)
+        if order is None or not self._allowed("VenueExpired", order, ev.OrderExpired, "expiry"):
+            return
+        self._emit(ev.OrderExpired(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                   reason="expired at venue"))
+
+    def _trade_order(self, name: str, exec_id: ExecId) -> Order | None:
+        order = self.executions.get(exec_id)
+        if order is None or order.executions[exec_id].busted:
+            self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"no live execution {exec_id!r}", {"exec_id": exec_id}))
+            return None
+        return order
+
+    def _venue_busted(self, command: cmd.VenueTradeBusted) -> None:
+        order = self._trade_order("VenueTradeBusted", command.exec_id)
+        if order is None or not self._allowed("VenueTradeBusted", order, ev.TradeBusted, "bust"):
+            return
+        self._emit(ev.TradeBusted(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                  exec_id=command.exec_id))
+
+    def _venue_corrected(self, command: cmd.VenueTradeCorrected) -> None:
+        order = self._trade_order("VenueTradeCorrected", command.exec_id)
+        if order is None or not self._allowed("VenueTradeCorrected", order, ev.TradeCorrected, "correction"):
+            return
+        if command.last_qty <= ZERO or command.last_px <= ZERO:
+            self._reject("VenueTradeCorrected", Reject(RejectCode.UNEXPECTED_REPORT, "correction with non-positive quantity or price"),
+                         order.order_id, account=order.account)
+            return
+        self._emit(ev.TradeCorrected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                     exec_id=command.exec_id, last_qty=command.last_qty, last_px=command.last_px))
+
+    # --- trading day ---------------------------------------------------------------------
+
+    def _end_of_day(self, command: cmd.EndOfDay) -> None:
+        for order in list(self.live.values()):
+            if order.tif is TimeInForce.GTC or (
+                order.tif is TimeInForce.GTD and order.expire_at is not None and order.expire_at > self._now
+            ):
+                if next_working(order.working, ev.OrderDoneForDay) not in (None, KEEP):
+                    self._emit(ev.OrderDoneForDay(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id))
+            elif next_working(order.working, ev.OrderExpired) is not None:
+                self._emit(ev.OrderExpired(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                           reason=f"{order.tif.value} order expired at end of day"))
+        self._emit(ev.DayEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, trade_date=trade_date_of(self._now)))
+
+    def _start_of_day(self, command: cmd.StartOfDay) -> None:
+        for order in list(self.live.values()):
+            if order.working is OrdStatus.DONE_FOR_DAY:
+                self._emit(ev.OrderRestated(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                            reason="good-till order restated for the new day"))
+        self._emit(ev.DayStarted(seq=self._next_seq(), ts=self._now, actor=self._actor, trade_date=trade_date_of(self._now)))
+
+    def _record_start(self, command: cmd.RecordStart) -> None:
+        self._emit(ev.EngineStarted(seq=self._next_seq(), ts=self._now, actor=self._actor, version=command.version,
+                                    clock=command.clock, replayed_events=command.replayed_events))

@@ -1,0 +1,197 @@
+"""Events: what happened (past tense, frozen). The journal stores exactly these.
+
+Every event carries ``seq`` (its place in the journal), ``ts`` (UTC, ns since the epoch) and
+``actor`` (who caused it). Each class is written out by hand so it can be grepped, versioned
+and upcast; the tag (the class name) is what the journal stores as the event type.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from .commands import Actor
+from .ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, TraderId, VenueId, VenueOrderId
+from .rejects import Reject
+from .values import Liquidity, OrdType, Side, TimeInForce
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    seq: int
+    ts: int
+    actor: Actor
+
+
+class EngineStarted(Event, frozen=True, kw_only=True):
+    """Written once per start: which build replayed the journal and where time comes from."""
+
+    version: str
+    clock: str
+    replayed_events: int
+
+
+class OrderAccepted(Event, frozen=True, kw_only=True):
+    """The OMS took the order (OrdStatus PendingNew)."""
+
+    order_id: OrderId
+    account: AccountId
+    trader: TraderId
+    cl_ord_id: ClientOrderId
+    symbol: Symbol
+    side: Side
+    quantity: Decimal
+    ord_type: OrdType
+    price: Decimal | None
+    stop_price: Decimal | None
+    tif: TimeInForce
+    expire_at: int | None
+    trade_date: str
+
+
+class OrderRouted(Event, frozen=True, kw_only=True):
+    """A route (child order) for the order was sent to a venue."""
+
+    order_id: OrderId
+    route_id: RouteId
+    venue: VenueId
+    quantity: Decimal
+    price: Decimal | None
+
+
+class OrderAcknowledged(Event, frozen=True, kw_only=True):
+    """The venue accepted the route (ExecType New)."""
+
+    order_id: OrderId
+    route_id: RouteId
+    venue_order_id: VenueOrderId
+
+
+class OrderRejected(Event, frozen=True, kw_only=True):
+    """The venue refused the route; with no fills the order is Rejected."""
+
+    order_id: OrderId
+    route_id: RouteId
+    reason: Reject
+
+
+class OrderFilled(Event, frozen=True, kw_only=True):
+    order_id: OrderId
+    route_id: RouteId
+    exec_id: ExecId
+    last_qty: Decimal
+    last_px: Decimal
+    liquidity: Liquidity
+
+
+class CancelRequested(Event, frozen=True, kw_only=True):
+    order_id: OrderId
+    cl_ord_id: ClientOrderId
+    route_id: RouteId | None  # the route asked to cancel; None when nothing is at a venue
+
+
+class CancelRejected(Event, frozen=True, kw_only=True):
+    """The venue refused a pending cancel; the order resumes its previous status."""
+
+    order_id: OrderId
+    cl_ord_id: ClientOrderId
+    reason: Reject
+
+
+class OrderCanceled(Event, frozen=True, kw_only=True):
+    order_id: OrderId
+    route_id: RouteId
+    reason: str
+
+
+class ReplaceRequested(Event, frozen=True, kw_only=True):
+    order_id: OrderId
+    cl_ord_id: ClientOrderId
+    route_id: RouteId | None
+    quantity: Decimal
+    price: Decimal | None
+    stop_price: Decimal | None
+
+
+class ReplaceRejected(Event, frozen=True, kw_only=True):
+    order_id: OrderId
+    cl_ord_id: ClientOrderId
+    reason: Reject
+
+
+class OrderReplaced(Event, frozen=True, kw_only=True):
+    """The venue confirmed the replace: the new ClOrdID, quantity and price now apply."""
+
+    order_id: OrderId
+    cl_ord_id: ClientOrderId
+    quantity: Decimal
+    price: Decimal | None
+    stop_price: Decimal | None
+
+
+class OrderExpired(Event, frozen=True, kw_only=True):
+    order_id: OrderId
+    reason: str
+
+
+class OrderDoneForDay(Event, frozen=True, kw_only=True):
+    order_id: OrderId
+
+
+class OrderRestated(Event, frozen=True, kw_only=True):
+    order_id: OrderId
+    reason: str
+
+
+class TradeBusted(Event, frozen=True, kw_only=True):
+    order_id: OrderId
+    exec_id: ExecId
+
+
+class TradeCorrected(Event, frozen=True, kw_only=True):
+    order_id: OrderId
+    exec_id: ExecId
+    last_qty: Decimal
+    last_px: Decimal
+
+
+class CommandRejected(Event, frozen=True, kw_only=True):
+    """The engine refused a command outright; nothing else changed. Kept for the audit trail."""
+
+    command: str
+    order_id: OrderId | None
+    cl_ord_id: ClientOrderId | None
+    account: AccountId | None
+    reason: Reject
+
+
+class DayEnded(Event, frozen=True, kw_only=True):
+    trade_date: str
+
+
+class DayStarted(Event, frozen=True, kw_only=True):
+    trade_date: str
+
+
+AnyEvent = (
+    EngineStarted
+    | OrderAccepted
+    | OrderRouted
+    | OrderAcknowledged
+    | OrderRejected
+    | OrderFilled
+    | CancelRequested
+    | CancelRejected
+    | OrderCanceled
+    | ReplaceRequested
+    | ReplaceRejected
+    | OrderReplaced
+    | OrderExpired
+    | OrderDoneForDay
+    | OrderRestated
+    | TradeBusted
+    | TradeCorrected
+    | CommandRejected
+    | DayEnded
+    | DayStarted
+)

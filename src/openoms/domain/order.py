@@ -1,0 +1,227 @@
+"""Order state: the parent order, its routes and executions. ``apply`` only assigns.
+
+Decisions (validation, what happens next) live in ``engine.py``; this module holds what an
+order *is* after a sequence of events, so replay rebuilds it exactly and never raises for a
+business reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from . import events as ev
+from .ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, TraderId, VenueId, VenueOrderId
+from .lifecycle import BY_QUANTITY, TERMINAL, OrdStatus, Pending, next_pending, next_working, reported_status
+from .values import ZERO, Liquidity, OrdType, Side, TimeInForce
+
+
+@dataclass(slots=True)
+class Execution:
+    exec_id: ExecId
+    order_id: OrderId
+    route_id: RouteId
+    quantity: Decimal
+    price: Decimal
+    liquidity: Liquidity
+    ts: int
+    busted: bool = False
+
+
+@dataclass(slots=True)
+class Route:
+    route_id: RouteId
+    venue: VenueId
+    quantity: Decimal
+    price: Decimal | None
+    venue_order_id: VenueOrderId | None = None
+    cum_qty: Decimal = ZERO
+    done: bool = False
+
+
+class Order:
+    __slots__ = (
+        "account",
+        "cl_ord_id",
+        "created_ts",
+        "cum_qty",
+        "executions",
+        "expire_at",
+        "last_seq",
+        "ord_type",
+        "order_id",
+        "orig_cl_ord_id",
+        "pending",
+        "pending_cl_ord_id",
+        "price",
+        "px_qty_sum",
+        "quantity",
+        "routes",
+        "seqs",
+        "side",
+        "stop_price",
+        "symbol",
+        "text",
+        "tif",
+        "trade_date",
+        "trader",
+        "updated_ts",
+        "working",
+    )
+
+    def __init__(self, event: ev.OrderAccepted) -> None:
+        self.order_id: OrderId = event.order_id
+        self.account: AccountId = event.account
+        self.trader: TraderId = event.trader
+        self.cl_ord_id: ClientOrderId = event.cl_ord_id
+        self.orig_cl_ord_id: ClientOrderId | None = None
+        self.symbol: Symbol = event.symbol
+        self.side: Side = event.side
+        self.quantity: Decimal = event.quantity
+        self.ord_type: OrdType = event.ord_type
+        self.price: Decimal | None = event.price
+        self.stop_price: Decimal | None = event.stop_price
+        self.tif: TimeInForce = event.tif
+        self.expire_at: int | None = event.expire_at
+        self.trade_date: str = event.trade_date
+        self.working: OrdStatus = OrdStatus.PENDING_NEW
+        self.pending: Pending | None = None
+        self.pending_cl_ord_id: ClientOrderId | None = None
+        self.cum_qty: Decimal = ZERO
+        self.px_qty_sum: Decimal = ZERO  # sum of last_qty * last_px over live executions: AvgPx stays exact
+        self.routes: dict[RouteId, Route] = {}
+        self.executions: dict[ExecId, Execution] = {}
+        self.created_ts: int = event.ts
+        self.updated_ts: int = event.ts
+        self.text: str = ""
+        self.last_seq: int = event.seq
+        self.seqs: list[int] = [event.seq]  # every journal record about this order: its history by key
+
+    # --- derived views -------------------------------------------------------------------
+
+    @property
+    def status(self) -> OrdStatus:
+        return reported_status(self.working, self.pending)
+
+    @property
+    def is_done(self) -> bool:
+        """No further client action possible (Filled, Canceled, Rejected, Expired)."""
+        return self.working in TERMINAL
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        # FIX: LeavesQty is 0 once the order can no longer execute (incl. DoneForDay).
+        if self.working in TERMINAL or self.working is OrdStatus.DONE_FOR_DAY:
+            return ZERO
+        leaves = self.quantity - self.cum_qty
+        return leaves if leaves > ZERO else ZERO
+
+    @property
+    def avg_px(self) -> Decimal:
+        return self.px_qty_sum / self.cum_qty if self.cum_qty else ZERO
+
+    def by_quantity(self) -> OrdStatus:
+        if self.cum_qty <= ZERO:
+            return OrdStatus.NEW
+        if self.cum_qty >= self.quantity:
+            return OrdStatus.FILLED
+        return OrdStatus.PARTIALLY_FILLED
+
+    def open_route(self) -> Route | None:
+        for route in self.routes.values():
+            if not route.done:
+                return route
+        return None
+
+    # --- evolution -----------------------------------------------------------------------
+
+    def apply(self, event: ev.Event) -> None:
+        """Fold one event into the order. Assigns only: decisions were made before the event."""
+        kind = type(event)
+        if kind is ev.OrderFilled:
+            assert isinstance(event, ev.OrderFilled)
+            self._add_execution(event)
+        elif kind is ev.OrderRouted:
+            assert isinstance(event, ev.OrderRouted)
+            self.routes[event.route_id] = Route(event.route_id, event.venue, event.quantity, event.price)
+        elif kind is ev.OrderAcknowledged:
+            assert isinstance(event, ev.OrderAcknowledged)
+            self.routes[event.route_id].venue_order_id = event.venue_order_id
+        elif kind is ev.OrderReplaced:
+            assert isinstance(event, ev.OrderReplaced)
+            self.orig_cl_ord_id = self.cl_ord_id
+            self.cl_ord_id = event.cl_ord_id
+            self.quantity = event.quantity
+            self.price = event.price
+            self.stop_price = event.stop_price
+            self.pending_cl_ord_id = None
+            route = self.open_route()
+            if route is not None:
+                route.quantity = event.quantity
+                route.price = event.price
+        elif kind is ev.CancelRequested:
+            assert isinstance(event, ev.CancelRequested)
+            self.pending_cl_ord_id = event.cl_ord_id
+        elif kind is ev.ReplaceRequested:
+            assert isinstance(event, ev.ReplaceRequested)
+            self.pending_cl_ord_id = event.cl_ord_id
+        elif kind is ev.CancelRejected or kind is ev.ReplaceRejected:
+            self.pending_cl_ord_id = None
+            self.text = event.reason.message  # type: ignore[attr-defined]
+        elif kind is ev.OrderCanceled:
+            assert isinstance(event, ev.OrderCanceled)
+            if self.pending is Pending.CANCEL and self.pending_cl_ord_id is not None:
+                self.orig_cl_ord_id = self.cl_ord_id
+                self.cl_ord_id = self.pending_cl_ord_id
+                self.pending_cl_ord_id = None
+            self.text = event.reason
+            self._close_routes()
+        elif kind is ev.OrderRejected:
+            assert isinstance(event, ev.OrderRejected)
+            self.text = event.reason.message
+            self._close_routes()
+        elif kind is ev.OrderExpired:
+            assert isinstance(event, ev.OrderExpired)
+            self.text = event.reason
+            self._close_routes()
+        elif kind is ev.TradeBusted:
+            assert isinstance(event, ev.TradeBusted)
+            execution = self.executions[event.exec_id]
+            execution.busted = True
+            self.cum_qty -= execution.quantity
+            self.px_qty_sum -= execution.quantity * execution.price
+            self.routes[execution.route_id].cum_qty -= execution.quantity
+        elif kind is ev.TradeCorrected:
+            assert isinstance(event, ev.TradeCorrected)
+            execution = self.executions[event.exec_id]
+            self.cum_qty += event.last_qty - execution.quantity
+            self.px_qty_sum += event.last_qty * event.last_px - execution.quantity * execution.price
+            self.routes[execution.route_id].cum_qty += event.last_qty - execution.quantity
+            execution.quantity = event.last_qty
+            execution.price = event.last_px
+        target = next_working(self.working, kind)
+        if target is BY_QUANTITY:
+            self.working = self.by_quantity()
+        elif isinstance(target, OrdStatus):
+            self.working = target
+        if self.working is OrdStatus.FILLED:
+            self._close_routes()
+        self.pending = next_pending(self.pending, kind)
+        self.updated_ts = event.ts
+        self.last_seq = event.seq
+        self.seqs.append(event.seq)
+
+    def _add_execution(self, event: ev.OrderFilled) -> None:
+        self.executions[event.exec_id] = Execution(
+            event.exec_id, self.order_id, event.route_id, event.last_qty, event.last_px, event.liquidity, event.ts
+        )
+        self.cum_qty += event.last_qty
+        self.px_qty_sum += event.last_qty * event.last_px
+        route = self.routes[event.route_id]
+        route.cum_qty += event.last_qty
+        if route.cum_qty >= route.quantity:
+            route.done = True
+
+    def _close_routes(self) -> None:
+        for route in self.routes.values():
+            route.done = True

@@ -1,0 +1,44 @@
+"""Rejections are data: one code list shared by the engine, venues, REST and (later) FIX Text(58)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import msgspec
+
+
+class RejectCode(str, Enum):
+    UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
+    UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
+    UNKNOWN_TRADER = "UNKNOWN_TRADER"
+    NOT_PERMITTED = "NOT_PERMITTED"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    INVALID_PRICE = "INVALID_PRICE"
+    LOT_SIZE_VIOLATION = "LOT_SIZE_VIOLATION"
+    TICK_SIZE_VIOLATION = "TICK_SIZE_VIOLATION"
+    INVALID_ORDER_TYPE = "INVALID_ORDER_TYPE"
+    INVALID_TIME_IN_FORCE = "INVALID_TIME_IN_FORCE"
+    DUPLICATE_CL_ORD_ID = "DUPLICATE_CL_ORD_ID"
+    TOO_LATE = "TOO_LATE"  # CxlRejReason 0: the order is already done
+    ALREADY_PENDING = "ALREADY_PENDING"  # CxlRejReason 3
+    VENUE_REJECT = "VENUE_REJECT"
+    UNEXPECTED_REPORT = "UNEXPECTED_REPORT"
+    ENGINE_UNAVAILABLE = "ENGINE_UNAVAILABLE"
+
+
+# FIX 4.4 CxlRejReason(102) for the codes that can answer a cancel or replace request.
+CXL_REJ_REASON = {
+    RejectCode.TOO_LATE: 0,
+    RejectCode.UNKNOWN_ORDER: 1,
+    RejectCode.ALREADY_PENDING: 3,
+    RejectCode.DUPLICATE_CL_ORD_ID: 6,
+}
+
+
+class Reject(msgspec.Struct, frozen=True):
+    """Why something was refused: a stable code, a sentence for people, and the facts behind it."""
+
+    code: RejectCode
+    message: str
+    detail: dict[str, str] = {}

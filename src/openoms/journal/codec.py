@@ -1,0 +1,26 @@
+"""Event <-> bytes. msgpack via msgspec: typed, tagged by class name, Decimal kept as text."""
+
+from __future__ import annotations
+
+import msgspec
+
+from ..domain.events import AnyEvent, Event
+
+SCHEMA_VERSION = 1
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(AnyEvent)
+
+encode = _encoder.encode
+
+
+def decode(data: bytes) -> Event:
+    event: Event = _decoder.decode(data)
+    return event
+
+
+def to_builtins(event: Event) -> dict[str, object]:
+    """A JSON-ready dict of an event, with its type name (for APIs and exports)."""
+    data = msgspec.to_builtins(event)
+    assert isinstance(data, dict)
+    return data

@@ -1,0 +1,1 @@
+"""Market data: a seeded quote simulator and a latest-quote store."""

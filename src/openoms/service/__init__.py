@@ -1,0 +1,1 @@
+"""The application layer: the engine runtime (ordering, group commit, dispatch) and its ports."""

@@ -1,0 +1,390 @@
+"""The engine runtime: one writer, group commit, acknowledge only after the journal is durable.
+
+Commands queue in arrival order. The engine loop takes whatever is queued (up to
+``max_batch``), decides each command (state moves on in memory at once), and hands the
+batch's events to the journal writer thread, then goes on with the next batch while the
+first one is being fsynced (a pipeline of at most ``max_inflight`` batches). When a batch is
+durable the writer wakes the loop, which then, in journal order: answers the callers,
+sends the batch's venue actions (new, cancel, replace), and tells subscribers. Nothing leaves
+the process (reply, venue message, stream update) before its events are on disk.
+
+If the journal fails, memory is ahead of disk: the runtime fails closed. Every waiting and
+later command is answered ENGINE_UNAVAILABLE and the process must restart (replay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..domain import commands as cmd
+from ..domain import events as ev
+from ..domain.engine import OrderEngine
+from ..domain.ids import RouteId, VenueId
+from ..domain.order import Order
+from ..domain.rejects import Reject, RejectCode
+from ..journal.chain import GENESIS, link
+from ..journal.codec import decode
+from .ports import Journal, RouteRequest, VenueGateway
+from .views import order_view
+
+log = logging.getLogger("openoms.runtime")
+
+Subscriber = Callable[[Sequence[ev.Event]], None]
+
+
+class EngineUnavailable(RuntimeError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reject = Reject(RejectCode.ENGINE_UNAVAILABLE, reason)
+
+
+class JournalCorrupt(RuntimeError):
+    """Replay found a record that breaks the hash chain or does not decode."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a command led to, as of the moment it was decided (and now durable)."""
+
+    events: list[ev.Event]
+    order: dict[str, Any] | None = None
+    rejected: Reject | None = None
+
+
+@dataclass(slots=True)
+class _Batch:
+    events: list[ev.Event] = field(default_factory=list)
+    replies: list[tuple[asyncio.Future[Outcome] | Callable[[Outcome], None], Outcome]] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    events: int
+    seconds: float
+    last_seq: int
+
+
+class EngineRuntime:
+    def __init__(
+        self,
+        engine: OrderEngine,
+        journal: Journal,
+        venues: dict[VenueId, VenueGateway],
+        clock: Callable[[], int] = time.time_ns,
+        max_batch: int = 256,
+        max_inflight: int = 4,
+    ) -> None:
+        self.engine = engine
+        self.journal = journal
+        self.venues = venues
+        self.clock = clock
+        self.max_batch = max_batch
+        self.max_inflight = max_inflight
+        self.subscribers: list[Subscriber] = []
+        self.failure: str | None = None
+        self.running = False
+        self.committed_seq = engine.seq
+        self.stats = {"batches": 0, "events": 0, "commands": 0}
+        self._inbox: deque[tuple[cmd.Command, asyncio.Future[Outcome] | Callable[[Outcome], None] | None]] = deque()
+        self._last_ts = 0
+        self._inflight = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._room: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._writer_queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._idle: asyncio.Event | None = None
+
+    # --- start-up --------------------------------------------------------------------------
+
+    def replay(self, verify: bool = True) -> ReplayReport:
+        """Rebuild state from the journal. With ``verify`` every record's hash link is checked."""
+        started = time.perf_counter()
+        engine = self.engine
+        apply = engine.apply
+        prev = GENESIS
+        expected = 1
+        count = 0
+        for record in self.journal.records():
+            if verify:
+                if record.seq != expected or record.prev_hash != prev or link(prev, record.payload) != record.hash:
+                    raise JournalCorrupt(
+                        f"journal record seq {record.seq} breaks the hash chain (expected seq {expected}); "
+                        "run `oms audit verify` for details"
+                    )
+                prev = record.hash
+                expected += 1
+            try:
+                event = decode(record.payload)
+            except Exception as exc:
+                raise JournalCorrupt(f"journal record seq {record.seq} does not decode: {exc}") from exc
+            apply(event)
+            count += 1
+        last_seq, _ = self.journal.head()
+        if engine.seq != last_seq:
+            raise JournalCorrupt(f"replay ended at seq {engine.seq} but the journal head is {last_seq}")
+        self.committed_seq = engine.seq
+        return ReplayReport(count, time.perf_counter() - started, engine.seq)
+
+    def restore_venues(self) -> int:
+        """Put every open route back at its venue after a restart (the simulated venues keep no state)."""
+        restored = 0
+        by_venue: dict[VenueId, list[RouteRequest]] = {}
+        for order in self.engine.live.values():
+            for route in order.routes.values():
+                if not route.done:
+                    by_venue.setdefault(route.venue, []).append(route_request(order, route.route_id, route.quantity, route.price, route.cum_qty))
+        for venue_id, routes in by_venue.items():
+            venue = self.venues.get(venue_id)
+            if venue is not None:
+                venue.restore(routes)
+                restored += len(routes)
+        return restored
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._room.set()
+        self._writer = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
+        self._writer.start()
+        self.running = True
+        self._task = asyncio.create_task(self._run(), name="engine")
+
+    async def stop(self) -> None:
+        """Drain what is queued, wait for the last commit, close the journal."""
+        if not self.running:
+            return
+        await self.drain()
+        self.running = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._writer_queue.put(None)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.join)
+        self.journal.close()
+
+    async def drain(self) -> None:
+        """Wait until nothing is queued or being written."""
+        assert self._idle is not None
+        while (self._inbox or self._inflight) and self.failure is None:
+            self._idle.clear()
+            if self._wake is not None:
+                self._wake.set()
+            await self._idle.wait()
+
+    # --- entry points ----------------------------------------------------------------------
+
+    async def execute(self, command: cmd.Command) -> Outcome:
+        """Queue a command and wait until its events are durable."""
+        if self.failure is not None or not self.running:
+            raise EngineUnavailable(self.failure or "engine is not running")
+        assert self._loop is not None and self._wake is not None
+        future: asyncio.Future[Outcome] = self._loop.create_future()
+        self._inbox.append((command, future))
+        self._wake.set()
+        return await future
+
+    def post(self, command: cmd.Command, callback: Callable[[Outcome], None] | None = None) -> None:
+        """Queue a command without waiting (venue reports, timers, in-process load). Loop thread only."""
+        if self.failure is not None:
+            return
+        self._inbox.append((command, callback))
+        if self._wake is not None:
+            self._wake.set()
+
+    # --- the engine loop ---------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._wake is not None and self._room is not None and self._idle is not None
+        inbox = self._inbox
+        engine = self.engine
+        clock = self.clock
+        while True:
+            if not inbox:
+                self._wake.clear()
+                if not self._inflight:
+                    self._idle.set()
+                await self._wake.wait()
+                continue
+            if self._inflight >= self.max_inflight:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            if self.failure is not None:
+                return
+            batch = _Batch()
+            out = batch.events
+            replies = batch.replies
+            for _ in range(min(len(inbox), self.max_batch)):
+                command, reply = inbox.popleft()
+                now = clock()
+                if now <= self._last_ts:  # journal time never runs backwards
+                    now = self._last_ts + 1
+                self._last_ts = now
+                try:
+                    events = engine.handle(command, now)
+                except Exception as exc:  # a bug: state may be half-changed, so stop rather than guess
+                    log.exception("engine failed on %r", command)
+                    if isinstance(reply, asyncio.Future) and not reply.done():
+                        reply.set_exception(EngineUnavailable(f"engine error: {exc!r}"))
+                    self._fail(f"engine error on {type(command).__name__}: {exc!r}")
+                    return
+                out.extend(events)
+                if reply is not None:
+                    replies.append((reply, self._outcome(events, isinstance(reply, asyncio.Future))))
+            self.stats["commands"] += len(replies)
+            if not out:
+                self._finish(batch)
+                continue
+            self._inflight += 1
+            self._writer_queue.put(batch)
+            # Let the loop serve I/O (HTTP, venue sockets) between batches.
+            await asyncio.sleep(0)
+
+    def _outcome(self, events: list[ev.Event], with_view: bool) -> Outcome:
+        """The reply to a command. Callers that wait (``execute``) get the order as it stood right
+        after the command, rendered now, because later batches may change it before the reply is
+        released; in-process callers (``post``) read the engine themselves and skip that cost."""
+        rejected = None
+        order: Order | None = None
+        for event in events:
+            if type(event) is ev.CommandRejected:
+                rejected = event.reason  # type: ignore[attr-defined]
+            if with_view and order is None:
+                order_id = getattr(event, "order_id", None)
+                if order_id is not None:
+                    order = self.engine.orders.get(order_id)
+        return Outcome(events, order_view(order) if order is not None else None, rejected)
+
+    def _write_loop(self) -> None:
+        """Journal writer thread: commits batches in order, then wakes the loop."""
+        assert self._loop is not None
+        while True:
+            batch = self._writer_queue.get()
+            if batch is None:
+                return
+            try:
+                self.journal.append(batch.events)
+            except BaseException as exc:  # noqa: BLE001 - any failure must fail the engine closed
+                batch.error = exc
+            try:
+                self._loop.call_soon_threadsafe(self._committed, batch)
+            except RuntimeError:  # the loop is closed: the process is going away
+                return
+
+    def _committed(self, batch: _Batch) -> None:
+        assert self._room is not None and self._idle is not None
+        self._inflight -= 1
+        self._room.set()
+        if batch.error is not None:
+            self._fail(f"journal write failed: {batch.error}")
+            self._fail_batch(batch)
+            return
+        if self.failure is not None:  # an earlier batch failed: this one must not be acknowledged either
+            self._fail_batch(batch)
+            return
+        self.committed_seq = batch.events[-1].seq
+        self.stats["batches"] += 1
+        self.stats["events"] += len(batch.events)
+        self._finish(batch)
+        self._dispatch(batch.events)
+        for subscriber in self.subscribers:
+            try:
+                subscriber(batch.events)
+            except Exception:  # a broken read model must not stop trading; it is logged loudly
+                log.exception("subscriber %r failed", subscriber)
+        if not self._inbox and not self._inflight:
+            self._idle.set()
+
+    def _finish(self, batch: _Batch) -> None:
+        for reply, outcome in batch.replies:
+            if isinstance(reply, asyncio.Future):
+                if not reply.done():
+                    reply.set_result(outcome)
+            else:
+                reply(outcome)
+
+    def _fail(self, reason: str) -> None:
+        if self.failure is None:
+            self.failure = reason
+            log.critical("engine stopped accepting commands: %s", reason)
+        assert self._wake is not None and self._idle is not None
+        error = EngineUnavailable(self.failure)
+        while self._inbox:
+            _, reply = self._inbox.popleft()
+            if isinstance(reply, asyncio.Future) and not reply.done():
+                reply.set_exception(error)
+        self._idle.set()
+        self._wake.set()
+
+    def _fail_batch(self, batch: _Batch) -> None:
+        error = EngineUnavailable(self.failure or "journal unavailable")
+        for reply, _ in batch.replies:
+            if isinstance(reply, asyncio.Future) and not reply.done():
+                reply.set_exception(error)
+
+    # --- effects after commit -----------------------------------------------------------------
+
+    def _dispatch(self, events: Sequence[ev.Event]) -> None:
+        """Send the venue actions of durable events. Venue answers come back through ``post``."""
+        orders = self.engine.orders
+        for event in events:
+            kind = type(event)
+            if kind is ev.OrderRouted:
+                assert isinstance(event, ev.OrderRouted)
+                order = orders[event.order_id]
+                venue = self.venues.get(event.venue)
+                if venue is None:
+                    self.post(cmd.VenueRejected(actor=cmd.Actor("engine", "engine"), route_id=event.route_id,
+                                                reason=Reject(RejectCode.VENUE_REJECT, f"venue {event.venue} is not connected")))
+                    continue
+                venue.new_order(route_request(order, event.route_id, event.quantity, event.price))
+            elif kind is ev.CancelRequested:
+                assert isinstance(event, ev.CancelRequested)
+                if event.route_id:
+                    self._venue_of(event.order_id, event.route_id).cancel(event.route_id)
+            elif kind is ev.ReplaceRequested:
+                assert isinstance(event, ev.ReplaceRequested)
+                if event.route_id:
+                    self._venue_of(event.order_id, event.route_id).replace(
+                        event.route_id, event.quantity, event.price, event.stop_price
+                    )
+            elif kind is ev.OrderExpired:
+                assert isinstance(event, ev.OrderExpired)
+                for route in orders[event.order_id].routes.values():
+                    venue = self.venues.get(route.venue)
+                    if venue is not None:
+                        venue.expire(route.route_id)
+            elif kind is ev.DayEnded or kind is ev.DayStarted:
+                for venue in self.venues.values():
+                    venue.set_session_open(kind is ev.DayStarted)
+
+    def _venue_of(self, order_id: str, route_id: RouteId) -> VenueGateway:
+        order = self.engine.orders[order_id]  # type: ignore[index]
+        return self.venues[order.routes[route_id].venue]
+
+
+def route_request(
+    order: Order, route_id: RouteId, quantity: Decimal, price: Decimal | None, cum_qty: Decimal = Decimal(0)
+) -> RouteRequest:
+    return RouteRequest(
+        route_id=route_id, order_id=order.order_id, account=order.account, symbol=order.symbol, side=order.side,
+        quantity=quantity, ord_type=order.ord_type, price=price, stop_price=order.stop_price, tif=order.tif,
+        cum_qty=cum_qty,
+    )

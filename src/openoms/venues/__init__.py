@@ -1,0 +1,1 @@
+"""Venue gateways: connections that accept child orders and answer with VenueReport commands."""
