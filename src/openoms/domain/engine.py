@@ -104,7 +104,8 @@ class OrderEngine:
             assert isinstance(event, ev.OrderRouted)
             self.routes[event.route_id] = order
         elif kind is ev.CancelRequested or kind is ev.ReplaceRequested:
-            self.cl_ord_ids.add((order.account, order.trade_date, event.cl_ord_id))  # type: ignore[attr-defined]
+            # Reserved for the day the request was made (a GTC order lives across days).
+            self.cl_ord_ids.add((order.account, self._trade_date(event.ts), event.cl_ord_id))  # type: ignore[attr-defined]
         order.apply(event)
         if kind is ev.OrderFilled:
             assert isinstance(event, ev.OrderFilled)
@@ -128,9 +129,10 @@ class OrderEngine:
         self.apply(event)
         self._out.append(event)
 
-    def _trade_date(self) -> str:
+    def _trade_date(self, ts: int | None = None) -> str:
+        """The UTC trade date of ``ts`` (default: now), cached for the day it falls in."""
         start, end, date = self._day
-        now = self._now
+        now = self._now if ts is None else ts
         if not start <= now < end:
             start = now - now % NS_PER_DAY
             date = trade_date_of(now)
@@ -212,7 +214,7 @@ class OrderEngine:
         if instrument is None:
             return Reject(RejectCode.UNKNOWN_INSTRUMENT, f"unknown instrument {command.symbol!r}", {"symbol": command.symbol})
         if not command.cl_ord_id:
-            return Reject(RejectCode.INVALID_ORDER_TYPE, "cl_ord_id must not be empty")
+            return Reject(RejectCode.INVALID_CL_ORD_ID, "cl_ord_id must not be empty")
         reason = instrument.check_quantity(command.quantity) or self._check_prices(
             instrument, command.ord_type, command.price, command.stop_price
         )
@@ -272,6 +274,10 @@ class OrderEngine:
         if order.working in TERMINAL:
             self._reject(name, Reject(RejectCode.TOO_LATE, f"order {order_id} is already {order.working.value}",
                                       {"order_id": order_id, "status": order.working.value}),
+                         order_id=order_id, cl_ord_id=cl_ord_id, account=order.account)
+            return False
+        if cl_ord_id is not None and not cl_ord_id:
+            self._reject(name, Reject(RejectCode.INVALID_CL_ORD_ID, "cl_ord_id must not be empty"),
                          order_id=order_id, cl_ord_id=cl_ord_id, account=order.account)
             return False
         if order.pending is not None:

@@ -66,6 +66,7 @@ WORKING: dict[tuple[OrdStatus, type[ev.Event]], OrdStatus | Target] = {
     (S.PARTIALLY_FILLED, ev.OrderCanceled): S.CANCELED,
     (S.DONE_FOR_DAY, ev.OrderCanceled): S.CANCELED,
     # A confirmed replace can leave the order Filled (new quantity at or below CumQty).
+    (S.PENDING_NEW, ev.OrderReplaced): BY_QUANTITY,  # a venue may confirm a replace before its ack
     (S.NEW, ev.OrderReplaced): BY_QUANTITY,
     (S.PARTIALLY_FILLED, ev.OrderReplaced): BY_QUANTITY,
     (S.DONE_FOR_DAY, ev.OrderReplaced): KEEP,
@@ -109,6 +110,9 @@ PENDING: dict[tuple[Pending | None, type[ev.Event]], Pending | None] = {
     (Pending.CANCEL, ev.OrderExpired): None,
     (Pending.REPLACE, ev.ReplaceRejected): None,
     (Pending.REPLACE, ev.OrderReplaced): None,
+    # A replace cannot happen to an order that is gone: show Canceled/Expired, not PendingReplace.
+    (Pending.REPLACE, ev.OrderCanceled): None,
+    (Pending.REPLACE, ev.OrderExpired): None,
 }
 
 

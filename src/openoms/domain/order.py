@@ -174,6 +174,8 @@ class Order:
                 self.orig_cl_ord_id = self.cl_ord_id
                 self.cl_ord_id = self.pending_cl_ord_id
                 self.pending_cl_ord_id = None
+            elif self.pending is Pending.REPLACE:
+                self.pending_cl_ord_id = None  # the replace can no longer happen
             self.text = event.reason
             self._close_routes()
         elif kind is ev.OrderRejected:
@@ -183,6 +185,7 @@ class Order:
         elif kind is ev.OrderExpired:
             assert isinstance(event, ev.OrderExpired)
             self.text = event.reason
+            self.pending_cl_ord_id = None  # a pending request dies with the order
             self._close_routes()
         elif kind is ev.TradeBusted:
             assert isinstance(event, ev.TradeBusted)

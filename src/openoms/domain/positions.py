@@ -41,16 +41,17 @@ class Position:
             self.quantity = held + signed_qty
             self.cost += signed_qty * price
             return
-        # Reducing (and maybe flipping): realize P&L on the closed part at the average price.
+        # Reducing (and maybe flipping). The closed part takes its share of the cost basis; a full
+        # close takes all of it with no division, so a round trip to flat realizes the exact cash
+        # difference (only a partial close divides, to 28 significant digits).
         closing = min(abs(signed_qty), abs(held))
-        average = self.cost / held
-        direction = Decimal(1) if held > ZERO else Decimal(-1)
-        self.realized_pnl += instrument.notional(closing, (price - average) * direction)
+        closed_cost = self.cost if closing == abs(held) else self.cost * closing / abs(held)
+        direction = 1 if held > ZERO else -1
+        self.realized_pnl += instrument.notional(Decimal(1), direction * closing * price - closed_cost)
+        self.cost -= closed_cost
         remaining = held + signed_qty
-        if remaining == ZERO or (remaining > ZERO) == (held > ZERO):
-            self.cost = average * remaining
-        else:  # flipped: the rest opens a new position at this fill's price
-            self.cost = remaining * price
+        if remaining != ZERO and (remaining > ZERO) != (held > ZERO):
+            self.cost = remaining * price  # flipped: the rest opens a new position at this fill's price
         self.quantity = remaining
 
     def amend_fill(self, exec_id: ExecId, fill: tuple[Decimal, Decimal] | None, instrument: Instrument) -> None:
