@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from openoms.bootstrap import tune_interpreter
 from openoms.config import Config
 from openoms.demo import SIM, demo_reference
 from openoms.domain import commands as cmd
@@ -134,11 +135,11 @@ def main() -> None:
     parser.add_argument("--event-orders", type=int, default=5_000, help="orders for the slow fsync-per-event mode")
     parser.add_argument("--window", type=int, default=1000, help="orders in flight")
     parser.add_argument("--modes", default="off,group,event")
-    parser.add_argument("--switch-interval-us", type=int, default=Config().gil_switch_interval_us,
-                        help="GIL switch interval, as oms serve sets it (0: interpreter default)")
+    parser.add_argument("--untuned", action="store_true",
+                        help="keep CPython's default GIL switch interval and GC thresholds (oms serve tunes them)")
     args = parser.parse_args()
-    if args.switch_interval_us:
-        sys.setswitchinterval(args.switch_interval_us / 1_000_000)
+    if not args.untuned:
+        tune_interpreter(Config())
     results = []
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         for mode in args.modes.split(","):
@@ -153,7 +154,7 @@ def main() -> None:
         for r in results:
             ratios[r["mode"]] = {"throughput_vs_off": round(r["orders_per_s"] / base["orders_per_s"], 3),
                                  "ack_p99_vs_off": round(r["ack"]["p99_us"] / base["ack"]["p99_us"], 2)}
-    print(json.dumps({"benchmark": "engine_lifecycle", "window": args.window, "switch_interval_us": args.switch_interval_us, "results": results, "ratios": ratios,
+    print(json.dumps({"benchmark": "engine_lifecycle", "window": args.window, "interpreter_tuned": not args.untuned, "results": results, "ratios": ratios,
                       "python": sys.version.split()[0]}))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import time
@@ -51,11 +52,10 @@ class OMS:
         return self.replay_report
 
     async def start(self) -> None:
-        if self.config.gil_switch_interval_us:
-            sys.setswitchinterval(self.config.gil_switch_interval_us / 1_000_000)
         if self.replay_report is None:
             self.recover()
         assert self.replay_report is not None
+        tune_interpreter(self.config)
         log.info(
             "replayed %d events in %.3fs (last seq %d)",
             self.replay_report.events, self.replay_report.seconds, self.replay_report.last_seq,
@@ -95,6 +95,18 @@ class OMS:
             await asyncio.sleep(interval)
             if self.runtime.failure is None:
                 self._publish_quotes()
+
+
+def tune_interpreter(config: Config) -> None:
+    """Process-wide CPython settings for a latency-sensitive server (see Config for the why).
+    Call after replay: what was rebuilt is frozen out of garbage collection."""
+    if config.gil_switch_interval_us:
+        sys.setswitchinterval(config.gil_switch_interval_us / 1_000_000)
+    if config.gc_threshold:
+        gc.collect()
+        gc.freeze()
+        _, second, third = gc.get_threshold()
+        gc.set_threshold(config.gc_threshold, second, third)
 
 
 def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:

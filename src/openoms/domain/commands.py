@@ -16,7 +16,7 @@ from .rejects import Reject
 from .values import Liquidity, OrdType, Side, TimeInForce
 
 
-class Actor(msgspec.Struct, frozen=True, array_like=True):
+class Actor(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """Who sent a command: the user, the channel (rest, fix, cli, venue, engine) and the session."""
 
     user: str
@@ -24,7 +24,7 @@ class Actor(msgspec.Struct, frozen=True, array_like=True):
     session: str = ""
 
 
-class Command(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+class Command(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
     actor: Actor
 
 

@@ -79,12 +79,15 @@ class OrderEngine:
         return out
 
     def apply(self, event: ev.Event) -> None:
-        """Fold one event into the state (replay and live use the same code)."""
+        """Fold one event into the state (replay and live use the same code).
+
+        Hot path: it runs for every event on replay, so it dispatches on the exact type and
+        reads attributes without re-checking what the type already says.
+        """
         self.seq = event.seq
         kind = type(event)
         if kind is ev.OrderAccepted:
-            assert isinstance(event, ev.OrderAccepted)
-            order = Order(event)
+            order = Order(event)  # type: ignore[arg-type]
             self.orders[order.order_id] = order
             self.live[order.order_id] = order
             self.cl_ord_ids.add((order.account, order.trade_date, order.cl_ord_id))
@@ -101,27 +104,26 @@ class OrderEngine:
             order.seqs.append(event.seq)  # refused requests belong to the order's history too
             return
         if kind is ev.OrderRouted:
-            assert isinstance(event, ev.OrderRouted)
-            self.routes[event.route_id] = order
+            self.routes[event.route_id] = order  # type: ignore[attr-defined]
         elif kind is ev.CancelRequested or kind is ev.ReplaceRequested:
             # Reserved for the day the request was made (a GTC order lives across days).
             self.cl_ord_ids.add((order.account, self._trade_date(event.ts), event.cl_ord_id))  # type: ignore[attr-defined]
         order.apply(event)
         if kind is ev.OrderFilled:
-            assert isinstance(event, ev.OrderFilled)
-            self.executions[event.exec_id] = order
+            exec_id: ExecId = event.exec_id  # type: ignore[attr-defined]
+            self.executions[exec_id] = order
             self._position(order).apply_fill(
-                event.exec_id, event.last_qty * order.side.sign, event.last_px, self._instrument(order)
+                exec_id, event.last_qty * order.sign, event.last_px, self.reference.instruments[order.symbol]  # type: ignore[attr-defined]
             )
         elif kind is ev.TradeBusted or kind is ev.TradeCorrected:
             fill = None
             if isinstance(event, ev.TradeCorrected):
-                fill = (event.last_qty * order.side.sign, event.last_px)
+                fill = (event.last_qty * order.sign, event.last_px)
             self._position(order).amend_fill(event.exec_id, fill, self._instrument(order))  # type: ignore[attr-defined]
+            if order.working not in TERMINAL:
+                self.live[order.order_id] = order  # a bust can reopen a Filled order
         if order.working in TERMINAL:
             self.live.pop(order.order_id, None)
-        elif kind is ev.TradeBusted or kind is ev.TradeCorrected:
-            self.live[order.order_id] = order  # a bust can reopen a Filled order
 
     # --- helpers -----------------------------------------------------------------------
 

@@ -17,7 +17,9 @@ from .rejects import Reject
 from .values import Liquidity, OrdType, Side, TimeInForce
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+# gc=False: events hold only scalars, Decimals, strings and other such structs, so they can never
+# be part of a reference cycle; untracked, they cost the cyclic garbage collector nothing.
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
     seq: int
     ts: int
     actor: Actor

@@ -7,12 +7,14 @@ business reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from . import events as ev
 from .ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, TraderId, VenueId, VenueOrderId
-from .lifecycle import BY_QUANTITY, TERMINAL, OrdStatus, Pending, next_pending, next_working, reported_status
+from .lifecycle import BY_QUANTITY, KEEP, PENDING, TERMINAL, WORKING, OrdStatus, Pending, reported_status
 from .values import ZERO, Liquidity, OrdType, Side, TimeInForce
 
 
@@ -59,6 +61,7 @@ class Order:
         "routes",
         "seqs",
         "side",
+        "sign",
         "stop_price",
         "symbol",
         "text",
@@ -77,6 +80,7 @@ class Order:
         self.orig_cl_ord_id: ClientOrderId | None = None
         self.symbol: Symbol = event.symbol
         self.side: Side = event.side
+        self.sign = event.side.sign  # +1 buy, -1 any sale: how a fill moves the position
         self.quantity: Decimal = event.quantity
         self.ord_type: OrdType = event.ord_type
         self.price: Decimal | None = event.price
@@ -138,81 +142,81 @@ class Order:
     def apply(self, event: ev.Event) -> None:
         """Fold one event into the order. Assigns only: decisions were made before the event."""
         kind = type(event)
-        if kind is ev.OrderFilled:
-            assert isinstance(event, ev.OrderFilled)
-            self._add_execution(event)
-        elif kind is ev.OrderRouted:
-            assert isinstance(event, ev.OrderRouted)
-            self.routes[event.route_id] = Route(event.route_id, event.venue, event.quantity, event.price)
-        elif kind is ev.OrderAcknowledged:
-            assert isinstance(event, ev.OrderAcknowledged)
-            self.routes[event.route_id].venue_order_id = event.venue_order_id
-        elif kind is ev.OrderReplaced:
-            assert isinstance(event, ev.OrderReplaced)
-            self.orig_cl_ord_id = self.cl_ord_id
-            self.cl_ord_id = event.cl_ord_id
-            self.quantity = event.quantity
-            self.price = event.price
-            self.stop_price = event.stop_price
-            self.pending_cl_ord_id = None
-            route = self.open_route()
-            if route is not None:
-                route.quantity = event.quantity
-                route.price = event.price
-        elif kind is ev.CancelRequested:
-            assert isinstance(event, ev.CancelRequested)
-            self.pending_cl_ord_id = event.cl_ord_id
-        elif kind is ev.ReplaceRequested:
-            assert isinstance(event, ev.ReplaceRequested)
-            self.pending_cl_ord_id = event.cl_ord_id
-        elif kind is ev.CancelRejected or kind is ev.ReplaceRejected:
-            self.pending_cl_ord_id = None
-            self.text = event.reason.message  # type: ignore[attr-defined]
-        elif kind is ev.OrderCanceled:
-            assert isinstance(event, ev.OrderCanceled)
-            if self.pending is Pending.CANCEL and self.pending_cl_ord_id is not None:
-                self.orig_cl_ord_id = self.cl_ord_id
-                self.cl_ord_id = self.pending_cl_ord_id
-                self.pending_cl_ord_id = None
-            elif self.pending is Pending.REPLACE:
-                self.pending_cl_ord_id = None  # the replace can no longer happen
-            self.text = event.reason
-            self._close_routes()
-        elif kind is ev.OrderRejected:
-            assert isinstance(event, ev.OrderRejected)
-            self.text = event.reason.message
-            self._close_routes()
-        elif kind is ev.OrderExpired:
-            assert isinstance(event, ev.OrderExpired)
-            self.text = event.reason
-            self.pending_cl_ord_id = None  # a pending request dies with the order
-            self._close_routes()
-        elif kind is ev.TradeBusted:
-            assert isinstance(event, ev.TradeBusted)
-            execution = self.executions[event.exec_id]
-            execution.busted = True
-            self.cum_qty -= execution.quantity
-            self.px_qty_sum -= execution.quantity * execution.price
-            self.routes[execution.route_id].cum_qty -= execution.quantity
-        elif kind is ev.TradeCorrected:
-            assert isinstance(event, ev.TradeCorrected)
-            execution = self.executions[event.exec_id]
-            self.cum_qty += event.last_qty - execution.quantity
-            self.px_qty_sum += event.last_qty * event.last_px - execution.quantity * execution.price
-            self.routes[execution.route_id].cum_qty += event.last_qty - execution.quantity
-            execution.quantity = event.last_qty
-            execution.price = event.last_px
-        target = next_working(self.working, kind)
+        specific = _APPLY.get(kind)
+        if specific is not None:
+            specific(self, event)
+        # The lifecycle tables, looked up directly (this runs for every event on replay).
+        target = WORKING.get((self.working, kind))
         if target is BY_QUANTITY:
             self.working = self.by_quantity()
-        elif isinstance(target, OrdStatus):
-            self.working = target
+        elif target is not None and target is not KEEP:
+            self.working = target  # type: ignore[assignment]
         if self.working is OrdStatus.FILLED:
             self._close_routes()
-        self.pending = next_pending(self.pending, kind)
+        self.pending = PENDING.get((self.pending, kind), self.pending)
         self.updated_ts = event.ts
         self.last_seq = event.seq
         self.seqs.append(event.seq)
+
+    def _on_filled(self, event: ev.OrderFilled) -> None:
+        self._add_execution(event)
+
+    def _on_routed(self, event: ev.OrderRouted) -> None:
+        self.routes[event.route_id] = Route(event.route_id, event.venue, event.quantity, event.price)
+
+    def _on_acknowledged(self, event: ev.OrderAcknowledged) -> None:
+        self.routes[event.route_id].venue_order_id = event.venue_order_id
+
+    def _on_replaced(self, event: ev.OrderReplaced) -> None:
+        self.orig_cl_ord_id = self.cl_ord_id
+        self.cl_ord_id = event.cl_ord_id
+        self.quantity = event.quantity
+        self.price = event.price
+        self.stop_price = event.stop_price
+        self.pending_cl_ord_id = None
+        route = self.open_route()
+        if route is not None:
+            route.quantity = event.quantity
+            route.price = event.price
+
+    def _on_requested(self, event: ev.CancelRequested | ev.ReplaceRequested) -> None:
+        self.pending_cl_ord_id = event.cl_ord_id
+
+    def _on_request_rejected(self, event: ev.CancelRejected | ev.ReplaceRejected) -> None:
+        self.pending_cl_ord_id = None
+        self.text = event.reason.message
+
+    def _on_canceled(self, event: ev.OrderCanceled) -> None:
+        if self.pending is Pending.CANCEL and self.pending_cl_ord_id is not None:
+            self.orig_cl_ord_id = self.cl_ord_id
+            self.cl_ord_id = self.pending_cl_ord_id
+        self.pending_cl_ord_id = None  # a pending replace can no longer happen either
+        self.text = event.reason
+        self._close_routes()
+
+    def _on_rejected(self, event: ev.OrderRejected) -> None:
+        self.text = event.reason.message
+        self._close_routes()
+
+    def _on_expired(self, event: ev.OrderExpired) -> None:
+        self.text = event.reason
+        self.pending_cl_ord_id = None  # a pending request dies with the order
+        self._close_routes()
+
+    def _on_busted(self, event: ev.TradeBusted) -> None:
+        execution = self.executions[event.exec_id]
+        execution.busted = True
+        self.cum_qty -= execution.quantity
+        self.px_qty_sum -= execution.quantity * execution.price
+        self.routes[execution.route_id].cum_qty -= execution.quantity
+
+    def _on_corrected(self, event: ev.TradeCorrected) -> None:
+        execution = self.executions[event.exec_id]
+        self.cum_qty += event.last_qty - execution.quantity
+        self.px_qty_sum += event.last_qty * event.last_px - execution.quantity * execution.price
+        self.routes[execution.route_id].cum_qty += event.last_qty - execution.quantity
+        execution.quantity = event.last_qty
+        execution.price = event.last_px
 
     def _add_execution(self, event: ev.OrderFilled) -> None:
         self.executions[event.exec_id] = Execution(
@@ -228,3 +232,21 @@ class Order:
     def _close_routes(self) -> None:
         for route in self.routes.values():
             route.done = True
+
+
+# What each event type assigns besides the status (the tables in lifecycle.py do that part).
+_APPLY: dict[type[ev.Event], Callable[[Order, Any], None]] = {
+    ev.OrderFilled: Order._on_filled,
+    ev.OrderRouted: Order._on_routed,
+    ev.OrderAcknowledged: Order._on_acknowledged,
+    ev.OrderReplaced: Order._on_replaced,
+    ev.CancelRequested: Order._on_requested,
+    ev.ReplaceRequested: Order._on_requested,
+    ev.CancelRejected: Order._on_request_rejected,
+    ev.ReplaceRejected: Order._on_request_rejected,
+    ev.OrderCanceled: Order._on_canceled,
+    ev.OrderRejected: Order._on_rejected,
+    ev.OrderExpired: Order._on_expired,
+    ev.TradeBusted: Order._on_busted,
+    ev.TradeCorrected: Order._on_corrected,
+}

@@ -37,7 +37,7 @@ CXL_REJ_REASON = {
 }
 
 
-class Reject(msgspec.Struct, frozen=True):
+class Reject(msgspec.Struct, frozen=True, gc=False):
     """Why something was refused: a stable code, a sentence for people, and the facts behind it."""
 
     code: RejectCode
