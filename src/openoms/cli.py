@@ -22,18 +22,18 @@ console = Console(stderr=True)
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Address to listen on [env OMS_HOST; default 127.0.0.1]")] = None,  # noqa: UP045
-    port: Annotated[Optional[int], typer.Option(help="HTTP port [env OMS_PORT; default 8000]")] = None,  # noqa: UP045
-    data_dir: Annotated[Optional[Path], typer.Option(help="Where the journal lives [env OMS_DATA_DIR; default ./oms-data]")] = None,  # noqa: UP045
-    config: Annotated[Optional[Path], typer.Option(help="TOML config file [env OMS_CONFIG]")] = None,  # noqa: UP045
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (env OMS_HOST; default 127.0.0.1)")] = None,  # noqa: UP045
+    port: Annotated[Optional[int], typer.Option(help="HTTP port (env OMS_PORT; default 8000)")] = None,  # noqa: UP045
+    data_dir: Annotated[Optional[Path], typer.Option(help="Where the journal lives (env OMS_DATA_DIR; default ./oms-data)")] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], typer.Option(help="TOML config file (env OMS_CONFIG)")] = None,  # noqa: UP045
     durability: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help=f"Journal durability: {' | '.join(DURABILITY_CHOICES)} [env OMS_DURABILITY; default group]"),
+        typer.Option(help=f"Journal durability: {' | '.join(DURABILITY_CHOICES)} (env OMS_DURABILITY; default group)"),
     ] = None,
     market_data: Annotated[
         Optional[bool], typer.Option("--market-data/--no-market-data", help="Run the market data simulator")  # noqa: UP045
     ] = None,
-    log_level: Annotated[Optional[str], typer.Option(help="debug, info, warning, error [env OMS_LOG_LEVEL]")] = None,  # noqa: UP045
+    log_level: Annotated[Optional[str], typer.Option(help="debug, info, warning, error (env OMS_LOG_LEVEL)")] = None,  # noqa: UP045
 ) -> None:
     """Start the engine, the SQLite journal, the simulated exchange with market data, and the HTTP API.
 
@@ -72,7 +72,7 @@ def serve(
 @audit_app.command("verify")
 def audit_verify(
     journal: Annotated[Optional[Path], typer.Option(help="Journal file (default: <data-dir>/journal.sqlite)")] = None,  # noqa: UP045
-    data_dir: Annotated[Optional[Path], typer.Option(help="Data directory [env OMS_DATA_DIR]")] = None,  # noqa: UP045
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data directory (env OMS_DATA_DIR)")] = None,  # noqa: UP045
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Check the journal's hash chain end to end; name the first bad event. Works on a copy too."""

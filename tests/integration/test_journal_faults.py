@@ -1,0 +1,148 @@
+"""Journal faults on a real SQLite file: a corrupted tail, a torn write-ahead log, a file that
+is not a journal. Each is detected and reported precisely; nothing starts on a broken chain."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from openoms.bootstrap import build
+from openoms.config import Config
+from openoms.demo import SIM, demo_reference
+from openoms.domain import commands as cmd
+from openoms.domain.engine import OrderEngine
+from openoms.domain.events import Event
+from openoms.domain.ids import AccountId, ClientOrderId, RouteId, Symbol, VenueOrderId
+from openoms.domain.values import Side
+from openoms.journal.chain import verify
+from openoms.journal.sqlite import JournalError, SqliteJournal, open_readonly_records
+from openoms.service.runtime import JournalCorrupt
+
+NOW = 1_780_000_000_000_000_000
+TRADER = cmd.Actor("demo", "test")
+VENUE = cmd.Actor("SIM", "venue")
+
+
+def order_events(engine: OrderEngine, i: int) -> list[Event]:
+    events = engine.handle(
+        cmd.SubmitOrder(actor=TRADER, account=AccountId("ACC-EQ-1"), cl_ord_id=ClientOrderId(f"C{i}"),
+                        symbol=Symbol("AAPL"), side=Side.BUY, quantity=Decimal(100), price=Decimal("100.00")),
+        NOW + i,
+    )
+    order_id = events[0].order_id  # type: ignore[attr-defined]
+    events += engine.handle(cmd.VenueAccepted(actor=VENUE, route_id=RouteId(f"{order_id}-1"), venue_order_id=VenueOrderId(f"V{i}")), NOW + i)
+    return events
+
+
+def write_orders(path: Path, batches: int, per_batch: int = 10) -> OrderEngine:
+    engine = OrderEngine(demo_reference(), default_venue=SIM)
+    journal = SqliteJournal(path)
+    for b in range(batches):
+        batch: list[Event] = []
+        for i in range(per_batch):
+            batch += order_events(engine, b * per_batch + i)
+        journal.append(batch)
+    journal.close()
+    return engine
+
+
+def oms_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "openoms", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_corrupted_last_event_is_named_by_verify_and_blocks_start(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    config = Config(data_dir=data_dir, market_data=False)
+    engine = write_orders(config.journal_path, batches=3)
+    last = engine.seq
+    with sqlite3.connect(config.journal_path) as conn:
+        payload = conn.execute("SELECT payload FROM events WHERE seq = ?", (last,)).fetchone()[0]
+        tampered = payload.replace(b"V29", b"V92")
+        assert tampered != payload
+        conn.execute("UPDATE events SET payload = ? WHERE seq = ?", (tampered, last))
+
+    report = verify(open_readonly_records(config.journal_path))
+    assert not report.ok and report.first_bad_seq == last and report.checked == last - 1
+    with pytest.raises(JournalCorrupt, match=f"seq {last}"):
+        build(config).recover()
+
+    result = oms_cli("audit", "verify", "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert f"at seq {last}" in result.stdout and "hash does not match" in result.stdout
+    served = oms_cli("serve", "--data-dir", str(data_dir), "--port", "1")
+    assert served.returncode == 1
+    assert f"seq {last}" in served.stdout + served.stderr and "Traceback" not in served.stdout + served.stderr
+
+
+def test_verify_works_on_a_copy_and_reports_a_clean_chain(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    engine = write_orders(path, batches=2)
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(path, copy)
+    result = oms_cli("audit", "verify", "--journal", str(copy), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f'"checked": {engine.seq}' in result.stdout and '"ok": true' in result.stdout
+
+
+def test_torn_write_ahead_log_keeps_every_committed_batch_and_drops_the_torn_one(tmp_path: Path) -> None:
+    """A crash in the middle of a commit leaves a partial frame at the end of the WAL. SQLite's
+    frame checksums drop that transaction; every batch committed before it is intact."""
+    live = tmp_path / "live"
+    live.mkdir()
+    path = live / "journal.sqlite"
+    engine = OrderEngine(demo_reference(), default_venue=SIM)
+    journal = SqliteJournal(path)
+    committed: list[Event] = []
+    for b in range(3):
+        batch = [e for i in range(5) for e in order_events(engine, b * 5 + i)]
+        journal.append(batch)
+        committed += batch
+    wal_size_before = (live / "journal.sqlite-wal").stat().st_size
+    journal.append([e for i in range(5) for e in order_events(engine, 100 + i)])  # the batch that will tear
+    wal = (live / "journal.sqlite-wal").read_bytes()
+    assert len(wal) > wal_size_before
+
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    shutil.copy(path, crashed / "journal.sqlite")
+    # The crash image: the WAL cut in the middle of the last batch's frames.
+    (crashed / "journal.sqlite-wal").write_bytes(wal[: wal_size_before + (len(wal) - wal_size_before) // 2])
+    journal.close()
+
+    oms = build(Config(data_dir=crashed, market_data=False))
+    report = oms.recover()
+    assert report.last_seq == committed[-1].seq
+    assert report.events == len(committed)
+    assert verify(oms.journal.records()).ok
+    assert len(oms.engine.orders) == 15
+
+
+def test_a_file_that_is_not_a_journal_is_refused_with_its_path(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "journal.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(JournalError, match=r"journal\.sqlite"):
+        build(Config(data_dir=data_dir, market_data=False))
+    served = oms_cli("serve", "--data-dir", str(data_dir), "--port", "1")
+    assert served.returncode == 1
+    assert "cannot open journal" in served.stdout + served.stderr
+    assert "Traceback" not in served.stdout + served.stderr
+    verified = oms_cli("audit", "verify", "--data-dir", str(data_dir))
+    assert verified.returncode == 2 and "Traceback" not in verified.stdout + verified.stderr
+
+
+def test_a_missing_row_in_the_middle_is_a_sequence_gap(tmp_path: Path) -> None:
+    config = Config(data_dir=tmp_path / "data", market_data=False)
+    write_orders(config.journal_path, batches=2)
+    with sqlite3.connect(config.journal_path) as conn:
+        conn.execute("DELETE FROM events WHERE seq = 7")
+    report = verify(open_readonly_records(config.journal_path))
+    assert report.first_bad_seq == 8 and "sequence gap" in report.problem
+    with pytest.raises(JournalCorrupt, match="seq 8"):
+        build(config).recover()
