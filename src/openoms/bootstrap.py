@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 
 from . import __version__
-from .config import Config
+from .config import Config, parse_hhmm
 from .demo import DEMO_START_PRICES, SIM, demo_reference
 from .domain import commands as cmd
 from .domain.accounts import ReferenceData
-from .domain.engine import OrderEngine
+from .domain.engine import NS_PER_DAY, OrderEngine
 from .journal.sqlite import SqliteJournal
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
@@ -30,6 +30,7 @@ from .venues.simulated.venue import SimulatedVenue
 log = logging.getLogger("openoms")
 
 SYSTEM = cmd.Actor("system", "engine")
+TIMER = cmd.Actor("scheduler", "engine")
 
 
 @dataclass
@@ -73,6 +74,7 @@ class OMS:
         )
         if self.config.market_data:
             self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
+        self._tasks.append(asyncio.create_task(self._timer_loop(), name="timers"))
         self.started_at = time.time()
 
     async def stop(self) -> None:
@@ -89,12 +91,38 @@ class OMS:
             for venue in self.venues.values():
                 venue.on_quote(quote)
 
+    async def _timer_loop(self) -> None:
+        """Once a second: expire due GTD orders, and close/open the day on the configured schedule."""
+        previous = time.time_ns()
+        while True:
+            await asyncio.sleep(1.0)
+            if self.runtime.failure is not None:
+                continue
+            now = time.time_ns()
+            if self.engine.good_till_date:
+                self.runtime.post(cmd.ExpireDue(actor=TIMER))
+            if crossed(self.config.end_of_day_utc, previous, now):
+                self.runtime.post(cmd.EndOfDay(actor=TIMER))
+            if crossed(self.config.start_of_day_utc, previous, now):
+                self.runtime.post(cmd.StartOfDay(actor=TIMER))
+            previous = now
+
     async def _market_data_loop(self) -> None:
         interval = self.config.market_data_interval_ms / 1000
         while True:
             await asyncio.sleep(interval)
             if self.runtime.failure is None:
                 self._publish_quotes()
+
+
+def crossed(hhmm: str, previous_ns: int, now_ns: int) -> bool:
+    """Whether the UTC wall-clock time ``hhmm`` fell in (previous_ns, now_ns]."""
+    parsed = parse_hhmm(hhmm) if hhmm else None
+    if parsed is None or now_ns <= previous_ns:
+        return False
+    day = now_ns - now_ns % NS_PER_DAY
+    at = day + (parsed[0] * 3600 + parsed[1] * 60) * 1_000_000_000
+    return previous_ns < at <= now_ns or previous_ns < at - NS_PER_DAY <= now_ns
 
 
 def tune_interpreter(config: Config) -> None:

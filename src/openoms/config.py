@@ -36,6 +36,11 @@ class Config:
     market_data_interval_ms: int = 250
     seed: int = 7
     max_batch: int = 2048
+    # Trading-day schedule in UTC ("HH:MM"; empty: no automatic close/open, use the admin API).
+    # At the close DAY orders expire and GTC/GTD orders become DoneForDay; at the open they
+    # are restated. GTD orders also expire on their own at their expire_at time.
+    end_of_day_utc: str = ""
+    start_of_day_utc: str = ""
     # How long a Python thread may hold the GIL before another may take it (CPython's default
     # is 5000 us). The journal writer thread needs the GIL back after every SQLite call; with
     # the default it queues behind the engine loop for milliseconds. 200 us doubled durable
@@ -60,6 +65,10 @@ class Config:
             raise ConfigError(f"port must be 1-65535, got {self.port}")
         if self.market_data_interval_ms <= 0:
             raise ConfigError("market_data_interval_ms must be positive")
+        for name in ("end_of_day_utc", "start_of_day_utc"):
+            value = getattr(self, name)
+            if value and parse_hhmm(value) is None:
+                raise ConfigError(f"{name} must be HH:MM (UTC), got {value!r}")
         if self.gc_threshold < 0:
             raise ConfigError("gc_threshold must be >= 0")
         if self.gil_switch_interval_us < 0:
@@ -67,6 +76,14 @@ class Config:
         if self.max_batch <= 0:
             raise ConfigError("max_batch must be positive")
         return self
+
+
+def parse_hhmm(text: str) -> tuple[int, int] | None:
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
+        return None
+    hour, minute = int(parts[0]), int(parts[1])
+    return (hour, minute) if hour < 24 and minute < 60 else None
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:

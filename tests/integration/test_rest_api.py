@@ -209,3 +209,22 @@ def test_journal_failure_fails_closed(client: TestClient) -> None:
     assert_error(client.post("/api/v1/orders", json=order_body()), 503, "ENGINE_UNAVAILABLE")
     health = client.get("/health")
     assert health.status_code == 503 and "journal write failed" in health.json()["engine"]["failure"]
+
+
+def test_gtd_order_expires_at_its_time_and_day_orders_at_end_of_day(client: TestClient) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    expire_at = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat()
+    gtd = client.post("/api/v1/orders", json=order_body(price="1.00", tif="gtd", expire_at=expire_at)).json()["order"]
+    day = client.post("/api/v1/orders", json=order_body(price="1.00")).json()["order"]
+    gtc = client.post("/api/v1/orders", json=order_body(price="1.00", tif="gtc")).json()["order"]
+    assert wait_status(client, gtd["order_id"], {"expired"}, timeout=6)["status"] == "expired"
+    assert client.get(f"/api/v1/orders/{day['order_id']}").json()["order"]["status"] == "new"
+
+    assert client.post("/api/v1/admin/end-of-day").status_code == 202
+    assert client.get(f"/api/v1/orders/{day['order_id']}").json()["order"]["status"] == "expired"
+    done = client.get(f"/api/v1/orders/{gtc['order_id']}").json()["order"]
+    assert (done["status"], done["leaves_qty"]) == ("done_for_day", "0")
+    assert client.post("/api/v1/admin/start-of-day").status_code == 202
+    restated = client.get(f"/api/v1/orders/{gtc['order_id']}").json()["order"]
+    assert (restated["status"], restated["leaves_qty"]) == ("new", "100")

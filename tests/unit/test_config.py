@@ -57,3 +57,25 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
 def test_config_is_frozen() -> None:
     with pytest.raises(AttributeError):
         Config().port = 1  # type: ignore[misc]
+
+
+def test_schedule_times_are_validated(tmp_path: Path) -> None:
+    assert load(environ={"OMS_END_OF_DAY_UTC": "21:00"}).end_of_day_utc == "21:00"
+    for bad in ("9pm", "24:00", "21:60", "2100"):
+        with pytest.raises(ConfigError, match="end_of_day_utc must be HH:MM"):
+            load(environ={"OMS_END_OF_DAY_UTC": bad})
+
+
+def test_schedule_crossing_is_detected_once_including_across_midnight() -> None:
+    from openoms.bootstrap import crossed
+
+    day = 1_780_012_800 * 10**9  # a UTC midnight
+    minute = 60 * 10**9
+    at_21 = day + 21 * 60 * minute
+    assert crossed("21:00", at_21 - minute, at_21)
+    assert not crossed("21:00", at_21, at_21 + minute)  # already past: fires once
+    assert not crossed("21:00", at_21 - 2 * minute, at_21 - minute)
+    assert not crossed("", at_21 - minute, at_21)
+    midnight = day + 24 * 60 * minute
+    assert crossed("00:00", midnight - minute, midnight + minute)
+    assert crossed("23:59", midnight - 2 * minute, midnight + minute)

@@ -58,6 +58,10 @@ class EndOfDay(Command, frozen=True, kw_only=True):
     """Close of the trading day: DAY orders expire, GTC orders become DoneForDay, GTD checked."""
 
 
+class ExpireDue(Command, frozen=True, kw_only=True):
+    """Expire every GTD order whose expire_at has come (sent by a timer; a no-op when none is due)."""
+
+
 class StartOfDay(Command, frozen=True, kw_only=True):
     """Opening of a new trading day: DoneForDay orders are restated."""
 
@@ -140,4 +144,4 @@ VenueReport = (
     | VenueTradeBusted
     | VenueTradeCorrected
 )
-AnyCommand = ClientCommand | VenueReport | EndOfDay | StartOfDay | RecordStart
+AnyCommand = ClientCommand | VenueReport | EndOfDay | StartOfDay | ExpireDue | RecordStart

@@ -39,6 +39,7 @@ class OrderEngine:
         self.seq = 0  # seq of the last event applied
         self.orders: dict[OrderId, Order] = {}
         self.live: dict[OrderId, Order] = {}  # not terminal: what EOD, kill switches and recon walk
+        self.good_till_date: dict[OrderId, Order] = {}  # live GTD orders: what the expiry timer walks
         self.routes: dict[RouteId, Order] = {}
         self.executions: dict[ExecId, Order] = {}
         self.cl_ord_ids: set[tuple[AccountId, str, ClientOrderId]] = set()  # (account, trade date, ClOrdID)
@@ -63,6 +64,7 @@ class OrderEngine:
             cmd.VenueTradeBusted: self._venue_busted,  # type: ignore[dict-item]
             cmd.VenueTradeCorrected: self._venue_corrected,  # type: ignore[dict-item]
             cmd.EndOfDay: self._end_of_day,  # type: ignore[dict-item]
+            cmd.ExpireDue: self._expire_due,  # type: ignore[dict-item]
             cmd.StartOfDay: self._start_of_day,  # type: ignore[dict-item]
             cmd.RecordStart: self._record_start,  # type: ignore[dict-item]
         }
@@ -92,6 +94,8 @@ class OrderEngine:
             self.live[order.order_id] = order
             self.cl_ord_ids.add((order.account, order.trade_date, order.cl_ord_id))
             self.order_count += 1
+            if order.tif is TimeInForce.GTD:
+                self.good_till_date[order.order_id] = order
             return
         order_id = getattr(event, "order_id", None)
         if order_id is None:
@@ -122,8 +126,11 @@ class OrderEngine:
             self._position(order).amend_fill(event.exec_id, fill, self._instrument(order))  # type: ignore[attr-defined]
             if order.working not in TERMINAL:
                 self.live[order.order_id] = order  # a bust can reopen a Filled order
+                if order.tif is TimeInForce.GTD:
+                    self.good_till_date[order.order_id] = order
         if order.working in TERMINAL:
             self.live.pop(order.order_id, None)
+            self.good_till_date.pop(order.order_id, None)
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -490,6 +497,12 @@ class OrderEngine:
                 self._emit(ev.OrderExpired(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                                            reason=f"{order.tif.value} order expired at end of day"))
         self._emit(ev.DayEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, trade_date=trade_date_of(self._now)))
+
+    def _expire_due(self, command: cmd.ExpireDue) -> None:
+        for order in list(self.good_till_date.values()):
+            if order.expire_at is not None and order.expire_at <= self._now and next_working(order.working, ev.OrderExpired):
+                self._emit(ev.OrderExpired(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                           reason="good-till-date order reached its expiry time"))
 
     def _start_of_day(self, command: cmd.StartOfDay) -> None:
         for order in list(self.live.values()):
