@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -144,7 +145,7 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     venues: dict[str, SimulatedVenue] = {}
     runtime = EngineRuntime(engine, journal, venues, max_batch=config.max_batch)  # type: ignore[arg-type]
     # Unique per start so execution ids never repeat across restarts (the engine books an exec id once).
-    session_id = format(time.time_ns() // 1_000_000, "x")
+    session_id = format(time.time_ns() // 1_000_000, "x") + secrets.token_hex(2)  # clock steps back: still unique
     venues[SIM] = SimulatedVenue(SIM, reference.instruments, runtime.post, session_id)
     market = MarketDataSimulator(reference.instruments, DEMO_START_PRICES, seed=config.seed)
     gateways: dict[str, VenueGateway] = dict(venues)

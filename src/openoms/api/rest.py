@@ -183,7 +183,11 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
         until_ns = to_ns(until, "until") if until else None
         source = engine.live.values() if open_only else engine.orders.values()
         result = []
+        durable = runtime.committed_seq
+        shown_seq = 0
         for order in reversed(list(source)):
+            if order.seqs[0] > durable:
+                continue  # accepted in memory, not yet journaled: not an order yet for anyone outside
             if status is not None and order.status is not status:
                 continue
             if account is not None and order.account != account:
@@ -195,19 +199,24 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             if until_ns is not None and order.created_ts >= until_ns:
                 continue
             result.append(order_view(order))
+            shown_seq = max(shown_seq, order.last_seq)
             if len(result) >= limit:
                 break
+        await runtime.wait_durable(shown_seq)  # what is shown is what a restart would rebuild
         return json_response({"orders": result, "count": len(result)})
 
     @app.get("/api/v1/orders/{order_id}", tags=["orders"], summary="One order with its full event history")
     async def get_order(order_id: str) -> Response:
         order = engine.orders.get(OrderId(order_id))
-        if order is None:
+        if order is None or order.seqs[0] > runtime.committed_seq:
             return error_response(404, RejectCode.UNKNOWN_ORDER.value, f"unknown order {order_id!r}", {"order_id": order_id})
-        history = [to_builtins(e) for e in oms.journal.events_at(order.seqs)]
+        view = order_view(order)
+        seqs = list(order.seqs)
+        await runtime.wait_durable(seqs[-1])
+        history = [to_builtins(e) for e in oms.journal.events_at(seqs)]
         for item in history:
             item["time"] = iso(int(item["ts"]))  # type: ignore[call-overload]
-        return json_response({"order": order_view(order), "events": history})
+        return json_response({"order": view, "events": history})
 
     @app.post("/api/v1/orders/{order_id}/replace", status_code=202, tags=["orders"],
               summary="Replace quantity and/or price (answered PendingReplace; the venue confirms)",
@@ -241,6 +250,8 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
         limit: int = Query(1000, ge=1, le=100_000),
     ) -> Response:
         result = []
+        durable = runtime.committed_seq
+        shown_seq = 0
         for exec_id, order in reversed(list(engine.executions.items())):
             if account is not None and order.account != account:
                 continue
@@ -249,6 +260,9 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             if order_id is not None and order.order_id != order_id:
                 continue
             execution = order.executions[exec_id]
+            if execution.seq > durable:
+                continue
+            shown_seq = max(shown_seq, order.last_seq)
             result.append({
                 "exec_id": exec_id, "order_id": order.order_id, "route_id": execution.route_id,
                 "account": order.account, "symbol": order.symbol, "side": order.side.value,
@@ -257,6 +271,7 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             })
             if len(result) >= limit:
                 break
+        await runtime.wait_durable(shown_seq)
         return json_response({"executions": result, "count": len(result)})
 
     @app.post("/api/v1/executions/{exec_id}/bust", status_code=202, tags=["post-trade"],
@@ -282,6 +297,7 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             quote = oms.quotes.get(sym)
             mark = quote.last if quote is not None else None
             result.append(position_view(position, oms.reference.instruments[sym], mark))
+        await runtime.wait_durable(engine.seq)  # positions fold fills of many orders: wait for all shown
         return json_response({"positions": result, "count": len(result)})
 
     # --- reference and market data ---------------------------------------------------------

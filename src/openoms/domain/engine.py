@@ -21,10 +21,11 @@ from .lifecycle import KEEP, TERMINAL, OrdStatus, Pending, next_working
 from .order import Order
 from .positions import Position
 from .rejects import Reject, RejectCode
-from .values import ZERO, OrdType, TimeInForce
+from .values import OrdType, TimeInForce
 
 ENGINE_ACTOR = cmd.Actor("engine", "engine")
 NS_PER_DAY = 86_400_000_000_000
+MAX_GTD_DAYS = 3660  # ten years: beyond any real good-till-date, and far inside what the journal stores
 
 
 def trade_date_of(now: int) -> str:
@@ -45,6 +46,7 @@ class OrderEngine:
         self.cl_ord_ids: set[tuple[AccountId, str, ClientOrderId]] = set()  # (account, trade date, ClOrdID)
         self.positions: dict[tuple[AccountId, Symbol], Position] = {}
         self.order_count = 0
+        self.session_open = True  # closed between DayEnded and DayStarted; venues follow it after a restart
         self._out: list[ev.Event] = []
         self._now = 0
         self._actor = ENGINE_ACTOR
@@ -99,6 +101,8 @@ class OrderEngine:
             return
         order_id = getattr(event, "order_id", None)
         if order_id is None:
+            if kind is ev.DayEnded or kind is ev.DayStarted:
+                self.session_open = kind is ev.DayStarted
             return  # engine-level events (EngineStarted, CommandRejected without order, day markers)
         found = self.orders.get(order_id)
         if found is None:
@@ -268,6 +272,9 @@ class OrderEngine:
                 return Reject(RejectCode.INVALID_TIME_IN_FORCE, "a GTD order needs expire_at")
             if command.expire_at <= self._now:
                 return Reject(RejectCode.INVALID_TIME_IN_FORCE, "expire_at is in the past", {"expire_at": str(command.expire_at)})
+            if command.expire_at > self._now + MAX_GTD_DAYS * NS_PER_DAY:
+                return Reject(RejectCode.INVALID_TIME_IN_FORCE, f"expire_at is more than {MAX_GTD_DAYS} days ahead",
+                              {"expire_at": str(command.expire_at)})
         elif command.expire_at is not None:
             return Reject(RejectCode.INVALID_TIME_IN_FORCE, f"expire_at is only valid with GTD, not {command.tif.value}")
         if command.tif.is_immediate and command.ord_type.needs_stop_price:
@@ -335,7 +342,7 @@ class OrderEngine:
         if not self._check_amendable("CancelOrder", order, command.order_id, command.cl_ord_id):
             return
         assert order is not None
-        cl_ord_id = command.cl_ord_id or ClientOrderId(f"{order.cl_ord_id}-C{self.seq + 1}")
+        cl_ord_id = command.cl_ord_id or self._generated_cl_ord_id(order, "C")
         route = order.open_route()
         self._emit(
             ev.CancelRequested(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
@@ -348,6 +355,16 @@ class OrderEngine:
                     route_id=RouteId(""), reason="canceled: no open route",
                 )
             )
+
+    def _generated_cl_ord_id(self, order: Order, kind: str) -> ClientOrderId:
+        """A ClOrdID for a request the client sent without one, never one already used today."""
+        date = self._trade_date()
+        n = self.seq + 1
+        while True:
+            candidate = ClientOrderId(f"{order.cl_ord_id}-{kind}{n}")
+            if (order.account, date, candidate) not in self.cl_ord_ids:
+                return candidate
+            n += 1
 
     # --- venue reports -----------------------------------------------------------------
 
@@ -390,16 +407,23 @@ class OrderEngine:
         self._emit(ev.OrderRejected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                                     route_id=command.route_id, reason=command.reason))
 
+    def _check_execution(self, order: Order, quantity: Decimal, price: Decimal) -> Reject | None:
+        """An execution's numbers must be real: finite, positive, whole lots, bounded."""
+        instrument = self._instrument(order)
+        problem = instrument.check_quantity(quantity) or instrument.check_fill_price(price)
+        if problem is None:
+            return None
+        return Reject(RejectCode.UNEXPECTED_REPORT, f"execution refused: {problem.message}", problem.detail)
+
     def _venue_filled(self, command: cmd.VenueFilled) -> None:
         if command.exec_id in self.executions:
             return  # the same execution reported twice (resend, reconnect): booked once
         order = self._route_order("VenueFilled", command.route_id)
         if order is None or not self._allowed("VenueFilled", order, ev.OrderFilled, "fill"):
             return
-        if command.last_qty <= ZERO or command.last_px <= ZERO:
-            self._reject("VenueFilled", Reject(RejectCode.UNEXPECTED_REPORT, "fill with non-positive quantity or price",
-                                               {"last_qty": str(command.last_qty), "last_px": str(command.last_px)}),
-                         order.order_id, account=order.account)
+        reason = self._check_execution(order, command.last_qty, command.last_px)
+        if reason is not None:
+            self._reject("VenueFilled", reason, order.order_id, account=order.account)
             return
         self._emit(
             ev.OrderFilled(
@@ -477,9 +501,9 @@ class OrderEngine:
         order = self._trade_order("VenueTradeCorrected", command.exec_id)
         if order is None or not self._allowed("VenueTradeCorrected", order, ev.TradeCorrected, "correction"):
             return
-        if command.last_qty <= ZERO or command.last_px <= ZERO:
-            self._reject("VenueTradeCorrected", Reject(RejectCode.UNEXPECTED_REPORT, "correction with non-positive quantity or price"),
-                         order.order_id, account=order.account)
+        reason = self._check_execution(order, command.last_qty, command.last_px)
+        if reason is not None:
+            self._reject("VenueTradeCorrected", reason, order.order_id, account=order.account)
             return
         self._emit(ev.TradeCorrected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                                      exec_id=command.exec_id, last_qty=command.last_qty, last_px=command.last_px))

@@ -67,12 +67,20 @@ class Instrument:
                 f"quantity {quantity} is above the maximum {MAX_QUANTITY}",
                 {"quantity": str(quantity), "max": str(MAX_QUANTITY)},
             )
-        if quantity % self.lot_size != ZERO:
+        # Below one lot first: a tiny value (1E-999999999) underflows the remainder to zero.
+        if quantity < self.lot_size or quantity % self.lot_size != ZERO:
             return Reject(
                 RejectCode.LOT_SIZE_VIOLATION,
                 f"quantity {quantity} is not a multiple of the lot size {self.lot_size} of {self.symbol}",
                 {"quantity": str(quantity), "lot_size": str(self.lot_size), "symbol": self.symbol},
             )
+        return None
+
+    def check_fill_price(self, price: Decimal, what: str = "last_px") -> Reject | None:
+        """A venue's execution price: positive and sane, but not held to the tick (venues may
+        execute at a midpoint or with sub-tick improvement)."""
+        if not price.is_finite() or price <= ZERO or price > MAX_PRICE or price.adjusted() < -12:
+            return Reject(RejectCode.INVALID_PRICE, f"{what} {price} is not a valid execution price", {what: str(price)})
         return None
 
     def check_price(self, price: Decimal, what: str = "price") -> Reject | None:
@@ -85,7 +93,7 @@ class Instrument:
             )
         if price > MAX_PRICE:
             return Reject(RejectCode.INVALID_PRICE, f"{what} {price} is above the maximum {MAX_PRICE}", {what: str(price)})
-        if price % self.tick_size != ZERO:
+        if price < self.tick_size or price % self.tick_size != ZERO:
             return Reject(
                 RejectCode.TICK_SIZE_VIOLATION,
                 f"{what} {price} is not a multiple of the tick size {self.tick_size} of {self.symbol}",

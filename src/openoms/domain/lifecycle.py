@@ -60,6 +60,13 @@ WORKING: dict[tuple[OrdStatus, type[ev.Event]], OrdStatus | Target] = {
     (S.PENDING_NEW, ev.OrderFilled): BY_QUANTITY,
     (S.NEW, ev.OrderFilled): BY_QUANTITY,
     (S.PARTIALLY_FILLED, ev.OrderFilled): BY_QUANTITY,
+    # A venue's execution is booked even when it reaches an order the OMS already finished
+    # (a fill racing an end-of-day expiry or a cancel, an overfill): the trade happened, and
+    # positions must show it. The status stays.
+    (S.FILLED, ev.OrderFilled): KEEP,
+    (S.CANCELED, ev.OrderFilled): KEEP,
+    (S.EXPIRED, ev.OrderFilled): KEEP,
+    (S.DONE_FOR_DAY, ev.OrderFilled): KEEP,
     # Cancels: by request, IOC/FOK remainder, or the venue's own decision.
     (S.PENDING_NEW, ev.OrderCanceled): S.CANCELED,
     (S.NEW, ev.OrderCanceled): S.CANCELED,

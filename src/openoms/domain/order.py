@@ -27,6 +27,7 @@ class Execution:
     price: Decimal
     liquidity: Liquidity
     ts: int
+    seq: int  # the OrderFilled record
     busted: bool = False
 
 
@@ -55,6 +56,7 @@ class Order:
         "orig_cl_ord_id",
         "pending",
         "pending_cl_ord_id",
+        "pending_replace",
         "price",
         "px_qty_sum",
         "quantity",
@@ -91,6 +93,8 @@ class Order:
         self.working: OrdStatus = OrdStatus.PENDING_NEW
         self.pending: Pending | None = None
         self.pending_cl_ord_id: ClientOrderId | None = None
+        # What a pending replace asks for, so it can be re-sent to a venue after a restart.
+        self.pending_replace: tuple[Decimal, Decimal | None, Decimal | None] | None = None
         self.cum_qty: Decimal = ZERO
         self.px_qty_sum: Decimal = ZERO  # sum of last_qty * last_px over live executions: AvgPx stays exact
         self.routes: dict[RouteId, Route] = {}
@@ -154,6 +158,8 @@ class Order:
         if self.working is OrdStatus.FILLED:
             self._close_routes()
         self.pending = PENDING.get((self.pending, kind), self.pending)
+        if self.pending is not Pending.REPLACE:
+            self.pending_replace = None
         self.updated_ts = event.ts
         self.last_seq = event.seq
         self.seqs.append(event.seq)
@@ -181,6 +187,8 @@ class Order:
 
     def _on_requested(self, event: ev.CancelRequested | ev.ReplaceRequested) -> None:
         self.pending_cl_ord_id = event.cl_ord_id
+        if isinstance(event, ev.ReplaceRequested):
+            self.pending_replace = (event.quantity, event.price, event.stop_price)
 
     def _on_request_rejected(self, event: ev.CancelRejected | ev.ReplaceRejected) -> None:
         self.pending_cl_ord_id = None
@@ -220,7 +228,7 @@ class Order:
 
     def _add_execution(self, event: ev.OrderFilled) -> None:
         self.executions[event.exec_id] = Execution(
-            event.exec_id, self.order_id, event.route_id, event.last_qty, event.last_px, event.liquidity, event.ts
+            event.exec_id, self.order_id, event.route_id, event.last_qty, event.last_px, event.liquidity, event.ts, event.seq
         )
         self.cum_qty += event.last_qty
         self.px_qty_sum += event.last_qty * event.last_px

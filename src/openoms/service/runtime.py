@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import heapq
 import logging
 import queue
 import threading
@@ -31,6 +32,7 @@ from ..domain import commands as cmd
 from ..domain import events as ev
 from ..domain.engine import OrderEngine
 from ..domain.ids import RouteId, VenueId
+from ..domain.lifecycle import Pending
 from ..domain.order import Order
 from ..domain.rejects import Reject, RejectCode
 from ..journal.chain import GENESIS, link
@@ -41,6 +43,7 @@ from .views import order_view
 log = logging.getLogger("openoms.runtime")
 
 Subscriber = Callable[[Sequence[ev.Event]], None]
+ENGINE = cmd.Actor("engine", "engine")
 
 
 class EngineUnavailable(RuntimeError):
@@ -107,6 +110,7 @@ class EngineRuntime:
         self._writer_queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._idle: asyncio.Event | None = None
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
 
     # --- start-up --------------------------------------------------------------------------
 
@@ -158,11 +162,23 @@ class EngineRuntime:
             for route in order.routes.values():
                 if not route.done:
                     by_venue.setdefault(route.venue, []).append(route_request(order, route.route_id, route.quantity, route.price, route.cum_qty))
-        for venue_id, routes in by_venue.items():
-            venue = self.venues.get(venue_id)
-            if venue is not None:
+        for venue_id, venue in self.venues.items():
+            # The trading-day state is part of the journal: a restart after the close stays closed.
+            venue.set_session_open(self.engine.session_open)
+            routes = by_venue.get(venue_id, [])
+            if routes:
                 venue.restore(routes)
                 restored += len(routes)
+        # Requests that were journaled (and acknowledged) but whose answer was not: ask again,
+        # or the order would stay PendingCancel/PendingReplace for good.
+        for order in self.engine.live.values():
+            open_route = order.open_route()
+            if open_route is None or order.pending is None:
+                continue
+            if order.pending is Pending.CANCEL:
+                self._send_cancel(order, open_route.route_id)
+            elif order.pending_replace is not None:
+                self._send_replace(order, open_route.route_id, *order.pending_replace)
         return restored
 
     async def start(self) -> None:
@@ -175,6 +191,39 @@ class EngineRuntime:
         self._writer.start()
         self.running = True
         self._task = asyncio.create_task(self._run(), name="engine")
+        self._task.add_done_callback(self._engine_task_ended)
+
+    def _engine_task_ended(self, task: asyncio.Task[None]) -> None:
+        """The engine loop must never end on its own; if it does, say so and refuse work."""
+        if task.cancelled() or not self.running:
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.critical("engine loop crashed", exc_info=exc)
+        if self.failure is None:
+            self._fail(f"engine loop ended unexpectedly: {exc!r}")
+
+    async def wait_durable(self, seq: int) -> None:
+        """Wait until every event up to ``seq`` is in the journal (for readers of engine state,
+        which may run a batch ahead of the disk). Raises EngineUnavailable if that will not happen."""
+        if seq <= self.committed_seq:
+            return
+        if self.failure is not None:
+            raise EngineUnavailable(self.failure)
+        assert self._loop is not None
+        future: asyncio.Future[None] = self._loop.create_future()
+        heapq.heappush(self._waiters, (seq, id(future), future))
+        await future
+
+    def _release_waiters(self, error: BaseException | None = None) -> None:
+        waiters = self._waiters
+        while waiters and (error is not None or waiters[0][0] <= self.committed_seq):
+            _, _, future = heapq.heappop(waiters)
+            if not future.done():
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
 
     async def stop(self) -> None:
         """Drain what is queued, wait for the last commit, close the journal."""
@@ -251,15 +300,17 @@ class EngineRuntime:
                 self._last_ts = now
                 try:
                     events = engine.handle(command, now)
+                    outcome = self._outcome(events, isinstance(reply, asyncio.Future)) if reply is not None else None
                 except Exception as exc:  # a bug: state may be half-changed, so stop rather than guess
                     log.exception("engine failed on %r", command)
-                    if isinstance(reply, asyncio.Future) and not reply.done():
-                        reply.set_exception(EngineUnavailable(f"engine error: {exc!r}"))
                     self._fail(f"engine error on {type(command).__name__}: {exc!r}")
+                    # Nobody in this batch may wait forever: it will never be journaled.
+                    self._fail_batch(batch, extra=reply)
                     return
                 out.extend(events)
                 if reply is not None:
-                    replies.append((reply, self._outcome(events, isinstance(reply, asyncio.Future))))
+                    assert outcome is not None
+                    replies.append((reply, outcome))
             self.stats["commands"] += len(replies)
             if not out:
                 self._finish(batch)
@@ -315,6 +366,7 @@ class EngineRuntime:
         self.stats["batches"] += 1
         self.stats["events"] += len(batch.events)
         self._finish(batch)
+        self._release_waiters()
         self._dispatch(batch.events)
         for subscriber in self.subscribers:
             try:
@@ -336,60 +388,85 @@ class EngineRuntime:
         if self.failure is None:
             self.failure = reason
             log.critical("engine stopped accepting commands: %s", reason)
-        assert self._wake is not None and self._idle is not None
         error = EngineUnavailable(self.failure)
         while self._inbox:
             _, reply = self._inbox.popleft()
             if isinstance(reply, asyncio.Future) and not reply.done():
                 reply.set_exception(error)
-        self._idle.set()
-        self._wake.set()
+        self._release_waiters(error)
+        if self._idle is not None:
+            self._idle.set()
+        if self._wake is not None:
+            self._wake.set()
 
-    def _fail_batch(self, batch: _Batch) -> None:
+    def _fail_batch(self, batch: _Batch, extra: asyncio.Future[Outcome] | Callable[[Outcome], None] | None = None) -> None:
         error = EngineUnavailable(self.failure or "journal unavailable")
-        for reply, _ in batch.replies:
+        replies = [reply for reply, _ in batch.replies]
+        if extra is not None:
+            replies.append(extra)
+        for reply in replies:
             if isinstance(reply, asyncio.Future) and not reply.done():
                 reply.set_exception(error)
+        self._release_waiters(error)
 
     # --- effects after commit -----------------------------------------------------------------
 
     def _dispatch(self, events: Sequence[ev.Event]) -> None:
-        """Send the venue actions of durable events. Venue answers come back through ``post``."""
+        """Send the venue actions of durable events. Venue answers come back through ``post``.
+        A gateway that raises is answered for: the route is rejected, the request refused."""
         orders = self.engine.orders
         for event in events:
             kind = type(event)
             if kind is ev.OrderRouted:
-                assert isinstance(event, ev.OrderRouted)
-                order = orders[event.order_id]
-                venue = self.venues.get(event.venue)
-                if venue is None:
-                    self.post(cmd.VenueRejected(actor=cmd.Actor("engine", "engine"), route_id=event.route_id,
-                                                reason=Reject(RejectCode.VENUE_REJECT, f"venue {event.venue} is not connected")))
-                    continue
-                venue.new_order(route_request(order, event.route_id, event.quantity, event.price))
+                routed: ev.OrderRouted = event  # type: ignore[assignment]
+                order = orders[routed.order_id]
+                self._to_venue(routed.venue, routed.route_id, "new_order",
+                               lambda v, r=routed, o=order: v.new_order(route_request(o, r.route_id, r.quantity, r.price)))  # type: ignore[misc]
             elif kind is ev.CancelRequested:
-                assert isinstance(event, ev.CancelRequested)
-                if event.route_id:
-                    self._venue_of(event.order_id, event.route_id).cancel(event.route_id)
+                cancel: ev.CancelRequested = event  # type: ignore[assignment]
+                if cancel.route_id:
+                    self._send_cancel(orders[cancel.order_id], cancel.route_id)
             elif kind is ev.ReplaceRequested:
-                assert isinstance(event, ev.ReplaceRequested)
-                if event.route_id:
-                    self._venue_of(event.order_id, event.route_id).replace(
-                        event.route_id, event.quantity, event.price, event.stop_price
-                    )
+                replace: ev.ReplaceRequested = event  # type: ignore[assignment]
+                if replace.route_id:
+                    self._send_replace(orders[replace.order_id], replace.route_id, replace.quantity, replace.price,
+                                       replace.stop_price)
             elif kind is ev.OrderExpired:
-                assert isinstance(event, ev.OrderExpired)
-                for route in orders[event.order_id].routes.values():
-                    venue = self.venues.get(route.venue)
-                    if venue is not None:
-                        venue.expire(route.route_id)
+                expired: ev.OrderExpired = event  # type: ignore[assignment]
+                for route in orders[expired.order_id].routes.values():
+                    self._to_venue(route.venue, route.route_id, "expire", lambda v, rid=route.route_id: v.expire(rid))  # type: ignore[misc]
             elif kind is ev.DayEnded or kind is ev.DayStarted:
-                for venue in self.venues.values():
-                    venue.set_session_open(kind is ev.DayStarted)
+                for venue_id in self.venues:
+                    self._to_venue(venue_id, RouteId(""), "session",
+                                   lambda v, is_open=kind is ev.DayStarted: v.set_session_open(is_open))  # type: ignore[misc]
 
-    def _venue_of(self, order_id: str, route_id: RouteId) -> VenueGateway:
-        order = self.engine.orders[order_id]  # type: ignore[index]
-        return self.venues[order.routes[route_id].venue]
+    def _send_cancel(self, order: Order, route_id: RouteId) -> None:
+        self._to_venue(order.routes[route_id].venue, route_id, "cancel", lambda v: v.cancel(route_id))
+
+    def _send_replace(self, order: Order, route_id: RouteId, quantity: Decimal, price: Decimal | None,
+                      stop_price: Decimal | None) -> None:
+        self._to_venue(order.routes[route_id].venue, route_id, "replace",
+                       lambda v: v.replace(route_id, quantity, price, stop_price))
+
+    def _to_venue(self, venue_id: VenueId, route_id: RouteId, action: str, call: Callable[[VenueGateway], None]) -> None:
+        venue = self.venues.get(venue_id)
+        problem = f"venue {venue_id} is not connected" if venue is None else ""
+        if venue is not None:
+            try:
+                call(venue)
+                return
+            except Exception as exc:  # a broken gateway must not stop the engine: answer for it
+                log.exception("venue %s failed on %s for %s", venue_id, action, route_id)
+                problem = f"venue {venue_id} failed: {exc!r}"
+        reason = Reject(RejectCode.VENUE_REJECT, problem, {"venue": venue_id})
+        if action == "new_order":
+            self.post(cmd.VenueRejected(actor=ENGINE, route_id=route_id, reason=reason))
+        elif action == "cancel":
+            self.post(cmd.VenueCancelRejected(actor=ENGINE, route_id=route_id, reason=reason))
+        elif action == "replace":
+            self.post(cmd.VenueReplaceRejected(actor=ENGINE, route_id=route_id, reason=reason))
+        else:
+            log.error("%s: %s not delivered for %s", problem, action, route_id or "all routes")
 
 
 def route_request(

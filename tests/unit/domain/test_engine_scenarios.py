@@ -502,16 +502,18 @@ def test_end_of_day_when_gtc_then_done_for_day_and_start_of_day_restates() -> No
     assert_order(desk, new, S.DONE_FOR_DAY, "100", "0", "0")
     assert_order(desk, partial, S.DONE_FOR_DAY, "100", "40", "0")
     assert {new, partial} == set(desk.engine.live)  # still alive for tomorrow
-    # Done for day: no more fills today
-    assert only_rejection(desk.fill(partial, "10", "230.00")).reason.code is RejectCode.UNEXPECTED_REPORT
+    # Done for day: a late execution the venue still reports is booked; the order stays DoneForDay
+    late = desk.fill(partial, "10", "230.00")
+    assert [type(e) for e in late] == [ev.OrderFilled]
+    assert_order(desk, partial, S.DONE_FOR_DAY, "100", "50", "0")
 
     desk.next_day()
     events = desk.start_of_day()
     assert [type(e) for e in events] == [ev.OrderRestated, ev.OrderRestated, ev.DayStarted]
     assert events[-1].trade_date == "2026-03-03"
     assert_order(desk, new, S.NEW, "100", "0", "100")
-    assert_order(desk, partial, S.PARTIALLY_FILLED, "100", "40", "60")
-    desk.fill(partial, "60", "230.00")
+    assert_order(desk, partial, S.PARTIALLY_FILLED, "100", "50", "50")
+    desk.fill(partial, "50", "230.00")
     assert_order(desk, partial, S.FILLED, "100", "100", "0")
     assert_replays(desk)
 
