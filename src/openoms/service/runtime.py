@@ -417,11 +417,19 @@ class EngineRuntime:
         orders = self.engine.orders
         for event in events:
             kind = type(event)
-            if kind is ev.OrderRouted:
+            if kind is ev.OrderRouted:  # the hot path: inline, no closure
                 routed: ev.OrderRouted = event  # type: ignore[assignment]
-                order = orders[routed.order_id]
-                self._to_venue(routed.venue, routed.route_id, "new_order",
-                               lambda v, r=routed, o=order: v.new_order(route_request(o, r.route_id, r.quantity, r.price)))  # type: ignore[misc]
+                venue = self.venues.get(routed.venue)
+                if venue is not None:
+                    try:
+                        venue.new_order(route_request(orders[routed.order_id], routed.route_id, routed.quantity, routed.price))
+                        continue
+                    except Exception as exc:  # a broken gateway must not stop the engine: answer for it
+                        log.exception("venue %s failed on new_order for %s", routed.venue, routed.route_id)
+                        problem = f"venue {routed.venue} failed: {exc!r}"
+                else:
+                    problem = f"venue {routed.venue} is not connected"
+                self._venue_unavailable(routed.venue, routed.route_id, "new_order", problem)
             elif kind is ev.CancelRequested:
                 cancel: ev.CancelRequested = event  # type: ignore[assignment]
                 if cancel.route_id:
@@ -450,7 +458,7 @@ class EngineRuntime:
 
     def _to_venue(self, venue_id: VenueId, route_id: RouteId, action: str, call: Callable[[VenueGateway], None]) -> None:
         venue = self.venues.get(venue_id)
-        problem = f"venue {venue_id} is not connected" if venue is None else ""
+        problem = f"venue {venue_id} is not connected"
         if venue is not None:
             try:
                 call(venue)
@@ -458,6 +466,10 @@ class EngineRuntime:
             except Exception as exc:  # a broken gateway must not stop the engine: answer for it
                 log.exception("venue %s failed on %s for %s", venue_id, action, route_id)
                 problem = f"venue {venue_id} failed: {exc!r}"
+        self._venue_unavailable(venue_id, route_id, action, problem)
+
+    def _venue_unavailable(self, venue_id: VenueId, route_id: RouteId, action: str, problem: str) -> None:
+        """What a venue could not be told is answered as the venue would have: reject or refuse."""
         reason = Reject(RejectCode.VENUE_REJECT, problem, {"venue": venue_id})
         if action == "new_order":
             self.post(cmd.VenueRejected(actor=ENGINE, route_id=route_id, reason=reason))
