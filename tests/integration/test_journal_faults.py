@@ -146,3 +146,35 @@ def test_a_missing_row_in_the_middle_is_a_sequence_gap(tmp_path: Path) -> None:
     assert report.first_bad_seq == 8 and "sequence gap" in report.problem
     with pytest.raises(JournalCorrupt, match="seq 8"):
         build(config).recover()
+
+
+@pytest.mark.parametrize("tamper", [True, False])
+def test_large_journal_chain_is_checked_by_a_second_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: bool) -> None:
+    """Above PARALLEL_VERIFY_FROM events the chain check runs in `python -m openoms.journal.check`
+    beside the replay; a bad record still stops the start and is named."""
+    from openoms.service import runtime
+
+    monkeypatch.setattr(runtime, "PARALLEL_VERIFY_FROM", 10)
+    config = Config(data_dir=tmp_path / "data", market_data=False)
+    engine = write_orders(config.journal_path, batches=3)
+    if tamper:
+        with sqlite3.connect(config.journal_path) as conn:
+            conn.execute("UPDATE events SET hash = zeroblob(32) WHERE seq = 17")
+        with pytest.raises(JournalCorrupt, match="seq 17 breaks the hash chain"):
+            build(config).recover()
+    else:
+        oms = build(config)
+        assert oms.recover().last_seq == engine.seq
+        oms.journal.close()
+
+
+def test_journal_check_command_reports_as_json(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    engine = write_orders(path, batches=1)
+    ok = subprocess.run([sys.executable, "-m", "openoms.journal.check", str(path), str(engine.seq)],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and '"ok": true' in ok.stdout
+    short = subprocess.run([sys.executable, "-m", "openoms.journal.check", str(path), str(engine.seq + 5)],
+                           capture_output=True, text=True, timeout=60)
+    assert '"ok": false' in short.stdout and f"journal ends at seq {engine.seq}" in short.stdout
+    assert subprocess.run([sys.executable, "-m", "openoms.journal.check"], capture_output=True, timeout=60).returncode == 2
