@@ -178,3 +178,12 @@ def test_journal_check_command_reports_as_json(tmp_path: Path) -> None:
                            capture_output=True, text=True, timeout=60)
     assert '"ok": false' in short.stdout and f"journal ends at seq {engine.seq}" in short.stdout
     assert subprocess.run([sys.executable, "-m", "openoms.journal.check"], capture_output=True, timeout=60).returncode == 2
+
+
+def test_a_missing_row_is_caught_even_with_the_chain_check_off(tmp_path: Path) -> None:
+    config = Config(data_dir=tmp_path / "data", market_data=False, verify_on_start=False)
+    write_orders(config.journal_path, batches=2)
+    with sqlite3.connect(config.journal_path) as conn:
+        conn.execute("DELETE FROM events WHERE seq = 7")
+    with pytest.raises(JournalCorrupt, match="a record is missing"):
+        build(config).recover()
