@@ -92,7 +92,7 @@ class EngineRuntime:
         journal: Journal,
         venues: dict[VenueId, VenueGateway],
         clock: Callable[[], int] = time.time_ns,
-        max_batch: int = 256,
+        max_batch: int = 2048,
         max_inflight: int = 4,
     ) -> None:
         self.engine = engine
