@@ -21,9 +21,14 @@ from .demo import DEMO_START_PRICES, SIM, demo_reference
 from .domain import commands as cmd
 from .domain.accounts import ReferenceData
 from .domain.engine import NS_PER_DAY, OrderEngine
+from .domain.ids import Symbol
 from .journal.sqlite import SqliteJournal
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
+from .risk import limits_file
+from .risk.checks import PriceSource, Reference
+from .risk.gate import RiskGate
+from .risk.limits import LimitError
 from .service.ports import Journal, VenueGateway
 from .service.runtime import EngineRuntime, ReplayReport
 from .venues.simulated.venue import SimulatedVenue
@@ -32,6 +37,19 @@ log = logging.getLogger("openoms")
 
 SYSTEM = cmd.Actor("system", "engine")
 TIMER = cmd.Actor("scheduler", "engine")
+LIMITS_FILE = cmd.Actor("system", "limits-file")
+
+
+def reference_prices(quotes: MarketDataStore) -> PriceSource:
+    """Pre-trade risk's view of the market: the latest simulated quote of each instrument."""
+
+    def reference(symbol: Symbol) -> Reference | None:
+        quote = quotes.get(symbol)
+        if quote is None:
+            return None
+        return Reference(bid=quote.bid, ask=quote.ask, last=quote.last, ts=quote.ts, halted=quote.halted)
+
+    return reference
 
 
 @dataclass
@@ -44,6 +62,8 @@ class OMS:
     venues: dict[str, SimulatedVenue]
     market: MarketDataSimulator
     quotes: MarketDataStore
+    limits: limits_file.LimitsDocument
+    gate: RiskGate
     replay_report: ReplayReport | None = None
     started_at: float = 0.0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -69,6 +89,7 @@ class OMS:
         if restored:
             log.info("restored %d open routes at the simulated venues", restored)
         await self.runtime.start()
+        await self._load_limits()
         await self.runtime.execute(
             cmd.RecordStart(actor=SYSTEM, version=__version__, clock="system clock, UTC (time.time_ns)",
                             replayed_events=self.replay_report.events)
@@ -77,6 +98,19 @@ class OMS:
             self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
         self._tasks.append(asyncio.create_task(self._timer_loop(), name="timers"))
         self.started_at = time.time()
+
+    async def _load_limits(self) -> None:
+        """The limits file is authoritative for the scopes it names; what it changes is journaled."""
+        source = str(self.config.limits_file or "built-in demo limits")
+        for scope, values in self.limits.limits.items():
+            outcome = await self.runtime.execute(cmd.SetLimits(actor=LIMITS_FILE, scope=scope, limits=values, reason=f"loaded from {source}"))
+            if outcome.rejected is not None:
+                raise LimitError(outcome.rejected.message)
+        for scope, symbols in self.limits.restricted.items():
+            outcome = await self.runtime.execute(cmd.SetRestricted(actor=LIMITS_FILE, scope=scope, symbols=symbols,
+                                                                   reason=f"loaded from {source}"))
+            if outcome.rejected is not None:
+                raise LimitError(outcome.rejected.message)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -141,7 +175,10 @@ def tune_interpreter(config: Config) -> None:
 def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:
     reference = reference or demo_reference()
     journal = journal or SqliteJournal(config.journal_path, durability=config.durability)
-    engine = OrderEngine(reference, default_venue=SIM)
+    quotes = MarketDataStore()
+    gate = RiskGate(reference, reference_prices(quotes), config.reference_max_age_ms * 1_000_000)
+    limits = limits_file.load(config.limits_file) if config.limits_file else limits_file.DEMO_LIMITS
+    engine = OrderEngine(reference, default_venue=SIM, gate=gate)
     venues: dict[str, SimulatedVenue] = {}
     runtime = EngineRuntime(engine, journal, venues, max_batch=config.max_batch)  # type: ignore[arg-type]
     # Unique per start so execution ids never repeat across restarts (the engine books an exec id once).
@@ -150,4 +187,4 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     market = MarketDataSimulator(reference.instruments, DEMO_START_PRICES, seed=config.seed)
     gateways: dict[str, VenueGateway] = dict(venues)
     runtime.venues = gateways  # type: ignore[assignment]
-    return OMS(config, reference, engine, journal, runtime, venues, market, MarketDataStore())
+    return OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate)

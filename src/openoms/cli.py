@@ -53,6 +53,7 @@ def serve(
     from .api.rest import create_app
     from .bootstrap import build
     from .journal.sqlite import JournalError
+    from .risk.limits import LimitError
     from .service.runtime import JournalCorrupt
 
     try:
@@ -61,6 +62,9 @@ def serve(
     except (JournalError, JournalCorrupt) as exc:
         console.print(f"[red]journal problem, not starting:[/red] {exc}")
         raise typer.Exit(1) from None
+    except LimitError as exc:
+        console.print(f"[red]limits problem, not starting:[/red] {exc}")
+        raise typer.Exit(2) from None
     api = create_app(oms, manage_lifecycle=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler
     # that was installed before it; a no-op handler there lets a clean shutdown exit with status 0.

@@ -51,6 +51,10 @@ class Config:
     # and its older-generation passes over a large book showed as 50 ms ack stalls. State
     # replayed at start is frozen out of collection altogether. 0 leaves the default alone.
     gc_threshold: int = 50_000
+    # Pre-trade risk: the limits file (TOML; empty: the built-in demo limits) and how old the
+    # market price may be before orders that need it are refused.
+    limits_file: Path | None = None
+    reference_max_age_ms: int = 5000
     log_level: str = "info"
     access_log: bool = False
 
@@ -69,6 +73,8 @@ class Config:
             value = getattr(self, name)
             if value and parse_hhmm(value) is None:
                 raise ConfigError(f"{name} must be HH:MM (UTC), got {value!r}")
+        if self.reference_max_age_ms <= 0:
+            raise ConfigError("reference_max_age_ms must be positive")
         if self.gc_threshold < 0:
             raise ConfigError("gc_threshold must be >= 0")
         if self.gil_switch_interval_us < 0:
@@ -101,7 +107,7 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
             if isinstance(value, bool):
                 raise ValueError(value)
             return int(value)
-        if kind in (Path, "Path"):
+        if kind in (Path, "Path", "Path | None"):
             return Path(value)
         return str(value)
     except (TypeError, ValueError):

@@ -22,6 +22,7 @@ from openoms.service.ports import RouteRequest
 from openoms.service.runtime import EngineUnavailable
 
 TRADER = cmd.Actor("demo", "test")
+NO_MARKET_LIMITS = Path(__file__).resolve().parents[1] / "limits_without_collar.toml"
 
 
 def submit(cl_ord_id: str) -> cmd.SubmitOrder:
@@ -54,7 +55,7 @@ class BrokenGateway:
 
 
 def config(tmp_path: Path) -> Config:
-    return Config(data_dir=tmp_path / "data", market_data=False)
+    return Config(data_dir=tmp_path / "data", market_data=False, limits_file=NO_MARKET_LIMITS)
 
 
 def test_a_failing_venue_gateway_rejects_the_route_and_the_engine_keeps_going(tmp_path: Path) -> None:

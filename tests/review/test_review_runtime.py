@@ -33,8 +33,10 @@ TIMEOUT = 3.0
 
 
 def config(tmp_path: Path, market_data: bool = False, interval_ms: int = 60_000) -> Config:
+    # Without market data the price collar cannot be evaluated (and refuses every priced order).
+    limits = None if market_data else Path(__file__).resolve().parents[1] / "limits_without_collar.toml"
     return Config(data_dir=tmp_path / "data", market_data=market_data, market_data_interval_ms=interval_ms,
-                  gc_threshold=0, gil_switch_interval_us=0)
+                  gc_threshold=0, gil_switch_interval_us=0, limits_file=limits)
 
 
 def submit(cl_ord_id: str, qty: str = "10", price: str = "100.00", tif: TimeInForce = TimeInForce.DAY) -> cmd.SubmitOrder:
@@ -189,7 +191,7 @@ def test_fill_for_an_order_expired_while_its_route_was_in_flight_is_not_dropped(
         runtime = oms.runtime
         try:
             journal.gate.clear()
-            order = asyncio.ensure_future(runtime.execute(submit("M1", qty="10", price="400.00")))
+            order = asyncio.ensure_future(runtime.execute(submit("M1", qty="10", price="245.00")))
             await wait_until(lambda: runtime._inflight == 1)
             eod = asyncio.ensure_future(runtime.execute(cmd.EndOfDay(actor=TRADER)))
             await wait_until(lambda: runtime._inflight == 2)
@@ -302,7 +304,7 @@ def test_restart_after_end_of_day_does_not_fill_done_for_day_orders(tmp_path: Pa
     journal = SqliteJournal(path)
     now = 1_780_000_000_000_000_000
     events: list[ev.Event] = []
-    events += engine.handle(submit("C1", qty="10", price="400.00", tif=TimeInForce.GTC), now)
+    events += engine.handle(submit("C1", qty="10", price="245.00", tif=TimeInForce.GTC), now)
     events += engine.handle(cmd.VenueAccepted(actor=VENUE, route_id=RouteId("O1-1"), venue_order_id=VenueOrderId("V1")), now + 1)
     events += engine.handle(cmd.EndOfDay(actor=TRADER), now + 2)
     journal.append(events)

@@ -27,7 +27,7 @@ def order_body(**fields: Any) -> dict[str, Any]:
 
 
 def first_execution(client: TestClient) -> str:
-    r = client.post("/api/v1/orders", json=order_body(price="400.00"))  # crosses the simulated offer
+    r = client.post("/api/v1/orders", json=order_body(price="245.00"))  # crosses the simulated offer (within the 10% demo collar)
     assert r.status_code == 201, r.text
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:

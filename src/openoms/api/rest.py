@@ -300,6 +300,38 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
         await runtime.wait_durable(engine.seq)  # positions fold fills of many orders: wait for all shown
         return json_response({"positions": result, "count": len(result)})
 
+    # --- pre-trade risk ----------------------------------------------------------------------
+
+    @app.get("/api/v1/risk/limits", tags=["risk"], summary="Limits and restricted lists in force, per scope")
+    async def get_limits() -> Response:
+        gate = oms.gate
+        await runtime.wait_durable(engine.seq)
+        return json_response({
+            "limits": {scope: limit_set.as_text() for scope, limit_set in sorted(gate.limits.items())},
+            "restricted": {scope: sorted(symbols) for scope, symbols in sorted(gate.restricted.items())},
+            "reference_max_age_ms": gate.max_age_ns // 1_000_000,
+        })
+
+    @app.put("/api/v1/risk/limits/{scope}", tags=["risk"], summary="Set or remove the limits of a scope (journaled)",
+             openapi_extra=schemas.schema_of(schemas.LimitsRequest))
+    async def put_limits(scope: str, request: Request) -> Response:
+        body = decode_body(await request.body(), schemas.LimitsRequest)
+        limits = {k: str(v) for k, v in body.limits.items()} if body.limits is not None else None
+        outcome = await runtime.execute(cmd.SetLimits(actor=actor_of(request, oms), scope=scope, limits=limits, reason=body.reason))
+        if outcome.rejected is not None:
+            return reject_response(outcome.rejected)
+        return json_response({"scope": scope, "limits": limits, "changed": bool(outcome.events)})
+
+    @app.put("/api/v1/risk/restricted/{scope}", tags=["risk"], summary="Replace the restricted list of a scope (journaled)",
+             openapi_extra=schemas.schema_of(schemas.RestrictedRequest))
+    async def put_restricted(scope: str, request: Request) -> Response:
+        body = decode_body(await request.body(), schemas.RestrictedRequest)
+        command = cmd.SetRestricted(actor=actor_of(request, oms), scope=scope, symbols=body.symbols, reason=body.reason)
+        outcome = await runtime.execute(command)
+        if outcome.rejected is not None:
+            return reject_response(outcome.rejected)
+        return json_response({"scope": scope, "symbols": sorted(set(body.symbols)), "changed": bool(outcome.events)})
+
     # --- reference and market data ---------------------------------------------------------
 
     @app.get("/api/v1/instruments", tags=["reference"], summary="Tradable instruments")

@@ -66,3 +66,15 @@ def _inline(node: object, components: dict[str, object]) -> object:
     if isinstance(node, list):
         return [_inline(v, components) for v in node]
     return node
+
+
+class LimitsRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """New limits for a scope (numbers as decimal strings or integers); ``limits`` null removes them."""
+
+    limits: dict[str, str | int] | None
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class RestrictedRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    symbols: list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]

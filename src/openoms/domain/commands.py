@@ -74,6 +74,22 @@ class RecordStart(Command, frozen=True, kw_only=True):
     replayed_events: int
 
 
+class SetLimits(Command, frozen=True, kw_only=True):
+    """Set (or with ``limits`` None remove) the risk limits of one scope, e.g. ``account:ACC-EQ-1``."""
+
+    scope: str
+    limits: dict[str, str] | None
+    reason: str
+
+
+class SetRestricted(Command, frozen=True, kw_only=True):
+    """Replace the restricted list of one scope (``firm:...`` or ``account:...``)."""
+
+    scope: str
+    symbols: list[str]
+    reason: str
+
+
 # --- venue reports (ExecutionReports / OrderCancelRejects from a venue, addressed by route) ---
 
 
@@ -144,4 +160,4 @@ VenueReport = (
     | VenueTradeBusted
     | VenueTradeCorrected
 )
-AnyCommand = ClientCommand | VenueReport | EndOfDay | StartOfDay | ExpireDue | RecordStart
+AnyCommand = ClientCommand | VenueReport | EndOfDay | StartOfDay | ExpireDue | RecordStart | SetLimits | SetRestricted

@@ -15,6 +15,7 @@ from decimal import Decimal
 from . import commands as cmd
 from . import events as ev
 from .accounts import ReferenceData
+from .gate import OrderFacts, PreTradeGate
 from .ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, TraderId, VenueId
 from .instruments import Instrument
 from .lifecycle import KEEP, TERMINAL, OrdStatus, Pending, next_working
@@ -33,8 +34,17 @@ def trade_date_of(now: int) -> str:
 
 
 class OrderEngine:
-    def __init__(self, reference: ReferenceData, default_venue: VenueId = VenueId("SIM"), id_prefix: str = "O") -> None:
+    def __init__(
+        self,
+        reference: ReferenceData,
+        default_venue: VenueId = VenueId("SIM"),
+        id_prefix: str = "O",
+        gate: PreTradeGate | None = None,
+    ) -> None:
         self.reference = reference
+        # Pre-trade risk. `oms serve` always wires one; without it (the lifecycle's own unit
+        # tests) orders are only validated, and limit events are kept out of the state.
+        self.gate = gate
         self.default_venue = default_venue
         self.id_prefix = id_prefix
         self.seq = 0  # seq of the last event applied
@@ -69,6 +79,8 @@ class OrderEngine:
             cmd.ExpireDue: self._expire_due,  # type: ignore[dict-item]
             cmd.StartOfDay: self._start_of_day,  # type: ignore[dict-item]
             cmd.RecordStart: self._record_start,  # type: ignore[dict-item]
+            cmd.SetLimits: self._set_limits,  # type: ignore[dict-item]
+            cmd.SetRestricted: self._set_restricted,  # type: ignore[dict-item]
         }
 
     # --- the two entry points --------------------------------------------------------------
@@ -103,6 +115,8 @@ class OrderEngine:
         if order_id is None:
             if kind is ev.DayEnded or kind is ev.DayStarted:
                 self.session_open = kind is ev.DayStarted
+            elif (kind is ev.LimitsChanged or kind is ev.RestrictedListChanged) and self.gate is not None:
+                self.gate.apply(event)  # type: ignore[arg-type]
             return  # engine-level events (EngineStarted, CommandRejected without order, day markers)
         found = self.orders.get(order_id)
         if found is None:
@@ -191,6 +205,17 @@ class OrderEngine:
             self._reject("SubmitOrder", reason, cl_ord_id=command.cl_ord_id, account=command.account)
             return
         instrument = self.reference.instruments[command.symbol]
+        reference_price = None
+        if self.gate is not None:
+            verdict = self.gate.check(
+                OrderFacts(command.account, TraderId(command.actor.user), command.symbol, command.side, command.quantity,
+                           command.ord_type, command.price, command.stop_price),
+                instrument, self._now,
+            )
+            if verdict.reject is not None:
+                self._reject("SubmitOrder", verdict.reject, cl_ord_id=command.cl_ord_id, account=command.account)
+                return
+            reference_price = verdict.reference_price
         order_id = OrderId(f"{self.id_prefix}{self.order_count + 1}")
         trade_date = self._trade_date()
         self._emit(
@@ -199,7 +224,7 @@ class OrderEngine:
                 account=command.account, trader=TraderId(command.actor.user), cl_ord_id=command.cl_ord_id,
                 symbol=command.symbol, side=command.side, quantity=command.quantity,
                 ord_type=command.ord_type, price=command.price, stop_price=command.stop_price,
-                tif=command.tif, expire_at=command.expire_at, trade_date=trade_date,
+                tif=command.tif, expire_at=command.expire_at, trade_date=trade_date, reference_price=reference_price,
             )
         )
         venue = instrument.venues[0] if instrument.venues else self.default_venue
@@ -318,6 +343,12 @@ class OrderEngine:
         price = command.price if command.price is not None else order.price
         stop_price = command.stop_price if command.stop_price is not None else order.stop_price
         reason = instrument.check_quantity(quantity) or self._check_prices(instrument, order.ord_type, price, stop_price)
+        if reason is None and self.gate is not None:
+            reason = self.gate.check(
+                OrderFacts(order.account, TraderId(command.actor.user), order.symbol, order.side, quantity,
+                           order.ord_type, price, stop_price),
+                instrument, self._now,
+            ).reject
         if reason is not None:
             self._reject("ReplaceOrder", reason, order.order_id, command.cl_ord_id, order.account)
             return
@@ -538,3 +569,31 @@ class OrderEngine:
     def _record_start(self, command: cmd.RecordStart) -> None:
         self._emit(ev.EngineStarted(seq=self._next_seq(), ts=self._now, actor=self._actor, version=command.version,
                                     clock=command.clock, replayed_events=command.replayed_events))
+
+    # --- risk limits ----------------------------------------------------------------------
+
+    def _set_limits(self, command: cmd.SetLimits) -> None:
+        if self.gate is None:
+            self._reject("SetLimits", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
+            return
+        change = self.gate.limits_change(command.scope, command.limits)
+        if isinstance(change, Reject):
+            self._reject("SetLimits", change)
+            return
+        new, previous = change
+        if new != previous:  # loading an unchanged limits file journals nothing
+            self._emit(ev.LimitsChanged(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
+                                        limits=new, previous=previous, reason=command.reason))
+
+    def _set_restricted(self, command: cmd.SetRestricted) -> None:
+        if self.gate is None:
+            self._reject("SetRestricted", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
+            return
+        change = self.gate.restricted_change(command.scope, command.symbols)
+        if isinstance(change, Reject):
+            self._reject("SetRestricted", change)
+            return
+        new, previous = change
+        if new != previous:
+            self._emit(ev.RestrictedListChanged(seq=self._next_seq(), ts=self._now, actor=self._actor,
+                                                scope=command.scope, symbols=new, previous=previous, reason=command.reason))

@@ -49,6 +49,7 @@ class OrderAccepted(Event, frozen=True, kw_only=True):
     tif: TimeInForce
     expire_at: int | None
     trade_date: str
+    reference_price: Decimal | None = None  # the market last/mid pre-trade risk judged the order against
 
 
 class OrderRouted(Event, frozen=True, kw_only=True):
@@ -167,6 +168,22 @@ class CommandRejected(Event, frozen=True, kw_only=True):
     reason: Reject
 
 
+class LimitsChanged(Event, frozen=True, kw_only=True):
+    """The risk limits of a scope changed (``limits`` None: removed). Who, when and why are kept."""
+
+    scope: str
+    limits: dict[str, str] | None
+    previous: dict[str, str] | None
+    reason: str
+
+
+class RestrictedListChanged(Event, frozen=True, kw_only=True):
+    scope: str
+    symbols: list[str]
+    previous: list[str]
+    reason: str
+
+
 class DayEnded(Event, frozen=True, kw_only=True):
     trade_date: str
 
@@ -196,4 +213,6 @@ AnyEvent = (
     | CommandRejected
     | DayEnded
     | DayStarted
+    | LimitsChanged
+    | RestrictedListChanged
 )

@@ -26,6 +26,16 @@ class RejectCode(str, Enum):
     VENUE_REJECT = "VENUE_REJECT"
     UNEXPECTED_REPORT = "UNEXPECTED_REPORT"
     ENGINE_UNAVAILABLE = "ENGINE_UNAVAILABLE"
+    # pre-trade risk (openoms.risk): the detail names the rule, the scope, the limit and the value
+    INVALID_LIMIT = "INVALID_LIMIT"
+    RISK_RESTRICTED = "RISK_RESTRICTED"
+    RISK_NO_LIMITS = "RISK_NO_LIMITS"
+    RISK_MAX_QUANTITY = "RISK_MAX_QUANTITY"
+    RISK_MAX_NOTIONAL = "RISK_MAX_NOTIONAL"
+    RISK_PRICE_COLLAR = "RISK_PRICE_COLLAR"
+    RISK_NO_REFERENCE_PRICE = "RISK_NO_REFERENCE_PRICE"
+    RISK_STALE_REFERENCE_PRICE = "RISK_STALE_REFERENCE_PRICE"
+    RISK_CHECK_FAILED = "RISK_CHECK_FAILED"
 
 
 # FIX 4.4 CxlRejReason(102) for the codes that can answer a cancel or replace request.

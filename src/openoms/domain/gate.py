@@ -1,0 +1,46 @@
+"""The pre-trade gate as the engine sees it: a port, so the domain does not depend on the risk
+package (layers: api > service > risk > domain). ``openoms.risk.gate.RiskGate`` implements it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from . import events as ev
+from .ids import AccountId, Symbol, TraderId
+from .instruments import Instrument
+from .rejects import Reject
+from .values import OrdType, Side
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """What pre-trade risk judges: the order as it would stand after the command."""
+
+    account: AccountId
+    trader: TraderId
+    symbol: Symbol
+    side: Side
+    quantity: Decimal
+    ord_type: OrdType
+    price: Decimal | None
+    stop_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    reject: Reject | None
+    reference_price: Decimal | None = None  # the market price the order was judged against, if any
+
+
+class PreTradeGate(Protocol):
+    def check(self, facts: OrderFacts, instrument: Instrument, now: int) -> Verdict: ...
+
+    def limits_change(self, scope: str, limits: dict[str, str] | None) -> tuple[dict[str, str] | None, dict[str, str] | None] | Reject:
+        """Validate a limits change: (new, previous) as text, or why it cannot be made."""
+        ...
+
+    def restricted_change(self, scope: str, symbols: list[str]) -> tuple[list[str], list[str]] | Reject: ...
+
+    def apply(self, event: ev.LimitsChanged | ev.RestrictedListChanged) -> None: ...

@@ -1,0 +1,123 @@
+"""Pre-trade risk through the REST API and the limits file, with the demo market running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from openoms.api.rest import create_app
+from openoms.bootstrap import build
+from openoms.config import Config
+from openoms.journal.codec import decode
+
+
+def make_client(tmp_path: Path, **settings: Any) -> TestClient:
+    oms = build(Config(data_dir=tmp_path / "data", market_data_interval_ms=50, **settings))
+    client = TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False)
+    client.oms = oms  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with make_client(tmp_path) as test_client:
+        yield test_client
+
+
+def order(**fields: Any) -> dict[str, Any]:
+    return {"account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy", "quantity": "100", "price": "200.00", **fields}
+
+
+def journal_types(client: TestClient) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(client.oms.config.journal_path) as conn:  # type: ignore[attr-defined]
+        return [type(decode(p)).__name__ for (p,) in conn.execute("SELECT payload FROM events ORDER BY seq")]
+
+
+def test_demo_limits_are_loaded_and_journaled_at_start(client: TestClient) -> None:
+    limits = client.get("/api/v1/risk/limits").json()
+    assert limits["limits"]["firm:DEMO"]["price_collar_pct"] == "10"
+    assert limits["limits"]["account:ACC-EQ-2"] == {"max_order_notional": "5000000"}
+    assert journal_types(client).count("LimitsChanged") == 4
+
+
+def test_every_rule_answers_with_rule_scope_limit_and_value(client: TestClient) -> None:
+    r = client.post("/api/v1/orders", json=order(quantity="2000000"))
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "RISK_MAX_QUANTITY"
+    assert r.json()["error"]["detail"] == {"rule": "max_order_quantity", "scope": "desk:EQUITIES", "limit": "1000000", "value": "2000000"}
+    r = client.post("/api/v1/orders", json=order(account="ACC-EQ-2", quantity="30000"))
+    assert r.json()["error"]["code"] == "RISK_MAX_NOTIONAL" and r.json()["error"]["detail"]["scope"] == "account:ACC-EQ-2"
+    r = client.post("/api/v1/orders", json=order(price="400.00"))
+    assert r.json()["error"]["code"] == "RISK_PRICE_COLLAR"
+    assert client.post("/api/v1/orders", json=order()).status_code == 201
+
+
+def test_limit_and_restricted_list_changes_over_rest_take_effect_and_are_journaled(client: TestClient) -> None:
+    r = client.put("/api/v1/risk/limits/account:ACC-EQ-1", json={"limits": {"max_order_quantity": 50}, "reason": "new fund"},
+                   headers={"X-OMS-User": "alice"})
+    assert r.status_code == 200 and r.json()["changed"] is True
+    assert client.post("/api/v1/orders", json=order(quantity="51")).json()["error"]["code"] == "RISK_MAX_QUANTITY"
+    assert client.post("/api/v1/orders", json=order(quantity="50")).status_code == 201
+    r = client.put("/api/v1/risk/restricted/firm:DEMO", json={"symbols": ["AAPL"], "reason": "deal team wall-crossed"})
+    assert r.status_code == 200
+    assert client.post("/api/v1/orders", json=order(quantity="1")).json()["error"]["code"] == "RISK_RESTRICTED"
+    option = order(symbol="AAPL261218C00230000", quantity="1", price="12.00")
+    assert client.post("/api/v1/orders", json=option).json()["error"]["code"] == "RISK_RESTRICTED"
+    limits = client.get("/api/v1/risk/limits").json()
+    assert limits["limits"]["account:ACC-EQ-1"] == {"max_order_quantity": "50"}
+    assert limits["restricted"] == {"firm:DEMO": ["AAPL"]}
+    r = client.put("/api/v1/risk/limits/account:ACC-EQ-1", json={"limits": None, "reason": "back to desk limits"})
+    assert r.status_code == 200
+    assert "account:ACC-EQ-1" not in client.get("/api/v1/risk/limits").json()["limits"]
+    assert journal_types(client).count("LimitsChanged") == 6
+    assert journal_types(client).count("RestrictedListChanged") == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code"),
+    [
+        ("/api/v1/risk/limits/planet:EARTH", {"limits": {"max_order_quantity": "1"}, "reason": "x"}, "INVALID_LIMIT"),
+        ("/api/v1/risk/limits/firm:DEMO", {"limits": {"max_order_quantity": "-1"}, "reason": "x"}, "INVALID_LIMIT"),
+        ("/api/v1/risk/limits/firm:DEMO", {"limits": {"max_order_size": "1"}, "reason": "x"}, "INVALID_LIMIT"),
+        ("/api/v1/risk/limits/firm:DEMO", {"limits": {"max_order_quantity": "1"}}, "INVALID_FIELD"),
+        ("/api/v1/risk/limits/firm:DEMO", {"limits": {"max_order_quantity": "1"}, "reason": ""}, "INVALID_FIELD"),
+        ("/api/v1/risk/restricted/firm:DEMO", {"symbols": [""], "reason": "x"}, "INVALID_FIELD"),
+    ],
+)
+def test_bad_limit_changes_are_refused_and_change_nothing(client: TestClient, path: str, body: dict[str, Any], code: str) -> None:
+    before = client.get("/api/v1/risk/limits").json()
+    r = client.put(path, json=body)
+    assert r.status_code == 422 and r.json()["error"]["code"] == code
+    assert client.get("/api/v1/risk/limits").json() == before
+
+
+def test_a_limits_file_is_authoritative_for_its_scopes(tmp_path: Path) -> None:
+    path = tmp_path / "limits.toml"
+    path.write_text('[limits."firm:DEMO"]\nmax_order_quantity = "10"\nprice_collar_pct = "10"\n[restricted]\n"account:ACC-EQ-2" = ["MSFT"]\n')
+    with make_client(tmp_path, limits_file=path) as client:
+        assert client.post("/api/v1/orders", json=order(quantity="11")).json()["error"]["code"] == "RISK_MAX_QUANTITY"
+        assert client.get("/api/v1/risk/limits").json()["restricted"] == {"account:ACC-EQ-2": ["MSFT"]}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [('[limits."firm:DEMO"]\nmax_order_quantity = 1.5\n', "decimal string or an integer"),
+     ('[limits."moon:X"]\nmax_order_quantity = "1"\n', "scope must be level:id"),
+     ('[limts]\n', "unknown section"), ("not toml [", "limits file")],
+)
+def test_a_bad_limits_file_stops_oms_serve_with_the_reason(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "limits.toml"
+    path.write_text(content)
+    result = subprocess.run([sys.executable, "-m", "openoms", "serve", "--data-dir", str(tmp_path / "d"), "--port", "1"],
+                            capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "OMS_LIMITS_FILE": str(path),
+                                                                             "COLUMNS": "200"})
+    assert result.returncode == 2
+    assert message in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr
