@@ -35,6 +35,10 @@ from openoms.domain.ids import AccountId, ClientOrderId, Symbol
 from openoms.domain.values import OrdType, Side, TimeInForce
 from openoms.journal.memory import NullJournal
 from openoms.journal.sqlite import SqliteJournal
+from openoms.risk.checks import Reference
+from openoms.risk.gate import RiskGate
+from openoms.risk.limits import LimitSet
+from openoms.risk.limits_file import DEMO_LIMITS
 from openoms.service.ports import Journal, Quote
 from openoms.service.runtime import EngineRuntime, Outcome
 from openoms.venues.simulated.venue import SimulatedVenue
@@ -63,8 +67,16 @@ def deep_quote(now: int) -> Quote:
 
 async def run_mode(mode: str, orders: int, window: int, workdir: Path) -> dict[str, Any]:
     reference = demo_reference()
-    journal: Journal = NullJournal() if mode == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=mode)
-    engine = OrderEngine(reference, default_venue=SIM)
+    durability, _, with_risk = mode.partition("+")
+    journal: Journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=durability)
+    gate = None
+    if with_risk:  # pre-trade risk on, with the demo limits (quantity, notional, collar at three scopes)
+        quote = deep_quote(time.time_ns())
+        gate = RiskGate(reference, lambda symbol: Reference(bid=quote.bid, ask=quote.ask, last=quote.last, ts=quote.ts),
+                        3600 * 10**9)
+        for scope, values in DEMO_LIMITS.limits.items():
+            gate.limits[scope] = LimitSet.parse(dict(values), scope)
+    engine = OrderEngine(reference, default_venue=SIM, gate=gate)
     runtime = EngineRuntime(engine, journal, {})
     venue = SimulatedVenue(SIM, reference.instruments, runtime.post, "bench")
     runtime.venues = {SIM: venue}
@@ -120,7 +132,7 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path) -> dict[s
         "mode": mode,
         "orders": orders,
         "orders_per_s": round(orders / elapsed),
-        "events_per_s": round(runtime.stats["events"] / elapsed) if mode != "off" else None,
+        "events_per_s": round(runtime.stats["events"] / elapsed) if durability != "off" else None,
         "events_per_order": round(engine.seq / orders, 2),
         "commits": runtime.stats["batches"],
         "ack": percentiles(ack_lat),
@@ -134,7 +146,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=50_000)
     parser.add_argument("--event-orders", type=int, default=5_000, help="orders for the slow fsync-per-event mode")
     parser.add_argument("--window", type=int, default=1000, help="orders in flight")
-    parser.add_argument("--modes", default="off,group,event")
+    parser.add_argument("--modes", default="off,group,group+risk,event",
+                        help="journal off / group / event, each optionally +risk (pre-trade risk with the demo limits)")
     parser.add_argument("--untuned", action="store_true",
                         help="keep CPython's default GIL switch interval and GC thresholds (oms serve tunes them)")
     args = parser.parse_args()
@@ -143,7 +156,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         for mode in args.modes.split(","):
-            n = args.event_orders if mode == "event" else args.orders
+            n = args.event_orders if mode.startswith("event") else args.orders
             result = asyncio.run(run_mode(mode, n, args.window, Path(tmp)))
             print(f"{mode:>6}: {result['orders_per_s']:>8} orders/s  ack p50 {result['ack']['p50_us']} us "
                   f"p99 {result['ack']['p99_us']} us  lifecycle p99 {result['lifecycle']['p99_us']} us", file=sys.stderr)
@@ -154,6 +167,9 @@ def main() -> None:
         for r in results:
             ratios[r["mode"]] = {"throughput_vs_off": round(r["orders_per_s"] / base["orders_per_s"], 3),
                                  "ack_p99_vs_off": round(r["ack"]["p99_us"] / base["ack"]["p99_us"], 2)}
+    by_mode = {r["mode"]: r for r in results}
+    if "group" in by_mode and "group+risk" in by_mode:
+        ratios["risk_vs_no_risk"] = {"throughput": round(by_mode["group+risk"]["orders_per_s"] / by_mode["group"]["orders_per_s"], 3)}
     print(json.dumps({"benchmark": "engine_lifecycle", "window": args.window, "interpreter_tuned": not args.untuned, "results": results, "ratios": ratios,
                       "python": sys.version.split()[0]}))
 

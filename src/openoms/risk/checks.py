@@ -4,7 +4,7 @@ and the value, and the order is refused whenever a check cannot be evaluated (fa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -67,18 +67,32 @@ def check_order(
     now: int,
     max_age_ns: int,
 ) -> Reject | None:
+    """All checks for one order, from the raw limit tables (RiskGate caches the first two steps)."""
     scopes = scopes_of(facts, reference_data)
+    in_force = tuple((scope, limits[scope]) for scope in scopes if scope in limits)
+    return evaluate(facts, instrument, scopes, in_force, restricted, market, now, max_age_ns)
 
+
+def evaluate(
+    facts: OrderFacts,
+    instrument: Instrument,
+    scopes: Sequence[str],
+    in_force: Sequence[tuple[str, LimitSet]],
+    restricted: Mapping[str, frozenset[Symbol]],
+    market: Reference | None,
+    now: int,
+    max_age_ns: int,
+) -> Reject | None:
     # Restricted lists: the instrument itself or, for a derivative, its underlying.
-    names = {facts.symbol} | ({instrument.underlying} if instrument.underlying else set())
-    for scope in scopes:
-        hit = names & restricted.get(scope, frozenset())
-        if hit:
-            name = sorted(hit)[0]
-            return _refuse(RejectCode.RISK_RESTRICTED, f"{name} is on the restricted list of {scope}",
-                           "restricted_list", scope, value=name)
+    if restricted:
+        names = {facts.symbol} | ({instrument.underlying} if instrument.underlying else set())
+        for scope in scopes:
+            hit = names & restricted.get(scope, frozenset())
+            if hit:
+                name = sorted(hit)[0]
+                return _refuse(RejectCode.RISK_RESTRICTED, f"{name} is on the restricted list of {scope}",
+                               "restricted_list", scope, value=name)
 
-    in_force = [(scope, limits[scope]) for scope in scopes if scope in limits]
     if not in_force:
         return _refuse(RejectCode.RISK_NO_LIMITS, f"no risk limits are configured for account {facts.account} "
                        f"or anything above it ({', '.join(scopes)})", "limits_configured")

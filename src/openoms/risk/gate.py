@@ -11,7 +11,7 @@ from ..domain.gate import OrderFacts, Verdict
 from ..domain.ids import Symbol
 from ..domain.instruments import Instrument
 from ..domain.rejects import Reject, RejectCode
-from .checks import PriceSource, check_order
+from .checks import PriceSource, evaluate, scopes_of
 from .limits import LimitError, LimitSet, check_scope
 
 
@@ -22,11 +22,19 @@ class RiskGate:
         self.max_age_ns = max_age_ns
         self.limits: dict[str, LimitSet] = {}
         self.restricted: dict[str, frozenset[Symbol]] = {}
+        # Per (account, trader): the scopes above it and the limits in force there. Rebuilt
+        # lazily after any limits change; this keeps the per-order cost to the checks themselves.
+        self._scopes: dict[tuple[str, str], tuple[tuple[str, ...], tuple[tuple[str, LimitSet], ...]]] = {}
 
     def check(self, facts: OrderFacts, instrument: Instrument, now: int) -> Verdict:
         try:
             market = self.prices(facts.symbol)
-            reject = check_order(facts, instrument, self.reference, self.limits, self.restricted, market, now, self.max_age_ns)
+            key = (facts.account, facts.trader)
+            cached = self._scopes.get(key)
+            if cached is None:
+                scopes = tuple(scopes_of(facts, self.reference))
+                cached = self._scopes[key] = (scopes, tuple((s, self.limits[s]) for s in scopes if s in self.limits))
+            reject = evaluate(facts, instrument, cached[0], cached[1], self.restricted, market, now, self.max_age_ns)
             reference_price = None
             if market is not None:
                 reference_price = market.last if market.last > 0 else (market.bid + market.ask) / 2
@@ -52,6 +60,7 @@ class RiskGate:
         return sorted(set(symbols)), sorted(self.restricted.get(scope, frozenset()))
 
     def apply(self, event: ev.LimitsChanged | ev.RestrictedListChanged) -> None:
+        self._scopes.clear()
         if isinstance(event, ev.LimitsChanged):
             if event.limits is None:
                 self.limits.pop(event.scope, None)
