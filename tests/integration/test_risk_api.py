@@ -121,3 +121,24 @@ def test_a_bad_limits_file_stops_oms_serve_with_the_reason(tmp_path: Path, conte
                                                                              "COLUMNS": "200"})
     assert result.returncode == 2
     assert message in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr
+
+
+def test_kill_switch_over_rest_cancels_working_orders_and_blocks_new_ones(client: TestClient) -> None:
+    import time
+
+    resting = client.post("/api/v1/orders", json=order(price="200.00")).json()["order"]
+    other = client.post("/api/v1/orders", json=order(account="ACC-EQ-2", price="200.00")).json()["order"]
+    r = client.post("/api/v1/risk/kill-switch", json={"scope": "account:ACC-EQ-1", "reason": "fat finger"})
+    assert r.status_code == 202 and r.json()["canceling"] == [resting["order_id"]]
+    deadline = time.monotonic() + 5
+    while client.get(f"/api/v1/orders/{resting['order_id']}").json()["order"]["status"] != "canceled":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert client.get(f"/api/v1/orders/{other['order_id']}").json()["order"]["status"] == "new"
+    refused = client.post("/api/v1/orders", json=order())
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "KILL_SWITCH"
+    assert client.get("/api/v1/risk/limits").json()["kill_switches"] == {"account:ACC-EQ-1": "fat finger"}
+    assert client.post("/api/v1/risk/kill-switch", json={"scope": "moon:X", "reason": "x"}).json()["error"]["code"] == "INVALID_SCOPE"
+    assert client.post("/api/v1/risk/kill-switch/release", json={"scope": "account:ACC-EQ-1", "reason": "ok"}).status_code == 200
+    assert client.post("/api/v1/orders", json=order()).status_code == 201
+    assert "KillSwitchEngaged" in journal_types(client) and "KillSwitchReleased" in journal_types(client)

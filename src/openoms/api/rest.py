@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..bootstrap import OMS
 from ..domain import commands as cmd
+from ..domain import events as ev
 from ..domain.ids import AccountId, ClientOrderId, ExecId, OrderId, Symbol
 from ..domain.lifecycle import OrdStatus
 from ..domain.rejects import Reject, RejectCode
@@ -42,6 +43,7 @@ STATUS_OF = {
     RejectCode.NOT_PERMITTED: 403,
     RejectCode.UNKNOWN_TRADER: 403,
     RejectCode.ENGINE_UNAVAILABLE: 503,
+    RejectCode.KILL_SWITCH: 403,
 }
 
 _json = msgspec.json.Encoder(decimal_format="string")
@@ -310,7 +312,28 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             "limits": {scope: limit_set.as_text() for scope, limit_set in sorted(gate.limits.items())},
             "restricted": {scope: sorted(symbols) for scope, symbols in sorted(gate.restricted.items())},
             "reference_max_age_ms": gate.max_age_ns // 1_000_000,
+            "kill_switches": dict(sorted(engine.kill_switches.items())),
         })
+
+    @app.post("/api/v1/risk/kill-switch", status_code=202, tags=["risk"],
+              summary="Engage a kill switch: cancel working orders in scope, admit only risk-reducing orders",
+              openapi_extra=schemas.schema_of(schemas.KillSwitchRequest))
+    async def engage_kill_switch(request: Request) -> Response:
+        body = decode_body(await request.body(), schemas.KillSwitchRequest)
+        outcome = await runtime.execute(cmd.EngageKillSwitch(actor=actor_of(request, oms), scope=body.scope, reason=body.reason))
+        if outcome.rejected is not None:
+            return reject_response(outcome.rejected)
+        canceling = [e.order_id for e in outcome.events if isinstance(e, ev.CancelRequested)]
+        return json_response({"scope": body.scope, "engaged": True, "canceling": canceling}, 202)
+
+    @app.post("/api/v1/risk/kill-switch/release", tags=["risk"], summary="Release a kill switch",
+              openapi_extra=schemas.schema_of(schemas.KillSwitchRequest))
+    async def release_kill_switch(request: Request) -> Response:
+        body = decode_body(await request.body(), schemas.KillSwitchRequest)
+        outcome = await runtime.execute(cmd.ReleaseKillSwitch(actor=actor_of(request, oms), scope=body.scope, reason=body.reason))
+        if outcome.rejected is not None:
+            return reject_response(outcome.rejected)
+        return json_response({"scope": body.scope, "engaged": False})
 
     @app.put("/api/v1/risk/limits/{scope}", tags=["risk"], summary="Set or remove the limits of a scope (journaled)",
              openapi_extra=schemas.schema_of(schemas.LimitsRequest))

@@ -78,3 +78,8 @@ class LimitsRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class RestrictedRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     symbols: list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]]
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class KillSwitchRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    scope: Annotated[str, msgspec.Meta(min_length=3, max_length=80)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]

@@ -90,6 +90,19 @@ class SetRestricted(Command, frozen=True, kw_only=True):
     reason: str
 
 
+class EngageKillSwitch(Command, frozen=True, kw_only=True):
+    """Stop trading in a scope (``firm:``, ``desk:``, ``trader:``, ``account:`` or ``instrument:``):
+    cancel its working orders and refuse new ones, except orders that only reduce a position."""
+
+    scope: str
+    reason: str
+
+
+class ReleaseKillSwitch(Command, frozen=True, kw_only=True):
+    scope: str
+    reason: str
+
+
 # --- venue reports (ExecutionReports / OrderCancelRejects from a venue, addressed by route) ---
 
 
@@ -160,4 +173,4 @@ VenueReport = (
     | VenueTradeBusted
     | VenueTradeCorrected
 )
-AnyCommand = ClientCommand | VenueReport | EndOfDay | StartOfDay | ExpireDue | RecordStart | SetLimits | SetRestricted
+AnyCommand = ClientCommand | VenueReport | EndOfDay | StartOfDay | ExpireDue | RecordStart | SetLimits | SetRestricted | EngageKillSwitch | ReleaseKillSwitch

@@ -22,7 +22,7 @@ from .lifecycle import KEEP, TERMINAL, OrdStatus, Pending, next_working
 from .order import Order
 from .positions import Position
 from .rejects import Reject, RejectCode
-from .values import OrdType, TimeInForce
+from .values import ZERO, OrdType, Side, TimeInForce
 
 ENGINE_ACTOR = cmd.Actor("engine", "engine")
 NS_PER_DAY = 86_400_000_000_000
@@ -57,6 +57,7 @@ class OrderEngine:
         self.positions: dict[tuple[AccountId, Symbol], Position] = {}
         self.order_count = 0
         self.session_open = True  # closed between DayEnded and DayStarted; venues follow it after a restart
+        self.kill_switches: dict[str, str] = {}  # engaged scope -> reason
         self._out: list[ev.Event] = []
         self._now = 0
         self._actor = ENGINE_ACTOR
@@ -81,6 +82,8 @@ class OrderEngine:
             cmd.RecordStart: self._record_start,  # type: ignore[dict-item]
             cmd.SetLimits: self._set_limits,  # type: ignore[dict-item]
             cmd.SetRestricted: self._set_restricted,  # type: ignore[dict-item]
+            cmd.EngageKillSwitch: self._engage_kill_switch,  # type: ignore[dict-item]
+            cmd.ReleaseKillSwitch: self._release_kill_switch,  # type: ignore[dict-item]
         }
 
     # --- the two entry points --------------------------------------------------------------
@@ -117,6 +120,10 @@ class OrderEngine:
                 self.session_open = kind is ev.DayStarted
             elif (kind is ev.LimitsChanged or kind is ev.RestrictedListChanged) and self.gate is not None:
                 self.gate.apply(event)  # type: ignore[arg-type]
+            elif kind is ev.KillSwitchEngaged:
+                self.kill_switches[event.scope] = event.reason  # type: ignore[attr-defined]
+            elif kind is ev.KillSwitchReleased:
+                self.kill_switches.pop(event.scope, None)  # type: ignore[attr-defined]
             return  # engine-level events (EngineStarted, CommandRejected without order, day markers)
         found = self.orders.get(order_id)
         if found is None:
@@ -205,6 +212,12 @@ class OrderEngine:
             self._reject("SubmitOrder", reason, cl_ord_id=command.cl_ord_id, account=command.account)
             return
         instrument = self.reference.instruments[command.symbol]
+        if self.kill_switches:
+            reason = self._kill_switch_refusal(command.account, TraderId(command.actor.user), command.symbol, command.side,
+                                               command.quantity)
+            if reason is not None:
+                self._reject("SubmitOrder", reason, cl_ord_id=command.cl_ord_id, account=command.account)
+                return
         reference_price = None
         if self.gate is not None:
             verdict = self.gate.check(
@@ -343,6 +356,9 @@ class OrderEngine:
         price = command.price if command.price is not None else order.price
         stop_price = command.stop_price if command.stop_price is not None else order.stop_price
         reason = instrument.check_quantity(quantity) or self._check_prices(instrument, order.ord_type, price, stop_price)
+        if reason is None and self.kill_switches and quantity > order.quantity:
+            reason = self._kill_switch_refusal(order.account, TraderId(command.actor.user), order.symbol, order.side,
+                                               quantity, order.order_id)
         if reason is None and self.gate is not None:
             reason = self.gate.check(
                 OrderFacts(order.account, TraderId(command.actor.user), order.symbol, order.side, quantity,
@@ -597,3 +613,67 @@ class OrderEngine:
         if new != previous:
             self._emit(ev.RestrictedListChanged(seq=self._next_seq(), ts=self._now, actor=self._actor,
                                                 scope=command.scope, symbols=new, previous=previous, reason=command.reason))
+
+    # --- kill switch ------------------------------------------------------------------------
+
+    def _scopes_of(self, account: AccountId, trader: TraderId, symbol: Symbol) -> list[str]:
+        scopes = []
+        found = self.reference.accounts.get(account)
+        if found is not None:
+            desk = self.reference.desks.get(found.desk_id)
+            if desk is not None:
+                scopes.append(f"firm:{desk.firm_id}")
+            scopes.append(f"desk:{found.desk_id}")
+        return [*scopes, f"trader:{trader}", f"account:{account}", f"instrument:{symbol}"]
+
+    def _kill_switch_refusal(
+        self, account: AccountId, trader: TraderId, symbol: Symbol, side: Side, quantity: Decimal,
+        order_id: OrderId | None = None,
+    ) -> Reject | None:
+        """Inside an engaged scope only an order that shrinks the position, and cannot flip it
+        (counting the same side's other working orders), is admitted."""
+        scope = next((s for s in self._scopes_of(account, trader, symbol) if s in self.kill_switches), None)
+        if scope is None:
+            return None
+        position = self.positions.get((account, symbol))
+        held = position.quantity if position is not None else ZERO
+        if held != ZERO and (held > ZERO) != side.is_buy:
+            working = sum(
+                (o.leaves_qty for o in self.live.values()
+                 if o.account == account and o.symbol == symbol and o.sign == side.sign and o.order_id != order_id),
+                ZERO,
+            )
+            if quantity + working <= abs(held):
+                return None
+        return Reject(
+            RejectCode.KILL_SWITCH,
+            f"trading is stopped for {scope} ({self.kill_switches[scope]}); only orders that reduce a position are admitted",
+            {"scope": scope, "position": str(held)},
+        )
+
+    def _check_kill_scope(self, name: str, scope: str) -> bool:
+        level, _, ident = scope.partition(":")
+        if level in ("firm", "desk", "trader", "account", "instrument") and ident:
+            return True
+        self._reject(name, Reject(RejectCode.INVALID_SCOPE, "scope must be firm:, desk:, trader:, account: or instrument: "
+                                  f"followed by an id, got {scope!r}", {"scope": scope}))
+        return False
+
+    def _engage_kill_switch(self, command: cmd.EngageKillSwitch) -> None:
+        if not self._check_kill_scope("EngageKillSwitch", command.scope):
+            return
+        if command.scope not in self.kill_switches:
+            self._emit(ev.KillSwitchEngaged(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
+                                            reason=command.reason))
+        # Cancel every working order in scope (again, if re-engaged: orders may have come back to life).
+        for order in list(self.live.values()):
+            if order.pending is None and command.scope in self._scopes_of(order.account, order.trader, order.symbol):
+                self._cancel(cmd.CancelOrder(actor=command.actor, order_id=order.order_id))
+
+    def _release_kill_switch(self, command: cmd.ReleaseKillSwitch) -> None:
+        if command.scope not in self.kill_switches:
+            self._reject("ReleaseKillSwitch", Reject(RejectCode.INVALID_SCOPE, f"no kill switch is engaged for {command.scope!r}",
+                                                     {"scope": command.scope}))
+            return
+        self._emit(ev.KillSwitchReleased(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
+                                         reason=command.reason))

@@ -184,6 +184,16 @@ class RestrictedListChanged(Event, frozen=True, kw_only=True):
     reason: str
 
 
+class KillSwitchEngaged(Event, frozen=True, kw_only=True):
+    scope: str
+    reason: str
+
+
+class KillSwitchReleased(Event, frozen=True, kw_only=True):
+    scope: str
+    reason: str
+
+
 class DayEnded(Event, frozen=True, kw_only=True):
     trade_date: str
 
@@ -215,4 +225,6 @@ AnyEvent = (
     | DayStarted
     | LimitsChanged
     | RestrictedListChanged
+    | KillSwitchEngaged
+    | KillSwitchReleased
 )

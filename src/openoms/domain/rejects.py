@@ -36,6 +36,8 @@ class RejectCode(str, Enum):
     RISK_NO_REFERENCE_PRICE = "RISK_NO_REFERENCE_PRICE"
     RISK_STALE_REFERENCE_PRICE = "RISK_STALE_REFERENCE_PRICE"
     RISK_CHECK_FAILED = "RISK_CHECK_FAILED"
+    KILL_SWITCH = "KILL_SWITCH"
+    INVALID_SCOPE = "INVALID_SCOPE"
 
 
 # FIX 4.4 CxlRejReason(102) for the codes that can answer a cancel or replace request.
