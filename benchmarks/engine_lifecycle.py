@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import tempfile
@@ -157,6 +158,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         for mode in args.modes.split(","):
             n = args.event_orders if mode.startswith("event") else args.orders
+            gc.collect()  # each mode starts without the previous mode's garbage (a full collection mid-run stalls it)
             result = asyncio.run(run_mode(mode, n, args.window, Path(tmp)))
             print(f"{mode:>6}: {result['orders_per_s']:>8} orders/s  ack p50 {result['ack']['p50_us']} us "
                   f"p99 {result['ack']['p99_us']} us  lifecycle p99 {result['lifecycle']['p99_us']} us", file=sys.stderr)

@@ -26,6 +26,8 @@ from .values import ZERO, OrdType, Side, TimeInForce
 
 ENGINE_ACTOR = cmd.Actor("engine", "engine")
 NS_PER_DAY = 86_400_000_000_000
+# Events that never change how much an order may still trade (skips the bookkeeping on the hot path).
+WORKING_NEUTRAL = frozenset({ev.OrderRouted, ev.OrderAcknowledged, ev.CancelRequested, ev.CancelRejected})
 MAX_GTD_DAYS = 3660  # ten years: beyond any real good-till-date, and far inside what the journal stores
 
 
@@ -58,6 +60,8 @@ class OrderEngine:
         self.order_count = 0
         self.session_open = True  # closed between DayEnded and DayStarted; venues follow it after a restart
         self.kill_switches: dict[str, str] = {}  # engaged scope -> reason
+        # (account, symbol) -> [working buy quantity, working sell quantity]: what position limits count
+        self.working: dict[tuple[AccountId, Symbol], list[Decimal]] = {}
         self._out: list[ev.Event] = []
         self._now = 0
         self._actor = ENGINE_ACTOR
@@ -111,6 +115,7 @@ class OrderEngine:
             self.live[order.order_id] = order
             self.cl_ord_ids.add((order.account, order.trade_date, order.cl_ord_id))
             self.order_count += 1
+            self._add_working(order, order.working_qty)
             if order.tif is TimeInForce.GTD:
                 self.good_till_date[order.order_id] = order
             return
@@ -137,7 +142,14 @@ class OrderEngine:
         elif kind is ev.CancelRequested or kind is ev.ReplaceRequested:
             # Reserved for the day the request was made (a GTC order lives across days).
             self.cl_ord_ids.add((order.account, self._trade_date(event.ts), event.cl_ord_id))  # type: ignore[attr-defined]
-        order.apply(event)
+        if kind in WORKING_NEUTRAL:
+            order.apply(event)
+        else:
+            before = order.working_qty
+            order.apply(event)
+            after = order.working_qty
+            if after != before:
+                self._add_working(order, after - before)
         if kind is ev.OrderFilled:
             exec_id: ExecId = event.exec_id  # type: ignore[attr-defined]
             self.executions[exec_id] = order
@@ -158,6 +170,25 @@ class OrderEngine:
             self.good_till_date.pop(order.order_id, None)
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _add_working(self, order: Order, delta: Decimal) -> None:
+        key = (order.account, order.symbol)
+        sides = self.working.get(key)
+        if sides is None:
+            sides = self.working[key] = [ZERO, ZERO]
+        sides[0 if order.sign > 0 else 1] += delta
+
+    def exposure(self, account: AccountId, symbol: Symbol, exclude: Order | None = None) -> tuple[Decimal, Decimal, Decimal]:
+        """(position, working buys, working sells) of an account in an instrument, optionally
+        without one order's own working quantity (a replace is judged as if it were new)."""
+        position = self.positions.get((account, symbol))
+        buys, sells = self.working.get((account, symbol), (ZERO, ZERO))
+        if exclude is not None:
+            if exclude.sign > 0:
+                buys -= exclude.working_qty
+            else:
+                sells -= exclude.working_qty
+        return (position.quantity if position is not None else ZERO), buys, sells
 
     def _emit(self, event: ev.Event) -> None:
         self.apply(event)
@@ -222,7 +253,8 @@ class OrderEngine:
         if self.gate is not None:
             verdict = self.gate.check(
                 OrderFacts(command.account, TraderId(command.actor.user), command.symbol, command.side, command.quantity,
-                           command.ord_type, command.price, command.stop_price),
+                           command.ord_type, command.price, command.stop_price,
+                           *self.exposure(command.account, command.symbol)),
                 instrument, self._now,
             )
             if verdict.reject is not None:
@@ -362,7 +394,8 @@ class OrderEngine:
         if reason is None and self.gate is not None:
             reason = self.gate.check(
                 OrderFacts(order.account, TraderId(command.actor.user), order.symbol, order.side, quantity,
-                           order.ord_type, price, stop_price),
+                           order.ord_type, price, stop_price, *self.exposure(order.account, order.symbol, exclude=order),
+                           already_filled=order.cum_qty),
                 instrument, self._now,
             ).reject
         if reason is not None:

@@ -26,6 +26,12 @@ class OrderFacts:
     ord_type: OrdType
     price: Decimal | None
     stop_price: Decimal | None
+    # The account's standing in the instrument before this order (replace: without the order's
+    # own working quantity), for limits that count working orders.
+    position: Decimal = Decimal(0)
+    working_buys: Decimal = Decimal(0)
+    working_sells: Decimal = Decimal(0)
+    already_filled: Decimal = Decimal(0)  # a replace: what the order has filled (its quantity includes it)
 
 
 @dataclass(frozen=True, slots=True)

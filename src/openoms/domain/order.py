@@ -125,6 +125,19 @@ class Order:
         return leaves if leaves > ZERO else ZERO
 
     @property
+    def working_qty(self) -> Decimal:
+        """What this order may still add to its position, for limits: everything not filled
+        while it lives (DoneForDay included: it is restated tomorrow), and the larger quantity
+        while a replace is pending."""
+        if self.working in TERMINAL:
+            return ZERO
+        quantity = self.quantity
+        if self.pending_replace is not None and self.pending_replace[0] > quantity:
+            quantity = self.pending_replace[0]
+        open_qty = quantity - self.cum_qty
+        return open_qty if open_qty > ZERO else ZERO
+
+    @property
     def avg_px(self) -> Decimal:
         return self.px_qty_sum / self.cum_qty if self.cum_qty else ZERO
 

@@ -103,6 +103,24 @@ def evaluate(
             return _refuse(RejectCode.RISK_MAX_QUANTITY, f"quantity {facts.quantity} is above the {scope} limit of {cap}",
                            "max_order_quantity", scope, cap, facts.quantity)
 
+    # Position limits count what is already working: an order counts the moment it is accepted.
+    open_qty = max(facts.quantity - facts.already_filled, Decimal(0))
+    for scope, limit_set in in_force:
+        if facts.side.is_buy and limit_set.max_long_position is not None:
+            projected = facts.position + facts.working_buys + open_qty
+            if projected > limit_set.max_long_position:
+                return _refuse(RejectCode.RISK_POSITION_LIMIT,
+                               f"position {facts.position} + working buys {facts.working_buys} + {open_qty} = {projected} "
+                               f"would exceed the {scope} long limit of {limit_set.max_long_position}",
+                               "max_long_position", scope, limit_set.max_long_position, projected)
+        if not facts.side.is_buy and limit_set.max_short_position is not None:
+            projected = facts.working_sells + open_qty - facts.position
+            if projected > limit_set.max_short_position:
+                return _refuse(RejectCode.RISK_POSITION_LIMIT,
+                               f"position {facts.position} - working sells {facts.working_sells} - {open_qty} would be short "
+                               f"{projected}, beyond the {scope} short limit of {limit_set.max_short_position}",
+                               "max_short_position", scope, limit_set.max_short_position, projected)
+
     # The price the order may trade at: its limit, else the far touch (market), else its stop.
     needs_market = facts.ord_type is OrdType.MARKET or (
         facts.price is not None and any(s.price_collar_pct is not None for _, s in in_force)

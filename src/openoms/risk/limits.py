@@ -22,6 +22,10 @@ class LimitSet:
     max_order_quantity: Decimal | None = None
     max_order_notional: Decimal | None = None  # in the instrument's currency
     price_collar_pct: Decimal | None = None  # how far an aggressive limit may be through the reference price
+    # Per account and instrument, counting working orders the moment they are accepted:
+    # position + working buys + this buy <= max_long_position (and the mirror for shorts).
+    max_long_position: Decimal | None = None
+    max_short_position: Decimal | None = None
 
     @classmethod
     def parse(cls, values: dict[str, object], where: str) -> LimitSet:
