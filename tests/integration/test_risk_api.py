@@ -142,3 +142,20 @@ def test_kill_switch_over_rest_cancels_working_orders_and_blocks_new_ones(client
     assert client.post("/api/v1/risk/kill-switch/release", json={"scope": "account:ACC-EQ-1", "reason": "ok"}).status_code == 200
     assert client.post("/api/v1/orders", json=order()).status_code == 201
     assert "KillSwitchEngaged" in journal_types(client) and "KillSwitchReleased" in journal_types(client)
+
+
+def test_limit_usage_counts_working_orders_live(client: TestClient) -> None:
+    r = client.put("/api/v1/risk/limits/account:ACC-EQ-1", json={"limits": {"max_long_position": 1000, "max_short_position": 400},
+                                                                 "reason": "usage test"})
+    assert r.status_code == 200
+    assert client.post("/api/v1/orders", json=order(quantity="300")).status_code == 201
+    assert client.post("/api/v1/orders", json=order(quantity="100", side="sell", price="260.00")).status_code == 201
+    usage = client.get("/api/v1/risk/usage", params={"account": "ACC-EQ-1"}).json()["usage"]
+    assert usage == [{
+        "account": "ACC-EQ-1", "symbol": "AAPL", "position": "0", "working_buys": "300", "working_sells": "100",
+        "long": {"scope": "account:ACC-EQ-1", "limit": "1000", "used": "300", "used_pct": "30.00"},
+        "short": {"scope": "account:ACC-EQ-1", "limit": "400", "used": "100", "used_pct": "25.00"},
+    }]
+    refused = client.post("/api/v1/orders", json=order(quantity="701"))
+    assert refused.json()["error"]["code"] == "RISK_POSITION_LIMIT"
+    assert client.get("/api/v1/risk/usage", params={"account": "ACC-EQ-2"}).json()["usage"] == []

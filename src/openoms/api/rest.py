@@ -315,6 +315,21 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             "kill_switches": dict(sorted(engine.kill_switches.items())),
         })
 
+    @app.get("/api/v1/risk/usage", tags=["risk"],
+             summary="Limit usage per account and instrument: position and working orders against position limits")
+    async def risk_usage(account: str | None = None, symbol: str | None = None) -> Response:
+        rows = []
+        for (acct, sym), (buys, sells) in sorted(engine.working.items()):
+            if (account is not None and acct != account) or (symbol is not None and sym != symbol):
+                continue
+            position, _, _ = engine.exposure(acct, sym)
+            if position == 0 and buys == 0 and sells == 0:
+                continue
+            trader = next((t.trader_id for t in oms.reference.traders.values() if acct in t.accounts), "")
+            rows.append(oms.gate.position_usage(acct, trader, sym, position, buys, sells))
+        await runtime.wait_durable(engine.seq)
+        return json_response({"usage": rows})
+
     @app.post("/api/v1/risk/kill-switch", status_code=202, tags=["risk"],
               summary="Engage a kill switch: cancel working orders in scope, admit only risk-reducing orders",
               openapi_extra=schemas.schema_of(schemas.KillSwitchRequest))

@@ -8,9 +8,10 @@ from decimal import Decimal
 from ..domain import events as ev
 from ..domain.accounts import ReferenceData
 from ..domain.gate import OrderFacts, Verdict
-from ..domain.ids import Symbol
+from ..domain.ids import AccountId, Symbol, TraderId
 from ..domain.instruments import Instrument
 from ..domain.rejects import Reject, RejectCode
+from ..domain.values import OrdType, Side
 from .checks import PriceSource, evaluate, scopes_of
 from .limits import LimitError, LimitSet, check_scope
 
@@ -71,3 +72,22 @@ class RiskGate:
                 self.restricted[event.scope] = frozenset(Symbol(s) for s in event.symbols)
             else:
                 self.restricted.pop(event.scope, None)
+
+    def position_usage(self, account: str, trader: str, symbol: str, position: Decimal, buys: Decimal,
+                       sells: Decimal) -> dict[str, object]:
+        """How much of the tightest long and short limits an account uses in one instrument."""
+        scopes = scopes_of(OrderFacts(AccountId(account), TraderId(trader), Symbol(symbol), Side.BUY, Decimal(0),
+                                      OrdType.LIMIT, None, None), self.reference)
+        long_limits = [(s, self.limits[s].max_long_position) for s in scopes if s in self.limits and self.limits[s].max_long_position]
+        short_limits = [(s, self.limits[s].max_short_position) for s in scopes if s in self.limits and self.limits[s].max_short_position]
+        usage: dict[str, object] = {
+            "account": account, "symbol": symbol, "position": str(position),
+            "working_buys": str(buys), "working_sells": str(sells),
+        }
+        for name, limits, used in (("long", long_limits, position + buys), ("short", short_limits, sells - position)):
+            if limits:
+                scope, cap = min(limits, key=lambda item: item[1])  # type: ignore[arg-type,return-value]
+                assert cap is not None
+                usage[name] = {"scope": scope, "limit": str(cap), "used": str(used),
+                               "used_pct": str((used * 100 / cap).quantize(Decimal("0.01")))}
+        return usage
