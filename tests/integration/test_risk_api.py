@@ -159,3 +159,23 @@ def test_limit_usage_counts_working_orders_live(client: TestClient) -> None:
     refused = client.post("/api/v1/orders", json=order(quantity="701"))
     assert refused.json()["error"]["code"] == "RISK_POSITION_LIMIT"
     assert client.get("/api/v1/risk/usage", params={"account": "ACC-EQ-2"}).json()["usage"] == []
+
+
+def test_what_if_runs_every_check_and_sends_nothing(client: TestClient) -> None:
+    before = journal_types(client)
+    result = client.post("/api/v1/risk/what-if", json=order(quantity="2000000", price="400.00")).json()
+    assert result["would_be_accepted"] is False
+    by_check = {c["check"]: c for c in result["checks"]}
+    assert by_check["validation"]["passed"] and by_check["kill_switch"]["passed"]
+    assert by_check["max_order_quantity"]["code"] == "RISK_MAX_QUANTITY"
+    assert by_check["price_collar_pct"]["code"] == "RISK_PRICE_COLLAR"
+    assert by_check["max_order_notional"]["code"] == "RISK_MAX_NOTIONAL"
+    assert by_check["restricted_list"]["passed"] and by_check["position_limits"]["passed"]
+    ok = client.post("/api/v1/risk/what-if", json=order()).json()
+    assert ok["would_be_accepted"] is True and all(c["passed"] for c in ok["checks"])
+    unknown = client.post("/api/v1/risk/what-if", json=order(symbol="NOPE")).json()
+    assert unknown["checks"] == [{"check": "validation", "passed": False, "code": "UNKNOWN_INSTRUMENT",
+                                  "message": "unknown instrument 'NOPE'", "detail": {"symbol": "NOPE"}}]
+    assert client.post("/api/v1/risk/what-if", content="{").json()["error"]["code"] == "MALFORMED_JSON"
+    assert journal_types(client) == before
+    assert client.get("/api/v1/orders").json()["count"] == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -144,19 +145,8 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "INTERNAL_ERROR", "unexpected server error; it has been logged")
 
-    async def run(command: cmd.Command, status: int) -> Response:
-        outcome: Outcome = await runtime.execute(command)
-        if outcome.rejected is not None:
-            return reject_response(outcome.rejected)
-        return json_response({"order": outcome.order, "events": [to_builtins(e) for e in outcome.events]}, status)
-
-    # --- orders ---------------------------------------------------------------------------
-
-    @app.post("/api/v1/orders", status_code=201, tags=["orders"], summary="Submit a new order",
-              openapi_extra=schemas.schema_of(schemas.NewOrderRequest))
-    async def submit_order(request: Request) -> Response:
-        body = decode_body(await request.body(), schemas.NewOrderRequest)
-        command = cmd.SubmitOrder(
+    def submit_command(body: schemas.NewOrderRequest, request: Request) -> cmd.SubmitOrder:
+        return cmd.SubmitOrder(
             actor=actor_of(request, oms),
             account=AccountId(body.account),
             cl_ord_id=ClientOrderId(body.cl_ord_id or f"REST-{uuid.uuid4().hex[:16]}"),
@@ -169,6 +159,19 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             tif=body.tif,
             expire_at=to_ns(body.expire_at, "expire_at") if body.expire_at else None,
         )
+
+    async def run(command: cmd.Command, status: int) -> Response:
+        outcome: Outcome = await runtime.execute(command)
+        if outcome.rejected is not None:
+            return reject_response(outcome.rejected)
+        return json_response({"order": outcome.order, "events": [to_builtins(e) for e in outcome.events]}, status)
+
+    # --- orders ---------------------------------------------------------------------------
+
+    @app.post("/api/v1/orders", status_code=201, tags=["orders"], summary="Submit a new order",
+              openapi_extra=schemas.schema_of(schemas.NewOrderRequest))
+    async def submit_order(request: Request) -> Response:
+        command = submit_command(decode_body(await request.body(), schemas.NewOrderRequest), request)
         return await run(command, 201)
 
     @app.get("/api/v1/orders", tags=["orders"], summary="List orders, newest first")
@@ -314,6 +317,16 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             "reference_max_age_ms": gate.max_age_ns // 1_000_000,
             "kill_switches": dict(sorted(engine.kill_switches.items())),
         })
+
+    @app.post("/api/v1/risk/what-if", tags=["risk"], summary="Run a proposed order through every check; nothing is sent",
+              openapi_extra=schemas.schema_of(schemas.NewOrderRequest))
+    async def what_if(request: Request) -> Response:
+        command = submit_command(decode_body(await request.body(), schemas.NewOrderRequest), request)
+        results = engine.what_if(command, time.time_ns())
+        checks = [{"check": name, "passed": reject is None,
+                   **({"code": reject.code.value, "message": reject.message, "detail": reject.detail} if reject else {})}
+                  for name, reject in results]
+        return json_response({"would_be_accepted": all(c["passed"] for c in checks), "checks": checks})
 
     @app.get("/api/v1/risk/usage", tags=["risk"],
              summary="Limit usage per account and instrument: position and working orders against position limits")

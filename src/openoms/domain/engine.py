@@ -647,6 +647,24 @@ class OrderEngine:
             self._emit(ev.RestrictedListChanged(seq=self._next_seq(), ts=self._now, actor=self._actor,
                                                 scope=command.scope, symbols=new, previous=previous, reason=command.reason))
 
+    # --- what-if -------------------------------------------------------------------------
+
+    def what_if(self, command: cmd.SubmitOrder, now: int) -> list[tuple[str, Reject | None]]:
+        """Every check a new order would meet, each with its answer; decides and changes nothing."""
+        self._now = now
+        results: list[tuple[str, Reject | None]] = [("validation", self._validate_submit(command))]
+        instrument = self.reference.instruments.get(command.symbol)
+        if results[0][1] is not None or instrument is None:
+            return results
+        trader = TraderId(command.actor.user)
+        results.append(("kill_switch", self._kill_switch_refusal(command.account, trader, command.symbol, command.side,
+                                                                 command.quantity) if self.kill_switches else None))
+        if self.gate is not None:
+            facts = OrderFacts(command.account, trader, command.symbol, command.side, command.quantity, command.ord_type,
+                               command.price, command.stop_price, *self.exposure(command.account, command.symbol))
+            results += self.gate.explain(facts, instrument, now)
+        return results
+
     # --- kill switch ------------------------------------------------------------------------
 
     def _scopes_of(self, account: AccountId, trader: TraderId, symbol: Symbol) -> list[str]:

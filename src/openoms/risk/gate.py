@@ -12,7 +12,7 @@ from ..domain.ids import AccountId, Symbol, TraderId
 from ..domain.instruments import Instrument
 from ..domain.rejects import Reject, RejectCode
 from ..domain.values import OrdType, Side
-from .checks import PriceSource, evaluate, scopes_of
+from .checks import Case, PriceSource, Rule, applicable_rules, explain, scopes_of
 from .limits import LimitError, LimitSet, check_scope
 
 
@@ -25,7 +25,7 @@ class RiskGate:
         self.restricted: dict[str, frozenset[Symbol]] = {}
         # Per (account, trader): the scopes above it and the limits in force there. Rebuilt
         # lazily after any limits change; this keeps the per-order cost to the checks themselves.
-        self._scopes: dict[tuple[str, str], tuple[tuple[str, ...], tuple[tuple[str, LimitSet], ...]]] = {}
+        self._scopes: dict[tuple[str, str], tuple[tuple[str, ...], tuple[tuple[str, LimitSet], ...], tuple[Rule, ...]]] = {}
 
     def check(self, facts: OrderFacts, instrument: Instrument, now: int) -> Verdict:
         try:
@@ -34,8 +34,14 @@ class RiskGate:
             cached = self._scopes.get(key)
             if cached is None:
                 scopes = tuple(scopes_of(facts, self.reference))
-                cached = self._scopes[key] = (scopes, tuple((s, self.limits[s]) for s in scopes if s in self.limits))
-            reject = evaluate(facts, instrument, cached[0], cached[1], self.restricted, market, now, self.max_age_ns)
+                in_force = tuple((s, self.limits[s]) for s in scopes if s in self.limits)
+                cached = self._scopes[key] = (scopes, in_force, applicable_rules(in_force, self.restricted))
+            case = Case(facts, instrument, cached[0], cached[1], self.restricted, market, now, self.max_age_ns)
+            reject = None
+            for rule in cached[2]:
+                reject = rule(case)
+                if reject is not None:
+                    break
             reference_price = None
             if market is not None:
                 reference_price = market.last if market.last > 0 else (market.bid + market.ask) / 2
@@ -43,6 +49,15 @@ class RiskGate:
             return Verdict(Reject(RejectCode.RISK_CHECK_FAILED, f"pre-trade risk could not evaluate the order: {exc!r}",
                                   {"rule": "evaluation"}))
         return Verdict(reject, reference_price)
+
+    def explain(self, facts: OrderFacts, instrument: Instrument, now: int) -> list[tuple[str, Reject | None]]:
+        try:
+            market = self.prices(facts.symbol)
+        except Exception as exc:  # noqa: BLE001 - reported as the live path would refuse
+            return [("reference_price", Reject(RejectCode.RISK_CHECK_FAILED, f"no market view: {exc!r}", {"rule": "reference_price"}))]
+        scopes = scopes_of(facts, self.reference)
+        in_force = tuple((s, self.limits[s]) for s in scopes if s in self.limits)
+        return explain(Case(facts, instrument, scopes, in_force, self.restricted, market, now, self.max_age_ns))
 
     def limits_change(self, scope: str, limits: dict[str, str] | None) -> tuple[dict[str, str] | None, dict[str, str] | None] | Reject:
         try:
