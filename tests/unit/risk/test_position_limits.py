@@ -82,13 +82,15 @@ def test_replace_up_is_judged_without_the_order_itself_and_cancel_frees_the_room
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["buy", "sell", "fill", "cancel", "replace", "bust", "eod"]),
+    # No busts or corrections: they are venue facts the OMS cannot refuse, and a bust of a fill
+    # that reduced a position can legitimately leave working orders beyond a limit.
+    st.tuples(st.sampled_from(["buy", "sell", "fill", "cancel", "replace", "eod"]),
               st.integers(1, 400), st.integers(0, 10)),
     max_size=60,
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(OPS)
 def test_no_sequence_of_orders_fills_cancels_and_replaces_passes_a_position_limit(ops: list[tuple[str, int, int]]) -> None:
     desk = limited_desk()
@@ -110,10 +112,6 @@ def test_no_sequence_of_orders_fills_cancels_and_replaces_passes_a_position_limi
                     desk.venue_replaced(target.order_id, str(qty), "230.00")
                 else:
                     desk.replace_rejected(target.order_id)
-        elif op == "bust" and desk.engine.executions:
-            exec_id = sorted(desk.engine.executions)[pick % len(desk.engine.executions)]
-            if not desk.engine.executions[exec_id].executions[exec_id].busted:
-                desk.bust(exec_id)
         elif op == "eod":
             desk.end_of_day()
             desk.next_day()
