@@ -8,6 +8,7 @@ the caller passes ``now`` (ns since the epoch, UTC); ids are derived from the st
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,6 +27,8 @@ from .values import ZERO, OrdType, Side, TimeInForce
 
 ENGINE_ACTOR = cmd.Actor("engine", "engine")
 NS_PER_DAY = 86_400_000_000_000
+NS_PER_SECOND = 1_000_000_000
+RECENT_NS = 3600 * NS_PER_SECOND  # the longest duplicate-order window remembered
 # Events that never change how much an order may still trade (skips the bookkeeping on the hot path).
 WORKING_NEUTRAL = frozenset({ev.OrderRouted, ev.OrderAcknowledged, ev.CancelRequested, ev.CancelRejected})
 MAX_GTD_DAYS = 3660  # ten years: beyond any real good-till-date, and far inside what the journal stores
@@ -60,6 +63,9 @@ class OrderEngine:
         self.order_count = 0
         self.session_open = True  # closed between DayEnded and DayStarted; venues follow it after a restart
         self.kill_switches: dict[str, str] = {}  # engaged scope -> reason
+        # Recent new orders, for duplicate detection and throttles (kept within RECENT_NS, by event time).
+        self.last_identical: dict[tuple[AccountId, Side, Symbol, Decimal, Decimal | None], int] = {}
+        self.recent_orders: dict[AccountId, deque[int]] = {}
         # (account, symbol) -> [working buy quantity, working sell quantity]: what position limits count
         self.working: dict[tuple[AccountId, Symbol], list[Decimal]] = {}
         self._out: list[ev.Event] = []
@@ -116,6 +122,7 @@ class OrderEngine:
             self.cl_ord_ids.add((order.account, order.trade_date, order.cl_ord_id))
             self.order_count += 1
             self._add_working(order, order.working_qty)
+            self._remember_new_order(order, event.ts)
             if order.tif is TimeInForce.GTD:
                 self.good_till_date[order.order_id] = order
             return
@@ -170,6 +177,32 @@ class OrderEngine:
             self.good_till_date.pop(order.order_id, None)
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _remember_new_order(self, order: Order, ts: int) -> None:
+        self.last_identical[(order.account, order.side, order.symbol, order.quantity, order.price)] = ts
+        recent = self.recent_orders.get(order.account)
+        if recent is None:
+            recent = self.recent_orders[order.account] = deque()
+        recent.append(ts)
+        while recent[0] <= ts - NS_PER_SECOND:
+            recent.popleft()
+        if self.order_count % 10_000 == 0:  # forget identical-order times older than the longest window
+            horizon = ts - RECENT_NS
+            self.last_identical = {k: v for k, v in self.last_identical.items() if v > horizon}
+
+    def _recent_activity(self, account: AccountId, side: Side, symbol: Symbol, quantity: Decimal,
+                         price: Decimal | None) -> tuple[int | None, int]:
+        last = self.last_identical.get((account, side, symbol, quantity, price))
+        if last is not None and last <= self._now - RECENT_NS:
+            last = None
+        recent = self.recent_orders.get(account, ())
+        floor = self._now - NS_PER_SECOND
+        count = 0
+        for ts in reversed(recent):
+            if ts <= floor:
+                break
+            count += 1
+        return last, count
 
     def _add_working(self, order: Order, delta: Decimal) -> None:
         key = (order.account, order.symbol)
@@ -254,7 +287,9 @@ class OrderEngine:
             verdict = self.gate.check(
                 OrderFacts(command.account, TraderId(command.actor.user), command.symbol, command.side, command.quantity,
                            command.ord_type, command.price, command.stop_price,
-                           *self.exposure(command.account, command.symbol)),
+                           *self.exposure(command.account, command.symbol), Decimal(0),
+                           *self._recent_activity(command.account, command.side, command.symbol, command.quantity,
+                                                  command.price)),
                 instrument, self._now,
             )
             if verdict.reject is not None:
@@ -661,7 +696,9 @@ class OrderEngine:
                                                                  command.quantity) if self.kill_switches else None))
         if self.gate is not None:
             facts = OrderFacts(command.account, trader, command.symbol, command.side, command.quantity, command.ord_type,
-                               command.price, command.stop_price, *self.exposure(command.account, command.symbol))
+                               command.price, command.stop_price, *self.exposure(command.account, command.symbol), Decimal(0),
+                               *self._recent_activity(command.account, command.side, command.symbol, command.quantity,
+                                                      command.price))
             results += self.gate.explain(facts, instrument, now)
         return results
 

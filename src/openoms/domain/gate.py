@@ -32,6 +32,9 @@ class OrderFacts:
     working_buys: Decimal = Decimal(0)
     working_sells: Decimal = Decimal(0)
     already_filled: Decimal = Decimal(0)  # a replace: what the order has filled (its quantity includes it)
+    # Recent activity of the account, for duplicate detection and throttles (new orders only).
+    last_identical_ts: int | None = None  # when the same account last sent the same side, instrument, qty and price
+    orders_last_second: int = 0
 
 
 @dataclass(frozen=True, slots=True)

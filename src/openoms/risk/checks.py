@@ -141,6 +141,30 @@ def _position_limits(case: Case) -> Reject | None:
     return None
 
 
+def _duplicate_order(case: Case) -> Reject | None:
+    last = case.facts.last_identical_ts
+    if last is None:
+        return None
+    for scope, limit_set in case.in_force:
+        window = limit_set.duplicate_window_ms
+        if window is not None and case.now - last < window * 1_000_000:
+            age_ms = (case.now - last) // 1_000_000
+            return _refuse(RejectCode.RISK_DUPLICATE_ORDER,
+                           f"an identical order (same side, instrument, quantity and price) was accepted {age_ms} ms ago; "
+                           f"{scope} refuses duplicates within {window} ms", "duplicate_window_ms", scope, window, age_ms)
+    return None
+
+
+def _order_rate(case: Case) -> Reject | None:
+    sent = case.facts.orders_last_second + 1
+    for scope, limit_set in case.in_force:
+        cap = limit_set.max_orders_per_second
+        if cap is not None and sent > cap:
+            return _refuse(RejectCode.RISK_THROTTLE, f"{sent} new orders in one second from account {case.facts.account} "
+                           f"is above the {scope} limit of {cap}", "max_orders_per_second", scope, cap, sent)
+    return None
+
+
 def _reference_price(case: Case) -> Reject | None:
     """A market price, fresh enough, whenever a rule needs one (market orders, collars)."""
     facts = case.facts
@@ -214,6 +238,8 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("limits_configured", _limits_configured),
     ("max_order_quantity", _max_order_quantity),
     ("position_limits", _position_limits),
+    ("duplicate_order", _duplicate_order),
+    ("max_orders_per_second", _order_rate),
     ("reference_price", _reference_price),
     ("max_order_notional", _max_order_notional),
     ("price_collar_pct", _price_collar),
@@ -232,6 +258,8 @@ def applicable_rules(
         "limits_configured": True,
         "max_order_quantity": has("max_order_quantity"),
         "position_limits": has("max_long_position") or has("max_short_position"),
+        "duplicate_order": has("duplicate_window_ms"),
+        "max_orders_per_second": has("max_orders_per_second"),
         "reference_price": True,
         "max_order_notional": has("max_order_notional"),
         "price_collar_pct": has("price_collar_pct"),

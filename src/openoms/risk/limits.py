@@ -26,6 +26,10 @@ class LimitSet:
     # position + working buys + this buy <= max_long_position (and the mirror for shorts).
     max_long_position: Decimal | None = None
     max_short_position: Decimal | None = None
+    # Fat-finger and rate controls, per account: an identical order (side, instrument, quantity,
+    # price) within this many ms is refused as a duplicate; at most this many new orders a second.
+    duplicate_window_ms: Decimal | None = None
+    max_orders_per_second: Decimal | None = None
 
     @classmethod
     def parse(cls, values: dict[str, object], where: str) -> LimitSet:
@@ -45,6 +49,8 @@ class LimitSet:
                 raise LimitError(f"{where}: {key} must be a number, got {raw!r}") from None
             if not value.is_finite() or value <= 0:
                 raise LimitError(f"{where}: {key} must be positive, got {raw!r}")
+            if key == "duplicate_window_ms" and value > 3_600_000:
+                raise LimitError(f"{where}: duplicate_window_ms is at most 3600000 (one hour), got {raw!r}")
             parsed[key] = value
         return cls(**parsed)
 
