@@ -195,14 +195,18 @@ class OrderEngine:
         last = self.last_identical.get((account, side, symbol, quantity, price))
         if last is not None and last <= self._now - RECENT_NS:
             last = None
-        recent = self.recent_orders.get(account, ())
+        recent = self.recent_orders.get(account)
+        if not recent:
+            return last, 0
+        # apply() keeps only the last second before the newest order, so the stale ones (if
+        # time has moved on since) sit at the left: count them off, O(stale) not O(all).
         floor = self._now - NS_PER_SECOND
-        count = 0
-        for ts in reversed(recent):
-            if ts <= floor:
+        stale = 0
+        for ts in recent:
+            if ts > floor:
                 break
-            count += 1
-        return last, count
+            stale += 1
+        return last, len(recent) - stale
 
     def _add_working(self, order: Order, delta: Decimal) -> None:
         key = (order.account, order.symbol)
