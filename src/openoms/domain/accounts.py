@@ -46,3 +46,15 @@ class ReferenceData:
     traders: dict[TraderId, Trader]
     accounts: dict[AccountId, Account]
     instruments: dict[Symbol, Instrument]
+
+    def scopes_of(self, account: AccountId, trader: TraderId) -> list[str]:
+        """The hierarchy above an account and trader, widest first: where limits and kill
+        switches may be set (``firm:``, ``desk:``, ``trader:``, ``account:``)."""
+        scopes = []
+        found = self.accounts.get(account)
+        if found is not None:
+            desk = self.desks.get(found.desk_id)
+            if desk is not None:
+                scopes.append(f"firm:{desk.firm_id}")
+            scopes.append(f"desk:{found.desk_id}")
+        return [*scopes, f"trader:{trader}", f"account:{account}"]

@@ -709,14 +709,8 @@ class OrderEngine:
     # --- kill switch ------------------------------------------------------------------------
 
     def _scopes_of(self, account: AccountId, trader: TraderId, symbol: Symbol) -> list[str]:
-        scopes = []
-        found = self.reference.accounts.get(account)
-        if found is not None:
-            desk = self.reference.desks.get(found.desk_id)
-            if desk is not None:
-                scopes.append(f"firm:{desk.firm_id}")
-            scopes.append(f"desk:{found.desk_id}")
-        return [*scopes, f"trader:{trader}", f"account:{account}", f"instrument:{symbol}"]
+        """Where a kill switch can reach an order: its hierarchy and its instrument."""
+        return [*self.reference.scopes_of(account, trader), f"instrument:{symbol}"]
 
     def _kill_switch_refusal(
         self, account: AccountId, trader: TraderId, symbol: Symbol, side: Side, quantity: Decimal,

@@ -29,21 +29,13 @@ class Reference:
     ts: int
     halted: bool = False
 
+    @property
+    def price(self) -> Decimal:
+        """The reference an order is judged against: the last trade, else the mid."""
+        return self.last if self.last > 0 else (self.bid + self.ask) / 2
+
 
 PriceSource = Callable[[Symbol], Reference | None]
-
-
-def scopes_of(facts: OrderFacts, reference: ReferenceData) -> list[str]:
-    """The hierarchy above an order, widest first."""
-    scopes = []
-    account = reference.accounts.get(facts.account)
-    if account is not None:
-        desk = reference.desks.get(account.desk_id)
-        if desk is not None:
-            scopes.append(f"firm:{desk.firm_id}")
-        scopes.append(f"desk:{account.desk_id}")
-    scopes += [f"trader:{facts.trader}", f"account:{facts.account}"]
-    return scopes
 
 
 def _refuse(code: RejectCode, message: str, rule: str, scope: str = "", limit: object = "", value: object = "") -> Reject:
@@ -68,7 +60,7 @@ def check_order(
     max_age_ns: int,
 ) -> Reject | None:
     """All checks for one order, from the raw limit tables (RiskGate caches the first two steps)."""
-    scopes = scopes_of(facts, reference_data)
+    scopes = reference_data.scopes_of(facts.account, facts.trader)
     in_force = tuple((scope, limits[scope]) for scope in scopes if scope in limits)
     return evaluate(facts, instrument, scopes, in_force, restricted, market, now, max_age_ns)
 
@@ -213,7 +205,7 @@ def _price_collar(case: Case) -> Reject | None:
     facts, market = case.facts, case.market
     if facts.price is None or market is None:
         return None
-    ref = market.last if market.last > 0 else (market.bid + market.ask) / 2
+    ref = market.price
     for scope, limit_set in case.in_force:
         pct = limit_set.price_collar_pct
         if pct is None:

@@ -11,8 +11,7 @@ from ..domain.gate import OrderFacts, Verdict
 from ..domain.ids import AccountId, Symbol, TraderId
 from ..domain.instruments import Instrument
 from ..domain.rejects import Reject, RejectCode
-from ..domain.values import OrdType, Side
-from .checks import Case, PriceSource, Rule, applicable_rules, explain, scopes_of
+from .checks import Case, PriceSource, Rule, applicable_rules, explain
 from .limits import LimitError, LimitSet, check_scope
 
 
@@ -33,7 +32,7 @@ class RiskGate:
             key = (facts.account, facts.trader)
             cached = self._scopes.get(key)
             if cached is None:
-                scopes = tuple(scopes_of(facts, self.reference))
+                scopes = tuple(self.reference.scopes_of(facts.account, facts.trader))
                 in_force = tuple((s, self.limits[s]) for s in scopes if s in self.limits)
                 cached = self._scopes[key] = (scopes, in_force, applicable_rules(in_force, self.restricted))
             case = Case(facts, instrument, cached[0], cached[1], self.restricted, market, now, self.max_age_ns)
@@ -44,7 +43,7 @@ class RiskGate:
                     break
             reference_price = None
             if market is not None:
-                reference_price = market.last if market.last > 0 else (market.bid + market.ask) / 2
+                reference_price = market.price
         except Exception as exc:  # noqa: BLE001 - a check that cannot be evaluated refuses the order (fail closed)
             return Verdict(Reject(RejectCode.RISK_CHECK_FAILED, f"pre-trade risk could not evaluate the order: {exc!r}",
                                   {"rule": "evaluation"}))
@@ -55,7 +54,7 @@ class RiskGate:
             market = self.prices(facts.symbol)
         except Exception as exc:  # noqa: BLE001 - reported as the live path would refuse
             return [("reference_price", Reject(RejectCode.RISK_CHECK_FAILED, f"no market view: {exc!r}", {"rule": "reference_price"}))]
-        scopes = scopes_of(facts, self.reference)
+        scopes = self.reference.scopes_of(facts.account, facts.trader)
         in_force = tuple((s, self.limits[s]) for s in scopes if s in self.limits)
         return explain(Case(facts, instrument, scopes, in_force, self.restricted, market, now, self.max_age_ns))
 
@@ -91,8 +90,7 @@ class RiskGate:
     def position_usage(self, account: str, trader: str, symbol: str, position: Decimal, buys: Decimal,
                        sells: Decimal) -> dict[str, object]:
         """How much of the tightest long and short limits an account uses in one instrument."""
-        scopes = scopes_of(OrderFacts(AccountId(account), TraderId(trader), Symbol(symbol), Side.BUY, Decimal(0),
-                                      OrdType.LIMIT, None, None), self.reference)
+        scopes = self.reference.scopes_of(AccountId(account), TraderId(trader))
         long_limits = [(s, self.limits[s].max_long_position) for s in scopes if s in self.limits and self.limits[s].max_long_position]
         short_limits = [(s, self.limits[s].max_short_position) for s in scopes if s in self.limits and self.limits[s].max_short_position]
         usage: dict[str, object] = {
