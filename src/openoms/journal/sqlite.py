@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..domain.events import Event
-from .chain import GENESIS, ChainReport, Record, link
+from .chain import GENESIS, ChainReport, Record, link, verify
 from .codec import decode, encode
 
 # One row per event, nothing more: the payload carries the event (type, order, actor, ...),
@@ -147,12 +147,13 @@ class SqliteJournal:
         return self._last_seq
 
 
-def _records(conn: sqlite3.Connection, after_seq: int = 0) -> Iterator[Record]:
+def _records(conn: sqlite3.Connection, after_seq: int = 0, upto_seq: int = 2**62) -> Iterator[Record]:
     prev = GENESIS
     if after_seq:
         row = conn.execute("SELECT hash FROM events WHERE seq = ?", (after_seq,)).fetchone()
         prev = row[0] if row else GENESIS
-    cursor = conn.execute("SELECT seq, payload, hash FROM events WHERE seq > ? ORDER BY seq", (after_seq,))
+    cursor = conn.execute("SELECT seq, payload, hash FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
+                          (after_seq, upto_seq))
     cursor.arraysize = 4096
     while rows := cursor.fetchmany():
         for seq, payload, digest in rows:
@@ -177,23 +178,13 @@ def verify_file(path: str, upto_seq: int) -> ChainReport:
     """Check the hash links and sequence of a journal file up to ``upto_seq``: what start-up runs
     in a helper process while the main one replays (which decodes every record itself)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    prev = GENESIS
-    expected = 1
     try:
-        cursor = conn.execute("SELECT seq, payload, hash FROM events WHERE seq <= ? ORDER BY seq", (upto_seq,))
-        cursor.arraysize = 4096
-        while rows := cursor.fetchmany():
-            for seq, payload, digest in rows:
-                if seq != expected:
-                    return ChainReport(False, expected - 1, expected - 1, seq, f"sequence gap: expected {expected}, found {seq}")
-                if link(prev, payload) != digest:
-                    return ChainReport(False, expected - 1, expected - 1, seq, "hash does not match the record's contents (edited or corrupted)")
-                prev = digest
-                expected += 1
+        report = verify(_records(conn, upto_seq=upto_seq), decode_payloads=False)
     except sqlite3.DatabaseError as exc:
-        return ChainReport(False, expected - 1, expected - 1, expected, f"cannot read journal {path}: {exc}")
+        return ChainReport(False, 0, 0, None, f"cannot read journal {path}: {exc}")
     finally:
         conn.close()
-    if expected - 1 != upto_seq:
-        return ChainReport(False, expected - 1, expected - 1, expected, f"journal ends at seq {expected - 1}, expected {upto_seq}")
-    return ChainReport(True, expected - 1, expected - 1)
+    if report.ok and report.last_seq != upto_seq:
+        return ChainReport(False, report.checked, report.last_seq, report.last_seq + 1,
+                           f"journal ends at seq {report.last_seq}, expected {upto_seq}")
+    return report
