@@ -62,4 +62,13 @@ def demo_reference() -> ReferenceData:
         traders={t.trader_id: t for t in traders},
         accounts={a.account_id: a for a in accounts},
         instruments=demo_instruments(),
+        # Until users and logins land (issue 8): who may change limits and release kill switches.
+        # The demo user holds every role so the demo is usable alone; alice and bob are traders only.
+        roles={
+            "demo": frozenset({"trader", "risk_officer", "operations"}),
+            "risk": frozenset({"risk_officer"}),
+            "ops": frozenset({"operations"}),
+            "alice": frozenset({"trader"}),
+            "bob": frozenset({"trader"}),
+        },
     )

@@ -63,6 +63,10 @@ def test_every_rule_answers_with_rule_scope_limit_and_value(client: TestClient) 
 def test_limit_and_restricted_list_changes_over_rest_take_effect_and_are_journaled(client: TestClient) -> None:
     r = client.put("/api/v1/risk/limits/account:ACC-EQ-1", json={"limits": {"max_order_quantity": 50}, "reason": "new fund"},
                    headers={"X-OMS-User": "alice"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "NOT_PERMITTED"
+    assert "risk_officer" in r.json()["error"]["message"]
+    r = client.put("/api/v1/risk/limits/account:ACC-EQ-1", json={"limits": {"max_order_quantity": 50}, "reason": "new fund"},
+                   headers={"X-OMS-User": "risk"})
     assert r.status_code == 200 and r.json()["changed"] is True
     assert client.post("/api/v1/orders", json=order(quantity="51")).json()["error"]["code"] == "RISK_MAX_QUANTITY"
     assert client.post("/api/v1/orders", json=order(quantity="50")).status_code == 201
@@ -78,6 +82,7 @@ def test_limit_and_restricted_list_changes_over_rest_take_effect_and_are_journal
     assert r.status_code == 200
     assert "account:ACC-EQ-1" not in client.get("/api/v1/risk/limits").json()["limits"]
     assert journal_types(client).count("LimitsChanged") == 6
+    assert journal_types(client).count("CommandRejected") == 4  # alice's change and three refused orders
     assert journal_types(client).count("RestrictedListChanged") == 1
 
 
@@ -168,7 +173,7 @@ def test_what_if_runs_every_check_and_sends_nothing(client: TestClient) -> None:
     by_check = {c["check"]: c for c in result["checks"]}
     assert by_check["validation"]["passed"] and by_check["kill_switch"]["passed"]
     assert by_check["max_order_quantity"]["code"] == "RISK_MAX_QUANTITY"
-    assert by_check["price_collar_pct"]["code"] == "RISK_PRICE_COLLAR"
+    assert by_check["price_collar"]["code"] == "RISK_PRICE_COLLAR"
     assert by_check["max_order_notional"]["code"] == "RISK_MAX_NOTIONAL"
     assert by_check["restricted_list"]["passed"] and by_check["position_limits"]["passed"]
     ok = client.post("/api/v1/risk/what-if", json=order()).json()
