@@ -382,13 +382,13 @@ class OrderEngine:
 
     def _new_order_facts(self, command: cmd.SubmitOrder, venue: VenueId) -> OrderFacts:
         account, symbol, side = command.account, command.symbol, command.side
-        book = self._book(account)
+        book = self.books.get(account)  # never created here: a refused order must leave no trace in the state
         return OrderFacts(
             account, TraderId(command.actor.user), symbol, side, command.quantity, command.ord_type, command.price,
             command.stop_price, *self.exposure(account, symbol), ZERO,
             *self._recent_activity(account, side, symbol, command.quantity, command.price),
             venue=venue, book=book, reduces_only=self._reduces_only(account, symbol, side, command.quantity),
-            locate_available=book.locate_available(symbol, self._now) if side is Side.SELL_SHORT else ZERO,
+            locate_available=book.locate_available(symbol, self._now) if book is not None and side is Side.SELL_SHORT else ZERO,
             crossing=self._crossing(account, symbol, side, command.ord_type, command.price),
         )
 

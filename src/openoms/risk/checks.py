@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..domain.accounts import ReferenceData
+from ..domain.book import AccountBook
 from ..domain.gate import OrderFacts
 from ..domain.ids import Symbol
 from ..domain.instruments import AssetClass, Instrument
@@ -101,6 +102,11 @@ class Case:
     reference: ReferenceData
     prices: PriceSource  # other instruments' marks (exposure and loss limits)
     fx: FxRates
+
+    @property
+    def book(self) -> AccountBook:
+        """The account's book; an account with no order yet has an empty one."""
+        return self.facts.book if self.facts.book is not None else AccountBook(self.facts.account)
 
     @property
     def currency(self) -> str:
@@ -322,8 +328,8 @@ def _credit(case: Case) -> Reject | None:
     """Buying power: what the account paid for its long positions plus every working buy at its
     price, counted the moment an order is accepted. Sales use none (shorts answer to the short
     position limits and locates); a buy that covers a short still counts (conservative)."""
-    facts, book = case.facts, case.facts.book
-    if not facts.side.is_buy or book is None:
+    facts, book = case.facts, case.book
+    if not facts.side.is_buy:
         return None
     cost = book.long_cost(case.reference.instruments)
     buys = {ccy: sides[0] for ccy, sides in book.working_notional.items() if sides[0]}
@@ -340,10 +346,8 @@ def _credit(case: Case) -> Reject | None:
 
 def _marked_positions(case: Case, rule: str) -> tuple[Decimal, Decimal, Decimal]:
     """(gross, net, unrealized P&L) of the account's positions at market, in the account currency."""
-    book = case.facts.book
+    book = case.book
     gross = net = unrealized = Decimal(0)
-    if book is None:
-        return gross, net, unrealized
     instruments = case.reference.instruments
     for symbol, position in book.positions.items():
         if not position.quantity:
@@ -361,8 +365,8 @@ def _marked_positions(case: Case, rule: str) -> tuple[Decimal, Decimal, Decimal]
 def _exposure(case: Case) -> Reject | None:
     """Gross and net exposure: positions at market plus working orders at their prices; an order
     that only reduces a position is never blocked by them."""
-    facts, book = case.facts, case.facts.book
-    if facts.reduces_only or book is None:
+    facts, book = case.facts, case.book
+    if facts.reduces_only:
         return None
     gross, net, _ = _marked_positions(case, "exposure")
     buys = case.total({c: s[0] for c, s in book.working_notional.items() if s[0]}, "exposure")
@@ -386,8 +390,8 @@ def _exposure(case: Case) -> Reject | None:
 
 def _daily_loss(case: Case) -> Reject | None:
     """Once today's realized + unrealized loss reaches the limit, only reducing orders pass."""
-    facts, book = case.facts, case.facts.book
-    if facts.reduces_only or book is None:
+    facts, book = case.facts, case.book
+    if facts.reduces_only:
         return None
     _, _, unrealized = _marked_positions(case, "max_daily_loss")
     realized = case.total(book.day_realized, "max_daily_loss")
@@ -405,9 +409,7 @@ def _underlying(case: Case) -> Reject | None:
     """Positions per underlying: the instrument and every future/option on it, in units of the
     underlying (quantity x multiplier; a put counts against the opposite side), working orders
     included."""
-    facts, book = case.facts, case.facts.book
-    if book is None:
-        return None
+    facts, book = case.facts, case.book
     instruments = case.reference.instruments
     key = case.instrument.underlying or facts.symbol
     long_side = short_side = Decimal(0)
@@ -477,9 +479,7 @@ def _replace_rate(case: Case) -> Reject | None:
 
 def _order_to_trade(case: Case) -> Reject | None:
     """MiFID RTS 9 style: today's messages (new, replace, cancel) per fill, once there are enough."""
-    book = case.facts.book
-    if book is None:
-        return None
+    book = case.book
     today = book.is_today(case.now)
     messages = (book.day_messages if today else 0) + 1
     fills = book.day_fills if today else 0
@@ -652,10 +652,8 @@ def explain(case: Case) -> list[tuple[str, Reject | None]]:
 def account_usage(case: Case) -> dict[str, object]:
     """How much of each account-wide limit the account uses now (``case.facts`` is only the
     account: its quantity is zero), for the usage endpoint and the blotter's risk panel."""
-    book = case.facts.book
+    book = case.book
     usage: dict[str, object] = {"account": case.facts.account, "currency": case.currency}
-    if book is None:
-        return usage
 
     def tightest(name: str) -> tuple[str, Decimal] | None:
         found = [(scope, getattr(limit_set, name)) for scope, limit_set in case.in_force if getattr(limit_set, name) is not None]
