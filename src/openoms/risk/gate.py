@@ -13,20 +13,20 @@ from ..domain.ids import AccountId, OrderId, Symbol, TraderId
 from ..domain.instruments import Instrument
 from ..domain.rejects import Reject, RejectCode
 from ..domain.values import OrdType
-from .checks import Case, PriceSource, Rule, account_usage, applicable_rules, explain, run_rule, stp_policy
+from .checks import Case, PriceSource, Refusal, Rule, account_usage, applicable_rules, explain
 from .fx import FxRates
-from .limits import LimitError, LimitSet, check_scope
+from .limits import Effective, LimitError, LimitSet, check_scope
 
 NEVER = 2**63
 
 
 @dataclass(frozen=True, slots=True)
 class _InForce:
-    """What applies to one (account, trader): its scopes, their limits, the rules those limits
-    switch on, and when the first override among them runs out (then this is rebuilt)."""
+    """What applies to one (account, trader): its scopes, their limits compiled, the rules those
+    limits switch on, and when the first override among them runs out (then this is rebuilt)."""
 
     scopes: tuple[str, ...]
-    limits: tuple[tuple[str, LimitSet], ...]
+    limits: Effective
     rules: tuple[Rule, ...]
     valid_until: int
 
@@ -61,7 +61,8 @@ class RiskGate:
                 valid_until = min(valid_until, override[1])
             if base is not None:
                 in_force.append((scope, base))
-        found = _InForce(scopes, tuple(in_force), applicable_rules(in_force, self.restricted), valid_until)
+        effective = Effective(in_force)
+        found = _InForce(scopes, effective, applicable_rules(effective, self.restricted), valid_until)
         self._cache[key] = found
         return found
 
@@ -71,10 +72,13 @@ class RiskGate:
             applies = self._in_force(facts.account, facts.trader, now)
             case = Case(facts, instrument, applies.scopes, applies.limits, self.restricted, market, now, self.max_age_ns,
                         self.reference, self.prices, self.fx)
-            for rule in applies.rules:
-                reject = run_rule(rule, case)
-                if reject is not None:
-                    return Verdict(reject)
+            try:
+                for rule in applies.rules:
+                    reject = rule(case)
+                    if reject is not None:
+                        return Verdict(reject)
+            except Refusal as refusal:
+                return Verdict(refusal.reject)
             reference_price = None
             if market is not None:
                 # A market order is judged (and its notional counted) at the far touch.
@@ -83,10 +87,9 @@ class RiskGate:
                 else:
                     reference_price = market.price
             cancel_first: tuple[OrderId, ...] = ()
-            if facts.crossing:
-                policy = stp_policy(case)
-                if policy is not None and policy[1] == "cancel_resting":
-                    cancel_first = tuple(order_id for order_id, _, _ in facts.crossing)
+            stp = applies.limits.self_trade_prevention
+            if facts.crossing and stp is not None and stp.value == "cancel_resting":
+                cancel_first = tuple(order_id for order_id, _, _ in facts.crossing)
             alerts = self._watch_alerts(case) if self.watch else ()
         except Exception as exc:  # noqa: BLE001 - a check that cannot be evaluated refuses the order (fail closed)
             return Verdict(Reject(RejectCode.RISK_CHECK_FAILED, f"pre-trade risk could not evaluate the order: {exc!r}",
@@ -103,12 +106,12 @@ class RiskGate:
         try:
             applies = self._in_force(account, trader, 0)
             sent = cancels_last_second + 1
-            for scope, limit_set in applies.limits:
-                cap = limit_set.max_cancels_per_second
-                if cap is not None and sent > cap:
-                    return Reject(RejectCode.RISK_THROTTLE, f"{sent} cancel requests in one second from account {account} "
-                                  f"is above the {scope} limit of {cap}",
-                                  {"rule": "max_cancels_per_second", "scope": scope, "limit": str(cap), "value": str(sent)})
+            bound = applies.limits.max_cancels_per_second
+            if bound is not None and sent > bound.value:
+                cap, scope = bound.value, bound.scope
+                return Reject(RejectCode.RISK_THROTTLE, f"{sent} cancel requests in one second from account {account} "
+                              f"is above the {scope} limit of {cap}",
+                              {"rule": "max_cancels_per_second", "scope": scope, "limit": str(cap), "value": str(sent)})
         except Exception as exc:  # noqa: BLE001 - fail closed, like new orders
             return Reject(RejectCode.RISK_CHECK_FAILED, f"pre-trade risk could not evaluate the cancel: {exc!r}",
                           {"rule": "evaluation"})
@@ -181,16 +184,14 @@ class RiskGate:
                        sells: Decimal) -> dict[str, object]:
         """How much of the tightest long and short limits an account uses in one instrument."""
         applies = self._in_force(AccountId(account), TraderId(trader), 0)
-        long_limits = [(s, ls.max_long_position) for s, ls in applies.limits if ls.max_long_position]
-        short_limits = [(s, ls.max_short_position) for s, ls in applies.limits if ls.max_short_position]
         usage: dict[str, object] = {
             "account": account, "symbol": symbol, "position": str(position),
             "working_buys": str(buys), "working_sells": str(sells),
         }
-        for name, limits, used in (("long", long_limits, position + buys), ("short", short_limits, sells - position)):
-            if limits:
-                scope, cap = min(limits, key=lambda item: item[1])  # type: ignore[arg-type,return-value]
-                assert cap is not None
+        for name, bound, used in (("long", applies.limits.max_long_position, position + buys),
+                                  ("short", applies.limits.max_short_position, sells - position)):
+            if bound is not None:
+                cap, scope = bound.value, bound.scope
                 usage[name] = {"scope": scope, "limit": str(cap), "used": str(used),
                                "used_pct": str((used * 100 / cap).quantize(Decimal("0.01")))}
         return usage
