@@ -31,7 +31,7 @@ NS_PER_DAY = 86_400_000_000_000
 NS_PER_SECOND = 1_000_000_000
 RECENT_NS = 3600 * NS_PER_SECOND  # the longest duplicate-order window remembered
 # Events that never change how much an order may still trade (skips the bookkeeping on the hot path).
-WORKING_NEUTRAL = frozenset({ev.OrderRouted, ev.OrderAcknowledged, ev.CancelRequested, ev.CancelRejected})
+WORKING_NEUTRAL = frozenset({ev.OrderRouted, ev.OrderAcknowledged, ev.CancelRequested, ev.CancelRejected, ev.CancelDeferred})
 # Engine-level events that change what pre-trade risk enforces (folded into the gate).
 GATE_EVENTS = frozenset({ev.LimitsChanged, ev.RestrictedListChanged, ev.LimitsOverridden, ev.OverrideEnded})
 MAX_GTD_DAYS = 3660  # ten years: beyond any real good-till-date, and far inside what the journal stores
@@ -383,11 +383,15 @@ class OrderEngine:
     def _new_order_facts(self, command: cmd.SubmitOrder, venue: VenueId) -> OrderFacts:
         account, symbol, side = command.account, command.symbol, command.side
         book = self.books.get(account)  # never created here: a refused order must leave no trace in the state
+        position, buys, sells = self.exposure(account, symbol)
+        # Reduces only: shrinks the position and cannot flip it, counting the same side's working orders.
+        reduces = position != ZERO and (position > ZERO) != (side is Side.BUY) and \
+            command.quantity + (buys if side is Side.BUY else sells) <= abs(position)
         return OrderFacts(
             account, TraderId(command.actor.user), symbol, side, command.quantity, command.ord_type, command.price,
-            command.stop_price, *self.exposure(account, symbol), ZERO,
+            command.stop_price, position, buys, sells, ZERO,
             *self._recent_activity(account, side, symbol, command.quantity, command.price),
-            venue=venue, book=book, reduces_only=self._reduces_only(account, symbol, side, command.quantity),
+            venue=venue, book=book, reduces_only=reduces,
             locate_available=book.locate_available(symbol, self._now) if book is not None and side is Side.SELL_SHORT else ZERO,
             crossing=self._crossing(account, symbol, side, command.ord_type, command.price),
         )
@@ -697,6 +701,12 @@ class OrderEngine:
                 stop_price=command.stop_price,
             )
         )
+        self._deferred_cancel(order)
+
+    def _deferred_cancel(self, order: Order) -> None:
+        """A kill switch reached the order while its replace was in flight: cancel it now."""
+        if order.cancel_deferred and order.working not in TERMINAL and order.pending is None:
+            self._cancel(cmd.CancelOrder(actor=self._actor, order_id=order.order_id), client=False)
 
     def _answer_pending(self, name: str, route_id: RouteId, pending: Pending, reason: Reject) -> None:
         order = self._route_order(name, route_id)
@@ -709,6 +719,8 @@ class OrderEngine:
         event_type = ev.CancelRejected if pending is Pending.CANCEL else ev.ReplaceRejected
         self._emit(event_type(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                               cl_ord_id=order.pending_cl_ord_id, reason=reason))
+        if pending is Pending.REPLACE:
+            self._deferred_cancel(order)
 
     def _venue_cancel_rejected(self, command: cmd.VenueCancelRejected) -> None:
         self._answer_pending("VenueCancelRejected", command.route_id, Pending.CANCEL, command.reason)
@@ -941,9 +953,15 @@ class OrderEngine:
             self._emit(ev.KillSwitchEngaged(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
                                             reason=command.reason))
         # Cancel every working order in scope (again, if re-engaged: orders may have come back to life).
+        # One with a replace in flight is canceled as soon as the replace is answered.
         for order in list(self.live.values()):
-            if order.pending is None and command.scope in self._scopes_of(order.account, order.trader, order.symbol):
+            if command.scope not in self._scopes_of(order.account, order.trader, order.symbol):
+                continue
+            if order.pending is None:
                 self._cancel(cmd.CancelOrder(actor=command.actor, order_id=order.order_id), client=False)
+            elif order.pending is Pending.REPLACE and not order.cancel_deferred:
+                self._emit(ev.CancelDeferred(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                             reason=f"kill switch {command.scope}: cancel once the pending replace is answered"))
 
     def _release_kill_switch(self, command: cmd.ReleaseKillSwitch) -> None:
         if not self._risk_officer("ReleaseKillSwitch"):

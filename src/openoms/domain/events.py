@@ -186,6 +186,14 @@ class RestrictedListChanged(Event, frozen=True, kw_only=True):
     kind: str = "restricted"  # or "watch": orders are admitted with an alert
 
 
+class CancelDeferred(Event, frozen=True, kw_only=True):
+    """A kill switch reached an order whose replace is still unanswered: the engine cancels it
+    the moment the replace is answered (a cancel cannot overtake a pending replace)."""
+
+    order_id: OrderId
+    reason: str
+
+
 class LimitsOverridden(Event, frozen=True, kw_only=True):
     """A temporary override of some limits of a scope, in force until ``expires_at`` (ns, UTC)."""
 
@@ -256,6 +264,7 @@ AnyEvent = (
     | RestrictedListChanged
     | KillSwitchEngaged
     | KillSwitchReleased
+    | CancelDeferred
     | LimitsOverridden
     | OverrideEnded
     | LocateGranted

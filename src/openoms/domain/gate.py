@@ -15,9 +15,9 @@ from .rejects import Reject
 from .values import OrdType, Side
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each of its 20 fields through object.__setattr__
 class OrderFacts:
-    """What pre-trade risk judges: the order as it would stand after the command."""
+    """What pre-trade risk judges: the order as it would stand after the command (read-only by convention)."""
 
     account: AccountId
     trader: TraderId
@@ -48,7 +48,7 @@ class OrderFacts:
     crossing: tuple[tuple[OrderId, Decimal | None, bool], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     reject: Reject | None
     reference_price: Decimal | None = None  # the market price the order was judged against, if any

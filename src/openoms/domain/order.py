@@ -45,6 +45,7 @@ class Route:
 class Order:
     __slots__ = (
         "account",
+        "cancel_deferred",
         "cl_ord_id",
         "created_ts",
         "cum_qty",
@@ -99,6 +100,7 @@ class Order:
         self.pending_cl_ord_id: ClientOrderId | None = None
         # What a pending replace asks for, so it can be re-sent to a venue after a restart.
         self.pending_replace: tuple[Decimal, Decimal | None, Decimal | None] | None = None
+        self.cancel_deferred = False  # a kill switch wants it canceled once its pending replace is answered
         self.cum_qty: Decimal = ZERO
         self.px_qty_sum: Decimal = ZERO  # sum of last_qty * last_px over live executions: AvgPx stays exact
         self.routes: dict[RouteId, Route] = {}
@@ -214,7 +216,12 @@ class Order:
             route.quantity = event.quantity
             route.price = event.price
 
+    def _on_cancel_deferred(self, event: ev.CancelDeferred) -> None:
+        self.cancel_deferred = True
+
     def _on_requested(self, event: ev.CancelRequested | ev.ReplaceRequested) -> None:
+        if isinstance(event, ev.CancelRequested):
+            self.cancel_deferred = False
         self.pending_cl_ord_id = event.cl_ord_id
         if isinstance(event, ev.ReplaceRequested):
             self.pending_replace = (event.quantity, event.price, event.stop_price)
@@ -286,4 +293,5 @@ _APPLY: dict[type[ev.Event], Callable[[Order, Any], None]] = {
     ev.OrderExpired: Order._on_expired,
     ev.TradeBusted: Order._on_busted,
     ev.TradeCorrected: Order._on_corrected,
+    ev.CancelDeferred: Order._on_cancel_deferred,
 }

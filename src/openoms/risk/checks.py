@@ -72,8 +72,8 @@ NO_FX = FxRates()
 class Case:
     """One order in front of the rules, with everything they may look at."""
 
-    __slots__ = ("_marked", "book", "facts", "fx", "instrument", "limits", "market", "max_age_ns", "now", "prices",
-                 "reference", "restricted", "scopes")
+    __slots__ = ("_marked", "_own", "book", "currency", "facts", "fx", "instrument", "limits", "market", "max_age_ns", "now",
+                 "prices", "reference", "restricted", "scopes")
 
     def __init__(self, facts: OrderFacts, instrument: Instrument, scopes: Sequence[str], limits: Effective,
                  restricted: Mapping[str, frozenset[Symbol]], market: Reference | None, now: int, max_age_ns: int,
@@ -92,10 +92,8 @@ class Case:
         # An account with no order yet has an empty book.
         self.book = facts.book if facts.book is not None else AccountBook(facts.account)
         self._marked: tuple[Decimal, Decimal, Decimal] | None = None
-
-    @property
-    def currency(self) -> str:
-        return self.reference.accounts[self.facts.account].currency
+        self._own: Decimal | None = None
+        self.currency = reference.accounts[facts.account].currency
 
     def open_qty(self) -> Decimal:
         open_qty = self.facts.quantity - self.facts.already_filled
@@ -128,6 +126,8 @@ class Case:
         return market
 
     def in_account_ccy(self, amount: Decimal, currency: str, rule: str) -> Decimal:
+        if currency == self.currency:
+            return amount
         converted = self.fx.convert(amount, currency, self.currency)
         if converted is None:
             raise Refusal(_refuse(RejectCode.RISK_NO_FX_RATE, f"no FX rate from {currency} to {self.currency} "
@@ -136,17 +136,26 @@ class Case:
         return converted
 
     def total(self, amounts: Mapping[str, Decimal], rule: str) -> Decimal:
-        return sum((self.in_account_ccy(amount, ccy, rule) for ccy, amount in amounts.items()), ZERO)
+        result = ZERO
+        for ccy, amount in amounts.items():
+            if amount:
+                result += self.in_account_ccy(amount, ccy, rule)
+        return result
 
     def working(self, side: int, rule: str) -> Decimal:
         """The account's working buys (side 0) or sells (1) at their prices, in the account currency."""
-        return sum((self.in_account_ccy(sides[side], ccy, rule) for ccy, sides in self.book.working_notional.items()
-                    if sides[side]), ZERO)
+        result = ZERO
+        for ccy, sides in self.book.working_notional.items():
+            if sides[side]:
+                result += self.in_account_ccy(sides[side], ccy, rule)
+        return result
 
     def own_order_notional(self) -> Decimal:
         """This order's notional in the account currency (open quantity at its price)."""
-        return self.in_account_ccy(self.instrument.notional(self.open_qty(), self.order_price()), self.instrument.currency,
-                                   "notional")
+        if self._own is None:
+            self._own = self.in_account_ccy(self.instrument.notional(self.open_qty(), self.order_price()),
+                                            self.instrument.currency, "notional")
+        return self._own
 
     def own_previous(self) -> Decimal:
         """A replace: what the order counts for now (in account currency), to be taken out."""
@@ -188,7 +197,7 @@ def check_order(
 ) -> Reject | None:
     """All checks for one order, from the raw limit tables (RiskGate caches the first steps)."""
     scopes = reference_data.scopes_of(facts.account, facts.trader)
-    effective = Effective([(scope, limits[scope]) for scope in scopes if scope in limits])
+    effective = Effective([(level, limits[scope]) for level, scope in enumerate(scopes) if scope in limits])
     case = Case(facts, instrument, scopes, effective, restricted, market, now, max_age_ns, reference_data,
                 prices or (lambda symbol: market if symbol == facts.symbol else None), fx)
     for rule in applicable_rules(effective, restricted):
@@ -234,13 +243,15 @@ def _halted(case: Case) -> Reject | None:
 
 def _permissions(case: Case) -> Reject | None:
     asset_class = case.instrument.asset_class.value
-    for allowed, scope in case.limits.allowed_asset_classes or ():
+    for allowed, level in case.limits.allowed_asset_classes or ():
+        scope = case.scopes[level]
         if asset_class not in allowed:
             names = ",".join(sorted(allowed))
             return _refuse(RejectCode.RISK_NOT_PERMITTED, f"{scope} may not trade {asset_class} (permitted: {names})",
                            "allowed_asset_classes", scope, names, asset_class)
     venue = case.facts.venue or ""
-    for venues, scope in case.limits.allowed_venues or ():
+    for venues, level in case.limits.allowed_venues or ():
+        scope = case.scopes[level]
         if venue not in venues:
             names = ",".join(sorted(venues))
             return _refuse(RejectCode.RISK_NOT_PERMITTED, f"{scope} may not trade on venue {venue} (permitted: {names})",
@@ -250,7 +261,8 @@ def _permissions(case: Case) -> Reject | None:
 
 def _trading_hours(case: Case) -> Reject | None:
     minute = (case.now // 60_000_000_000) % 1440
-    for (start, end), scope in case.limits.trading_hours_utc or ():
+    for (start, end), level in case.limits.trading_hours_utc or ():
+        scope = case.scopes[level]
         inside = start <= minute < end if start < end else (minute >= start or minute < end)
         if not inside:
             window = f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
@@ -262,7 +274,8 @@ def _trading_hours(case: Case) -> Reject | None:
 
 def _max_order_quantity(case: Case) -> Reject | None:
     quantity = case.facts.quantity
-    cap, scope = set_bound(case.limits.max_order_quantity)
+    cap, level = set_bound(case.limits.max_order_quantity)
+    scope = case.scopes[level]
     if quantity > cap:
         return _refuse(RejectCode.RISK_MAX_QUANTITY, f"quantity {quantity} is above the {scope} limit of {cap}",
                        "max_order_quantity", scope, cap, quantity)
@@ -275,17 +288,18 @@ def _price_bounds(case: Case) -> Reject | None:
         if price is None:
             continue
         if low is not None and price < low.value:
-            return _refuse(RejectCode.RISK_PRICE_BOUND, f"{what} {price} is below the {low.scope} minimum of {low.value}",
-                           "min_price", low.scope, low.value, price)
+            return _refuse(RejectCode.RISK_PRICE_BOUND, f"{what} {price} is below the {case.scopes[low.level]} minimum of {low.value}",
+                           "min_price", case.scopes[low.level], low.value, price)
         if high is not None and price > high.value:
-            return _refuse(RejectCode.RISK_PRICE_BOUND, f"{what} {price} is above the {high.scope} maximum of {high.value}",
-                           "max_price", high.scope, high.value, price)
+            return _refuse(RejectCode.RISK_PRICE_BOUND, f"{what} {price} is above the {case.scopes[high.level]} maximum of {high.value}",
+                           "max_price", case.scopes[high.level], high.value, price)
     return None
 
 
 def _pct_adv(case: Case) -> Reject | None:
     adv = case.instrument.average_daily_volume
-    cap, scope = set_bound(case.limits.max_pct_adv)
+    cap, level = set_bound(case.limits.max_pct_adv)
+    scope = case.scopes[level]
     if not adv:
         return _refuse(RejectCode.RISK_NO_ADV, f"no average daily volume is known for {case.facts.symbol} "
                        f"to check the {scope} limit of {cap}% of ADV", "max_pct_adv", scope, cap)
@@ -307,8 +321,8 @@ def _position_limits(case: Case) -> Reject | None:
             if projected > bound.value:
                 return _refuse(RejectCode.RISK_POSITION_LIMIT,
                                f"position {facts.position} + working buys {facts.working_buys} + {open_qty} = {projected} "
-                               f"would exceed the {bound.scope} long limit of {bound.value}",
-                               "max_long_position", bound.scope, bound.value, projected)
+                               f"would exceed the {case.scopes[bound.level]} long limit of {bound.value}",
+                               "max_long_position", case.scopes[bound.level], bound.value, projected)
         return None
     bound = case.limits.max_short_position
     if bound is not None:
@@ -316,8 +330,8 @@ def _position_limits(case: Case) -> Reject | None:
         if projected > bound.value:
             return _refuse(RejectCode.RISK_POSITION_LIMIT,
                            f"position {facts.position} - working sells {facts.working_sells} - {open_qty} would be short "
-                           f"{projected}, beyond the {bound.scope} short limit of {bound.value}",
-                           "max_short_position", bound.scope, bound.value, projected)
+                           f"{projected}, beyond the {case.scopes[bound.level]} short limit of {bound.value}",
+                           "max_short_position", case.scopes[bound.level], bound.value, projected)
     return None
 
 
@@ -351,8 +365,8 @@ def _underlying(case: Case) -> Reject | None:
     if bound is not None and projected > bound.value:
         beyond = "above" if side == "long" else "beyond"
         return _refuse(RejectCode.RISK_POSITION_LIMIT, f"{side} {key} exposure would be {projected} (units of the "
-                       f"underlying), {beyond} the {bound.scope} limit of {bound.value}", f"max_{side}_underlying",
-                       bound.scope, bound.value, projected)
+                       f"underlying), {beyond} the {case.scopes[bound.level]} limit of {bound.value}", f"max_{side}_underlying",
+                       case.scopes[bound.level], bound.value, projected)
     return None
 
 
@@ -363,7 +377,7 @@ def _short_sale(case: Case) -> Reject | None:
     side = facts.side
     if side is Side.BUY or side is Side.SELL_SHORT_EXEMPT or case.instrument.asset_class is not AssetClass.EQUITY:
         return None
-    scope = set_bound(case.limits.short_sale_rules).scope
+    scope = case.scopes[set_bound(case.limits.short_sale_rules).level]
     open_qty = case.open_qty()
     if side is Side.SELL:
         covered = facts.position - facts.working_sells
@@ -383,7 +397,8 @@ def _duplicate_order(case: Case) -> Reject | None:
     last = case.facts.last_identical_ts
     if last is None:
         return None
-    window, scope = set_bound(case.limits.duplicate_window_ms)
+    window, level = set_bound(case.limits.duplicate_window_ms)
+    scope = case.scopes[level]
     if case.now - last < window * 1_000_000:
         age_ms = (case.now - last) // 1_000_000
         return _refuse(RejectCode.RISK_DUPLICATE_ORDER,
@@ -394,7 +409,8 @@ def _duplicate_order(case: Case) -> Reject | None:
 
 def _order_rate(case: Case) -> Reject | None:
     sent = case.facts.orders_last_second + 1
-    cap, scope = set_bound(case.limits.max_orders_per_second)
+    cap, level = set_bound(case.limits.max_orders_per_second)
+    scope = case.scopes[level]
     if sent > cap:
         return _refuse(RejectCode.RISK_THROTTLE, f"{sent} new orders in one second from account {case.facts.account} "
                        f"is above the {scope} limit of {cap}", "max_orders_per_second", scope, cap, sent)
@@ -405,7 +421,8 @@ def _replace_rate(case: Case) -> Reject | None:
     if not case.facts.is_replace:
         return None
     sent = case.facts.replaces_last_second + 1
-    cap, scope = set_bound(case.limits.max_replaces_per_second)
+    cap, level = set_bound(case.limits.max_replaces_per_second)
+    scope = case.scopes[level]
     if sent > cap:
         return _refuse(RejectCode.RISK_THROTTLE, f"{sent} replace requests in one second from account {case.facts.account} "
                        f"is above the {scope} limit of {cap}", "max_replaces_per_second", scope, cap, sent)
@@ -418,7 +435,8 @@ def _order_to_trade(case: Case) -> Reject | None:
     today = book.is_today(case.now)
     messages = (book.day_messages if today else 0) + 1
     fills = book.day_fills if today else 0
-    cap, scope = set_bound(case.limits.max_order_to_trade_ratio)
+    cap, level = set_bound(case.limits.max_order_to_trade_ratio)
+    scope = case.scopes[level]
     floor = case.limits.order_to_trade_min_messages
     if floor is not None and messages < floor.value:
         return None
@@ -434,7 +452,8 @@ def _self_trade(case: Case) -> Reject | None:
     crossing = case.facts.crossing
     if not crossing:
         return None
-    how, scope = set_bound(case.limits.self_trade_prevention)
+    how, level = set_bound(case.limits.self_trade_prevention)
+    scope = case.scopes[level]
     ids = ", ".join(order_id for order_id, _, _ in crossing)
     if how == "reject_incoming":
         return _refuse(RejectCode.RISK_SELF_TRADE, f"the order would trade against resting order(s) {ids} of the same "
@@ -450,7 +469,7 @@ def _self_trade(case: Case) -> Reject | None:
 def _reference_price(case: Case) -> Reject | None:
     """A market price, fresh enough, whenever a rule needs one (market orders, collars)."""
     facts = case.facts
-    if facts.ord_type is OrdType.MARKET or (facts.price is not None and case.limits.has("price_collar_pct", "price_collar_ticks")):
+    if facts.ord_type is OrdType.MARKET or (facts.price is not None and case.limits.collared):
         case.fresh_market()
     return None
 
@@ -461,7 +480,8 @@ def _max_order_notional(case: Case) -> Reject | None:
     if facts.price is None and facts.stop_price is None and facts.ord_type is not OrdType.MARKET:
         return None
     notional = case.instrument.notional(facts.quantity, case.order_price())
-    cap, scope = set_bound(case.limits.max_order_notional)
+    cap, level = set_bound(case.limits.max_order_notional)
+    scope = case.scopes[level]
     if notional > cap:
         return _refuse(RejectCode.RISK_MAX_NOTIONAL, f"notional {notional} {case.instrument.currency} is above the {scope} "
                        f"limit of {cap}", "max_order_notional", scope, cap, notional)
@@ -491,7 +511,7 @@ def _price_collar(case: Case) -> Reject | None:
         unit = "%" if name == "price_collar_pct" else " ticks"
         return _refuse(RejectCode.RISK_PRICE_COLLAR,
                        f"price {facts.price} is more than {bound.value}{unit} through the reference {ref} "
-                       f"(bound {edge.normalize()}, {bound.scope})", name, bound.scope, bound.value, facts.price)
+                       f"(bound {edge.normalize()}, {case.scopes[bound.level]})", name, case.scopes[bound.level], bound.value, facts.price)
     return None
 
 
@@ -504,7 +524,8 @@ def _credit(case: Case) -> Reject | None:
     used = case.total(case.book.long_cost(case.reference.instruments), "credit_limit") + case.working(0, "credit_limit") \
         - case.own_previous()
     projected = used + case.own_order_notional()
-    cap, scope = set_bound(case.limits.credit_limit)
+    cap, level = set_bound(case.limits.credit_limit)
+    scope = case.scopes[level]
     if projected > cap:
         return _refuse(RejectCode.RISK_CREDIT_LIMIT,
                        f"buying power used {used} + this order {projected - used} = {projected} {case.currency} "
@@ -526,13 +547,13 @@ def _exposure(case: Case) -> Reject | None:
         gross_after = gross + buys + sells - previous + own
         if gross_after > gross_bound.value:
             return _refuse(RejectCode.RISK_EXPOSURE_LIMIT, f"gross exposure would be {gross_after} {case.currency}, above the "
-                           f"{gross_bound.scope} limit of {gross_bound.value}", "max_gross_exposure", gross_bound.scope,
+                           f"{case.scopes[gross_bound.level]} limit of {gross_bound.value}", "max_gross_exposure", case.scopes[gross_bound.level],
                            gross_bound.value, gross_after)
     if net_bound is not None:
         net_after = net + buys - sells + (1 if facts.side is Side.BUY else -1) * (own - previous)
         if abs(net_after) > net_bound.value:
             return _refuse(RejectCode.RISK_EXPOSURE_LIMIT, f"net exposure would be {net_after} {case.currency}, beyond the "
-                           f"{net_bound.scope} limit of {net_bound.value}", "max_net_exposure", net_bound.scope,
+                           f"{case.scopes[net_bound.level]} limit of {net_bound.value}", "max_net_exposure", case.scopes[net_bound.level],
                            net_bound.value, net_after)
     return None
 
@@ -545,7 +566,8 @@ def _daily_loss(case: Case) -> Reject | None:
     book = case.book
     realized = case.total(book.day_realized, "max_daily_loss") if book.is_today(case.now) else ZERO
     loss = -(realized + unrealized)
-    cap, scope = set_bound(case.limits.max_daily_loss)
+    cap, level = set_bound(case.limits.max_daily_loss)
+    scope = case.scopes[level]
     if loss >= cap:
         return _refuse(RejectCode.RISK_LOSS_LIMIT, f"today's loss is {loss} {case.currency} (realized {realized}, "
                        f"unrealized {unrealized}), at or beyond the {scope} limit of {cap}; only orders that reduce "
@@ -621,7 +643,7 @@ def account_usage(case: Case) -> dict[str, object]:
         row = {"used": str(used)}
         bound = getattr(case.limits, name)
         if bound is not None:
-            row.update(scope=bound.scope, limit=str(bound.value), used_pct=str((used * HUNDRED / bound.value).quantize(CENT)))
+            row.update(scope=case.scopes[bound.level], limit=str(bound.value), used_pct=str((used * HUNDRED / bound.value).quantize(CENT)))
         return row
 
     try:

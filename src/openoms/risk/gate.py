@@ -44,6 +44,7 @@ class RiskGate:
         self.watch: dict[str, frozenset[Symbol]] = {}
         # Per (account, trader), rebuilt lazily after any change: keeps the per-order cost to the checks.
         self._cache: dict[tuple[str, str], _InForce] = {}
+        self._compiled: dict[tuple[tuple[int, LimitSet], ...], tuple[Effective, tuple[Rule, ...]]] = {}
 
     def _in_force(self, account: AccountId, trader: TraderId, now: int) -> _InForce:
         key = (account, trader)
@@ -53,16 +54,23 @@ class RiskGate:
         scopes = tuple(self.reference.scopes_of(account, trader))
         in_force = []
         valid_until = NEVER
-        for scope in scopes:
+        for level, scope in enumerate(scopes):
             base = self.limits.get(scope)
             override = self._override_sets.get(scope)
             if override is not None and now < override[1]:
                 base = (base or LimitSet()).merged(override[0])
                 valid_until = min(valid_until, override[1])
             if base is not None:
-                in_force.append((scope, base))
-        effective = Effective(in_force)
-        found = _InForce(scopes, effective, applicable_rules(effective, self.restricted), valid_until)
+                in_force.append((level, base))
+        # Accounts whose limits are equal level by level (the usual case: the same firm and desk
+        # limits, the same account template) share one compiled Effective: built once, and one
+        # object in the CPU cache instead of one per account.
+        combination = tuple(in_force)
+        compiled = self._compiled.get(combination)
+        if compiled is None:
+            effective = Effective(in_force)
+            compiled = self._compiled[combination] = (effective, applicable_rules(effective, self.restricted))
+        found = _InForce(scopes, compiled[0], compiled[1], valid_until)
         self._cache[key] = found
         return found
 
@@ -108,7 +116,7 @@ class RiskGate:
             sent = cancels_last_second + 1
             bound = applies.limits.max_cancels_per_second
             if bound is not None and sent > bound.value:
-                cap, scope = bound.value, bound.scope
+                cap, scope = bound.value, applies.scopes[bound.level]
                 return Reject(RejectCode.RISK_THROTTLE, f"{sent} cancel requests in one second from account {account} "
                               f"is above the {scope} limit of {cap}",
                               {"rule": "max_cancels_per_second", "scope": scope, "limit": str(cap), "value": str(sent)})
@@ -157,6 +165,7 @@ class RiskGate:
 
     def apply(self, event: ev.Event) -> None:
         self._cache.clear()
+        self._compiled.clear()
         if isinstance(event, ev.LimitsChanged):
             if event.limits is None:
                 self.limits.pop(event.scope, None)
@@ -191,7 +200,7 @@ class RiskGate:
         for name, bound, used in (("long", applies.limits.max_long_position, position + buys),
                                   ("short", applies.limits.max_short_position, sells - position)):
             if bound is not None:
-                cap, scope = bound.value, bound.scope
+                cap, scope = bound.value, applies.scopes[bound.level]
                 usage[name] = {"scope": scope, "limit": str(cap), "used": str(used),
                                "used_pct": str((used * 100 / cap).quantize(Decimal("0.01")))}
         return usage

@@ -167,10 +167,12 @@ def check_scope(scope: str) -> str:
 
 
 class Bound(NamedTuple):
-    """One limit in force over an order: its value and the scope that set it."""
+    """One limit in force over an order: its value and where the scope that set it sits in the
+    order's hierarchy (an index into its scopes: firm, desk, trader, account), so accounts whose
+    limits are equal level by level share one compiled ``Effective``."""
 
     value: Any
-    scope: str
+    level: int
 
 
 _LOWER_IS_TIGHTER = {f.name for f in fields(LimitSet) if f.type in ("Decimal | None",)} - {"min_price"}
@@ -183,9 +185,10 @@ class Effective:
     limit the tightest value and the scope it comes from (a list for permissions and hours,
     which every scope must grant). The rules read one attribute instead of walking the scopes."""
 
-    __slots__ = (*(f.name for f in fields(LimitSet)), "configured")
+    __slots__ = (*(f.name for f in fields(LimitSet)), "collared", "configured")
 
     configured: bool
+    collared: bool
     max_order_quantity: Bound | None
     max_order_notional: Bound | None
     price_collar_pct: Bound | None
@@ -213,14 +216,14 @@ class Effective:
     allowed_venues: tuple[Bound, ...] | None
     trading_hours_utc: tuple[Bound, ...] | None
 
-    def __init__(self, in_force: Sequence[tuple[str, LimitSet]]) -> None:
+    def __init__(self, in_force: Sequence[tuple[int, LimitSet]]) -> None:
         self.configured = bool(in_force)
         found: dict[str, list[Bound]] = {}
-        for scope, limit_set in in_force:
+        for level, limit_set in in_force:
             for name in _NAMES:
                 value = getattr(limit_set, name)
                 if value is not None:
-                    found.setdefault(name, []).append(Bound(value, scope))
+                    found.setdefault(name, []).append(Bound(value, level))
         for name in _NAMES:
             bounds = found.get(name)
             chosen: Any = None
@@ -237,6 +240,7 @@ class Effective:
             elif name == "self_trade_prevention":
                 chosen = next((bound for bound in bounds if bound.value == "reject_incoming"), bounds[0])
             setattr(self, name, chosen)
+        self.collared = self.price_collar_pct is not None or self.price_collar_ticks is not None
 
     def __repr__(self) -> str:
         return f"Effective({ {name: getattr(self, name) for name in self.__slots__ if getattr(self, name)} })"

@@ -80,3 +80,32 @@ def test_release_restores_trading_and_state_replays() -> None:
     rebuilt = replay(desk.events)
     assert rebuilt.kill_switches == {"trader:demo": "runaway algo"}
     assert snapshot(rebuilt) == snapshot(desk.engine)
+
+
+def test_an_order_with_a_replace_in_flight_is_canceled_once_the_replace_is_answered() -> None:
+    desk = Desk()
+    replaced = desk.submit_ok()
+    refused = desk.submit_ok()
+    for order_id in (replaced, refused):
+        desk.ack(order_id)
+        assert of_type(desk.replace(order_id, f"R-{order_id}", qty="50"), ev.ReplaceRequested)
+    events = engage(desk, "account:ACC-EQ-1")
+    assert [type(e) for e in events] == [ev.KillSwitchEngaged, ev.CancelDeferred, ev.CancelDeferred]
+    assert engage(desk, "account:ACC-EQ-1") == []  # engaged again: nothing twice
+    answered = desk.venue_replaced(replaced, "50", "230.00")
+    assert [type(e) for e in answered] == [ev.OrderReplaced, ev.CancelRequested]
+    answered = desk.replace_rejected(refused)
+    assert [type(e) for e in answered] == [ev.ReplaceRejected, ev.CancelRequested]
+    for order_id in (replaced, refused):
+        desk.venue_canceled(order_id)
+        assert desk.order(order_id).status is OrdStatus.CANCELED
+    assert snapshot(replay(desk.events)) == snapshot(desk.engine)
+
+
+def test_only_a_risk_officer_releases_a_kill_switch() -> None:
+    desk = Desk()
+    engage(desk, "firm:DEMO")
+    refusal = only_rejection(desk.send(cmd.ReleaseKillSwitch(actor=cmd.Actor("alice", "test"), scope="firm:DEMO", reason="x")))
+    assert refusal.reason.code is RejectCode.NOT_PERMITTED and "risk_officer" in refusal.reason.message
+    assert of_type(desk.send(cmd.ReleaseKillSwitch(actor=cmd.Actor("risk", "test"), scope="firm:DEMO", reason="ok")),
+                   ev.KillSwitchReleased)
