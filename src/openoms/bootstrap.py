@@ -68,6 +68,11 @@ class OMS:
     started_at: float = 0.0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
+    @property
+    def journal_location(self) -> str:
+        """Where the journal is: its file, or its database URL without the password."""
+        return str(getattr(self.journal, "location", self.config.journal_path))
+
     def recover(self) -> ReplayReport:
         """Replay the journal into the engine (raises JournalCorrupt on a broken chain)."""
         self.replay_report = self.runtime.replay(verify=self.config.verify_on_start)
@@ -172,9 +177,18 @@ def tune_interpreter(config: Config) -> None:
         gc.set_threshold(config.gc_threshold, second, third)
 
 
+def open_journal(config: Config) -> Journal:
+    """The journal the config names: PostgreSQL when ``database_url`` is set, else SQLite in data_dir."""
+    if config.database_url:
+        from .journal.postgres import PostgresJournal  # psycopg is imported only when it is used
+
+        return PostgresJournal(config.database_url, durability=config.durability)
+    return SqliteJournal(config.journal_path, durability=config.durability)
+
+
 def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:
     reference = reference or demo_reference()
-    journal = journal or SqliteJournal(config.journal_path, durability=config.durability)
+    journal = journal or open_journal(config)
     quotes = MarketDataStore()
     gate = RiskGate(reference, reference_prices(quotes), config.reference_max_age_ms * 1_000_000)
     limits = limits_file.load(config.limits_file) if config.limits_file else limits_file.DEMO_LIMITS

@@ -26,6 +26,10 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("oms-data")
+    # The journal's store: empty for the embedded SQLite file in data_dir; a PostgreSQL URL
+    # (postgresql://user:password@host:5432/dbname, libpq parameters such as
+    # ?options=-csearch_path%3Doms allowed) for the PostgreSQL journal, migrated on open.
+    database_url: str = ""
     # group: one fsync per batch of commands (default, never loses an acknowledged order);
     # event: one fsync per event (slow baseline); relaxed: fsync at checkpoints only
     # (survives a crash of the process, not of the machine).
@@ -65,6 +69,8 @@ class Config:
     def validate(self) -> Config:
         if self.durability not in DURABILITY_CHOICES:
             raise ConfigError(f"durability must be one of {', '.join(DURABILITY_CHOICES)}, got {self.durability!r}")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("database_url must be empty (SQLite in data_dir) or postgresql://...")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1-65535, got {self.port}")
         if self.market_data_interval_ms <= 0:

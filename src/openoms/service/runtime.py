@@ -20,6 +20,7 @@ import gc
 import heapq
 import json
 import logging
+import os
 import queue
 import subprocess
 import sys
@@ -137,14 +138,17 @@ class EngineRuntime:
         engine = self.engine
         apply = engine.apply
         head_seq, _ = self.journal.head()
-        path = getattr(self.journal, "path", None)
+        path = getattr(self.journal, "location", None)  # a SQLite file path or a PostgreSQL URL
         # A large journal's hash chain is checked by a second process while this one rebuilds
         # state (the check costs as much as a third of replay, and there are two cores).
         checker: subprocess.Popen[str] | None = None
         if verify and path is not None and head_seq >= PARALLEL_VERIFY_FROM:
+            # A database URL (it may hold a password) goes by environment, not on a command line.
+            url = getattr(self.journal, "url", None)
             checker = subprocess.Popen(
-                [sys.executable, "-m", "openoms.journal.check", str(path), str(head_seq)],
+                [sys.executable, "-m", "openoms.journal.check", "-" if url else str(path), str(head_seq)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "OMS_CHECK_TARGET": url} if url else None,
             )
         inline = verify and checker is None
         count = 0
