@@ -75,7 +75,13 @@ class OMS:
 
     def recover(self) -> ReplayReport:
         """Replay the journal into the engine (raises JournalCorrupt on a broken chain)."""
-        self.replay_report = self.runtime.replay(verify=self.config.verify_on_start)
+        try:
+            self.replay_report = self.runtime.replay(verify=self.config.verify_on_start)
+        except BaseException:
+            # Nothing will run on a journal that does not replay: let go of it (a PostgreSQL
+            # journal holds its single-writer lock until closed).
+            self.journal.close()
+            raise
         return self.replay_report
 
     async def start(self) -> None:
