@@ -113,7 +113,8 @@ class PostgresJournal:
         if migrate:
             upgrade(url)
         try:
-            conn = psycopg.connect(url, autocommit=True)
+            # Named, so operations can find the writer in pg_stat_activity.
+            conn = psycopg.connect(url, autocommit=True, application_name="openoms-journal-writer")
         except psycopg.Error as exc:
             raise _error("cannot open journal", url, exc) from exc
         try:
@@ -191,7 +192,7 @@ class PostgresJournal:
         conn: psycopg.Connection[tuple[Any, ...]] | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.broken:
             try:
-                conn = psycopg.connect(self.url, autocommit=True)
+                conn = psycopg.connect(self.url, autocommit=True, application_name="openoms-journal-reader")
             except psycopg.Error as exc:
                 raise _error("cannot read journal", self.url, exc) from exc
             self._local.conn = conn
