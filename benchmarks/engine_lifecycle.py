@@ -66,10 +66,12 @@ def deep_quote(now: int) -> Quote:
                  last=D("100.00"), last_size=D(100), volume=D(0), bids=bids, asks=asks)
 
 
-async def run_mode(mode: str, orders: int, window: int, workdir: Path) -> dict[str, Any]:
+async def run_mode(mode: str, orders: int, window: int, workdir: Path, journal: Journal | None = None) -> dict[str, Any]:
+    """One mode; ``journal`` (empty, of the mode's durability) replaces the SQLite file (benchmarks/backends.py)."""
     reference = demo_reference()
     durability, _, with_risk = mode.partition("+")
-    journal: Journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=durability)
+    if journal is None:
+        journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=durability)
     gate = None
     if with_risk:  # pre-trade risk on, with the demo limits (quantity, notional, collar at three scopes)
         quote = deep_quote(time.time_ns())
