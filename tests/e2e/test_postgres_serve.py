@@ -96,7 +96,9 @@ def test_lost_database_connection_mid_commit_fails_closed_and_a_restart_recovers
         health = client.get("/health")
         assert health.status_code == 503
         failure = health.json()["engine"]["failure"]
-        assert "journal write failed" in failure and "terminat" in failure
+        # the cause as the driver saw it: "terminating connection due to administrator command" or
+        # "server closed the connection unexpectedly", depending on when the cut lands
+        assert failure.startswith("journal write failed: seq ") and "not written to postgresql://" in failure
         assert resting_buy(client, "AFTER", price).status_code == 503
     server.kill()
 

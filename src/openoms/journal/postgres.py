@@ -175,7 +175,7 @@ class PostgresJournal:
             else:
                 self._conn.execute(INSERT_BATCH, (seqs, stamps, payloads, digests))
         except psycopg.Error as exc:
-            raise _error(f"journal write failed at seq {seqs[0]} on", self.url, exc) from exc
+            raise _error(f"seq {seqs[0]} not written to", self.url, exc) from exc
         self._last_seq = seq
         self._last_hash = prev
 
