@@ -5,7 +5,8 @@ with the journal on each backend, side by side in one run: durable orders/s and 
 PostgreSQL runs on a throwaway database (created on ``--admin-url``'s server and dropped at the
 end), a fresh schema per mode. Modes: ``sqlite/group``, ``postgresql/group``,
 ``postgresql/relaxed`` (synchronous_commit=off), ``sqlite/event`` and ``postgresql/event``
-(one commit per event: the slow baselines, with fewer orders).
+(one commit per event: the slow baselines, with fewer orders). Then each ``group`` journal just
+written is replayed into a fresh engine with the hash chain checked (events/s).
 
     python benchmarks/backends.py [--orders 20000] [--event-orders 1000] [--window 1000]
         [--modes sqlite/group,postgresql/group,...] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
@@ -28,11 +29,30 @@ from engine_lifecycle import run_mode
 
 from openoms.bootstrap import tune_interpreter
 from openoms.config import Config
+from openoms.demo import SIM, demo_reference
+from openoms.domain.engine import OrderEngine
 from openoms.journal.postgres import PostgresJournal
 from openoms.journal.sqlite import SqliteJournal
 from openoms.service.ports import Journal
+from openoms.service.runtime import EngineRuntime
 
 DEFAULT_MODES = "sqlite/group,postgresql/group,postgresql/relaxed,sqlite/event,postgresql/event"
+
+
+def open_journal(mode: str, base_url: str, workdir: Path) -> Journal:
+    backend, _, durability = mode.partition("/")
+    if backend == "postgresql":
+        return PostgresJournal(f"{base_url}?options=-csearch_path%3D{mode.replace('/', '_')}", durability=durability)
+    return SqliteJournal(workdir / f"{durability}.sqlite", durability=durability)
+
+
+def replay(journal: Journal) -> dict[str, Any]:
+    """Rebuild an engine from the journal with every hash link checked, as a restart does."""
+    gc.collect()
+    runtime = EngineRuntime(OrderEngine(demo_reference(), default_venue=SIM), journal, {})
+    report = runtime.replay(verify=True)
+    journal.close()
+    return {"events": report.events, "seconds": round(report.seconds, 3), "events_per_s": round(report.events / report.seconds)}
 
 
 def main() -> None:
@@ -53,14 +73,10 @@ def main() -> None:
         try:
             for mode in args.modes.split(","):
                 backend, _, durability = mode.partition("/")
-                journal: Journal
                 if backend == "postgresql":
-                    schema = mode.replace("/", "_")
                     with psycopg.connect(base_url, autocommit=True) as conn:
-                        conn.execute(f"CREATE SCHEMA {schema}")
-                    journal = PostgresJournal(f"{base_url}?options=-csearch_path%3D{schema}", durability=durability)
-                else:
-                    journal = SqliteJournal(Path(tmp) / f"{durability}.sqlite", durability=durability)
+                        conn.execute(f"CREATE SCHEMA {mode.replace('/', '_')}")
+                journal = open_journal(mode, base_url, Path(tmp))
                 orders = args.event_orders if durability == "event" else args.orders
                 gc.collect()
                 result = asyncio.run(run_mode(durability, orders, args.window, Path(tmp), journal=journal))
@@ -68,6 +84,11 @@ def main() -> None:
                 print(f"{mode:>20}: {result['orders_per_s']:>7} orders/s  ack p50 {result['ack']['p50_us']} us "
                       f"p99 {result['ack']['p99_us']} us  ({result['commits']} commits)", file=sys.stderr)
                 results.append(result)
+            for mode in ("sqlite/group", "postgresql/group"):
+                if mode in args.modes.split(","):
+                    replayed = replay(open_journal(mode, base_url, Path(tmp)))
+                    print(f"{mode:>20}: replay {replayed['events_per_s']:>7} events/s ({replayed['events']} events)", file=sys.stderr)
+                    results.append({"mode": f"replay {mode}", **replayed})
         finally:
             admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     by_mode = {r["mode"]: r for r in results}
