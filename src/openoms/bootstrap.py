@@ -100,6 +100,9 @@ class OMS:
         if restored:
             log.info("restored %d open routes at the simulated venues", restored)
         await self.runtime.start()
+        # Venues that kept state while we were down have been asked for their orders' status;
+        # their answers (fills made meanwhile, cancels) are journaled before anything new is taken.
+        await self.runtime.wait_reconciled(self.config.venue_status_timeout_ms / 1000)
         await self._load_limits()
         await self.runtime.execute(
             cmd.RecordStart(actor=SYSTEM, version=__version__, clock="system clock, UTC (time.time_ns)",

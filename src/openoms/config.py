@@ -59,6 +59,9 @@ class Config:
     # market price may be before orders that need it are refused.
     limits_file: Path | None = None
     reference_max_age_ms: int = 5000
+    # After a restart, how long a venue that kept its state may take to answer the order status
+    # requests before the engine fails closed (no new order is taken before it answers).
+    venue_status_timeout_ms: int = 10_000
     log_level: str = "info"
     access_log: bool = False
 
@@ -85,6 +88,8 @@ class Config:
             raise ConfigError("gc_threshold must be >= 0")
         if self.gil_switch_interval_us < 0:
             raise ConfigError("gil_switch_interval_us must be >= 0")
+        if self.venue_status_timeout_ms <= 0:
+            raise ConfigError("venue_status_timeout_ms must be positive")
         if self.max_batch <= 0:
             raise ConfigError("max_batch must be positive")
         return self

@@ -118,6 +118,7 @@ class EngineRuntime:
         self._writer: threading.Thread | None = None
         self._idle: asyncio.Event | None = None
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.reconciling: set[VenueId] = set()  # venues asked for order status, not yet answered
 
     # --- start-up --------------------------------------------------------------------------
 
@@ -205,7 +206,9 @@ class EngineRuntime:
         return expected - 1
 
     def restore_venues(self) -> int:
-        """Put every open route back at its venue after a restart (the simulated venues keep no state)."""
+        """Put every open route back at its venue after a restart (the simulated venues keep no
+        state), or, for a venue that kept its state (``StatusRequests``), ask it for their status:
+        then ``wait_reconciled`` before accepting new orders."""
         restored = 0
         by_venue: dict[VenueId, list[RouteRequest]] = {}
         for order in self.engine.live.values():
@@ -216,7 +219,12 @@ class EngineRuntime:
             # The trading-day state is part of the journal: a restart after the close stays closed.
             venue.set_session_open(self.engine.session_open)
             routes = by_venue.get(venue_id, [])
-            if routes:
+            request_status = getattr(venue, "request_status", None)
+            if request_status is not None:
+                self.reconciling.add(venue_id)
+                request_status(routes, lambda venue_id=venue_id: self.reconciling.discard(venue_id))
+                restored += len(routes)
+            elif routes:
                 venue.restore(routes)
                 restored += len(routes)
         # Requests that were journaled (and acknowledged) but whose answer was not: ask again,
@@ -230,6 +238,21 @@ class EngineRuntime:
             elif order.pending_replace is not None:
                 self._send_replace(order, open_route.route_id, *order.pending_replace)
         return restored
+
+    async def wait_reconciled(self, timeout: float) -> None:
+        """Wait until every venue asked for order status has answered and what it reported is
+        journaled (fills made while the OMS was down are booked before anything new is taken).
+        A venue that does not answer in time fails the engine closed: its orders' state is unknown."""
+        deadline = time.monotonic() + timeout
+        while self.reconciling:
+            if time.monotonic() > deadline:
+                self._fail(f"venue(s) {', '.join(sorted(self.reconciling))} did not answer the order status request "
+                           f"within {timeout:g}s after the restart")
+                raise EngineUnavailable(self.failure or "venue reconciliation timed out")
+            await asyncio.sleep(0.01)  # ``done`` may come from a venue's own thread: poll, do not share an Event
+        await self.drain()
+        if self.failure is not None:
+            raise EngineUnavailable(self.failure)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
