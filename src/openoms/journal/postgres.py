@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ HEAD_REVISION = "0001"  # the newest migration; a test checks it against Alembic
 MIGRATIONS = Path(__file__).with_name("migrations")
 PAGE = 10_000  # rows per read round trip: reads page by primary key, no long-lived cursor
 WRITER_LOCK = 0x4F4D5302  # advisory lock class for "the writer of this schema's journal"
+WRITER_LOCK_WAIT_S = 5.0
 
 INSERT_BATCH = (
     "INSERT INTO events (seq, ts, payload, hash) "
@@ -101,6 +103,19 @@ def upgrade(url: str) -> str:
     return HEAD_REVISION
 
 
+def _take_writer_lock(conn: psycopg.Connection[tuple[Any, ...]]) -> bool:
+    """The single-writer lock. After a kill -9 the old session lingers on the server until it
+    notices its socket closed, so an immediate restart waits a little for it to go."""
+    deadline = time.monotonic() + WRITER_LOCK_WAIT_S
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (WRITER_LOCK,)).fetchone()
+        if row and row[0]:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
 class PostgresJournal:
     def __init__(self, url: str, durability: str = "group", migrate: bool = True) -> None:
         if durability not in DURABILITY_MODES:
@@ -119,8 +134,7 @@ class PostgresJournal:
             raise _error("cannot open journal", url, exc) from exc
         try:
             conn.execute(f"SET synchronous_commit TO {'off' if durability == 'relaxed' else 'on'}")
-            locked = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (WRITER_LOCK,)).fetchone()
-            if not locked or not locked[0]:
+            if not _take_writer_lock(conn):
                 raise JournalError(f"journal {self.location} is being written by another OpenOMS process")
             row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         except psycopg.Error as exc:

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from builders import Desk
+from openoms.journal import postgres
 from openoms.journal.chain import GENESIS, verify
 from openoms.journal.postgres import (
     HEAD_REVISION,
@@ -75,8 +76,9 @@ def test_the_events_table_refuses_edits(pg_url: str, statement: str) -> None:
     journal.close()
 
 
-def test_a_second_writer_on_the_same_journal_is_refused_until_the_first_closes(pg_url: str) -> None:
+def test_a_second_writer_on_the_same_journal_is_refused_until_the_first_closes(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     desk, first = filled(pg_url)
+    monkeypatch.setattr(postgres, "WRITER_LOCK_WAIT_S", 0.3)
     with pytest.raises(JournalError, match="another OpenOMS process"):
         PostgresJournal(pg_url)
     first.close()
