@@ -255,12 +255,16 @@ def _records(conn: psycopg.Connection[tuple[Any, ...]], url: str, after_seq: int
             row = conn.execute("SELECT hash FROM events WHERE seq = %b", (after_seq,), binary=True).fetchone()
             prev = bytes(row[0]) if row else GENESIS
         last = after_seq
-        while True:
-            rows = conn.execute("SELECT seq, payload, hash FROM events WHERE seq > %b AND seq <= %b ORDER BY seq LIMIT %b",
-                                (last, upto_seq, PAGE), binary=True).fetchall()
+        while last < upto_seq:
+            # The bound goes into LIMIT, not a second range condition: with ``seq <= %b`` the
+            # generic plan psycopg prepares after five pages sorted the table for every page (3x slower).
+            rows = conn.execute("SELECT seq, payload, hash FROM events WHERE seq > %b ORDER BY seq LIMIT %b",
+                                (last, min(PAGE, upto_seq - last)), binary=True).fetchall()
             if not rows:
                 return
             for seq, payload, digest in rows:
+                if seq > upto_seq:  # past a gap, the page can reach beyond the bound
+                    return
                 yield Record(seq, payload, prev, digest)
                 prev = digest
             last = rows[-1][0]
