@@ -64,3 +64,19 @@ def store(journal_backend: str, tmp_path: Path, request: pytest.FixtureRequest) 
     """Where a test's journal lives: SQLite in tmp_path, or a fresh PostgreSQL schema."""
     url = str(request.getfixturevalue("pg_url")) if journal_backend == "postgresql" else ""
     return Store(journal_backend, tmp_path / "data", url)
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    """The local NATS server with JetStream (tests isolate themselves by a random subject prefix)."""
+    import socket
+
+    url = os.environ.get("OMS_TEST_NATS_URL", "nats://127.0.0.1:4222")
+    host, _, port = url.removeprefix("nats://").partition(":")
+    try:
+        socket.create_connection((host, int(port or 4222)), timeout=3).close()
+    except OSError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"NATS is required under CI: {url}: {exc}")
+        pytest.skip(f"NATS not reachable: {url}: {exc}")
+    return url

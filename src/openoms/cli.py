@@ -21,6 +21,8 @@ app.add_typer(audit_app, name="audit")
 console = Console(stderr=True)
 db_app = typer.Typer(help="The PostgreSQL journal's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+cluster_app = typer.Typer(help="Scale-out on NATS JetStream: engine shards by account.", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
 DATABASE_URL_HELP = "PostgreSQL journal, postgresql://... (env OMS_DATABASE_URL; default: SQLite in the data dir)"
 
 
@@ -141,6 +143,63 @@ def db_upgrade(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     print(f"journal schema at {redact(url)}: revision {revision} (head)")
+
+
+@cluster_app.command("engine")
+def cluster_engine(
+    shard: Annotated[str, typer.Option(help="This shard and the number of shards, N/M (0 <= N < M)")],
+    nats_url: Annotated[Optional[str], typer.Option(help="NATS server with JetStream (env OMS_NATS_URL)")] = None,  # noqa: UP045
+    prefix: Annotated[str, typer.Option(help="Stream and subject prefix shared by the cluster")] = "oms",
+    data_dir: Annotated[Optional[Path], typer.Option(help="This shard's own journal directory (env OMS_DATA_DIR)")] = None,  # noqa: UP045
+    database_url: Annotated[Optional[str], typer.Option(help="This shard's own PostgreSQL journal (" + DATABASE_URL_HELP + ")")] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], typer.Option(help="TOML config file (env OMS_CONFIG)")] = None,  # noqa: UP045
+    market_data: Annotated[
+        Optional[bool], typer.Option("--market-data/--no-market-data", help="Run the market data simulator")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Run one engine shard: the accounts that hash to shard N of M, their commands taken from
+    JetStream, their events journaled in this shard's own journal. SIGTERM stops cleanly."""
+    from .cluster.partition import ShardError, Subjects, parse_shard
+
+    try:
+        number, total = parse_shard(shard)
+        cfg = load(config, overrides={"data_dir": data_dir, "database_url": database_url, "nats_url": nats_url,
+                                      "market_data": market_data})
+    except (ConfigError, ShardError) as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if not cfg.nats_url:
+        console.print("[red]configuration error:[/red] give --nats-url or OMS_NATS_URL")
+        raise typer.Exit(2)
+    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    import asyncio
+
+    from .bootstrap import build
+    from .cluster.shard import EngineShard
+    from .journal.sqlite import JournalError
+    from .service.runtime import JournalCorrupt
+
+    try:
+        oms = build(cfg)
+        oms.recover()
+    except (JournalError, JournalCorrupt) as exc:
+        console.print(f"[red]journal problem, not starting:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+    async def run() -> bool:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await oms.start()
+        try:
+            await EngineShard(oms, cfg.nats_url, number, total, Subjects(prefix)).run(stop)
+        finally:
+            await oms.stop()
+        return oms.runtime.failure is None
+
+    raise typer.Exit(0 if asyncio.run(run()) else 1)
 
 
 @app.command()
