@@ -76,7 +76,10 @@ class ClusterGateway:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[reply_to] = future
         try:
-            await self._js.publish(self.subjects.commands(shard), encode_command(local),
+            # A plain publish into the stream's subject: JetStream stores it (and drops a repeat of
+            # the same Nats-Msg-Id); the shard's answer is the acknowledgement that counts, so the
+            # PubAck round trip would only add latency.
+            await self._nc.publish(self.subjects.commands(shard), encode_command(local),
                                    headers={"Nats-Msg-Id": message_id, REPLY_HEADER: reply_to})
             return await asyncio.wait_for(future, timeout)
         finally:

@@ -24,7 +24,7 @@ import msgspec
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ..bootstrap import OMS
 from ..domain import events as ev
@@ -38,7 +38,7 @@ from .wire import REPLY_HEADER, decode_command, encode_reply, ensure_streams
 
 log = logging.getLogger("openoms.cluster")
 
-FETCH = 512  # commands taken per pull: they are decided as one group commit
+MAX_IN_FLIGHT = 4096  # commands delivered but not yet durable and acknowledged
 # How long JetStream waits for a shard's ack before giving the command out again: what a shard
 # killed mid-batch costs its restart. A batch commits in milliseconds; a redelivery to a slow
 # but living shard is harmless (no second effect, see above).
@@ -63,23 +63,34 @@ class EngineShard:
             js = nc.jetstream()
             await ensure_streams(js, self.subjects)
             self.oms.runtime.subscribers.append(self._publish_events)
-            subscription = await js.pull_subscribe(
+            in_flight: set[asyncio.Task[None]] = set()
+
+            async def take(message: Msg) -> None:
+                # Called for each command in stream order, one at a time. It only starts the task:
+                # tasks start in creation order and each queues its command on its first step, so
+                # the engine sees stream order, and decides whatever has arrived as one group commit.
+                task = asyncio.create_task(self._handle(message))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+
+            # A push consumer: JetStream sends commands as they come (at most MAX_IN_FLIGHT
+            # unacknowledged), with no pull round trip between batches.
+            subscription = await js.subscribe(
                 self.subjects.commands(self.shard), durable=self.subjects.consumer(self.shard), stream=self.subjects.command_stream,
-                config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_ack_pending=20_000),
+                cb=take, manual_ack=True, pending_msgs_limit=MAX_IN_FLIGHT * 2,
+                config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_ack_pending=MAX_IN_FLIGHT,
+                                      deliver_policy=DeliverPolicy.ALL),
             )
             log.info("engine shard %d/%d consuming %s", self.shard, self.shards, self.subjects.commands(self.shard))
-            while not stop.is_set():
-                if self.oms.runtime.failure is not None:
-                    return  # failed closed: the process exits and a supervisor restarts it (replay)
-                try:
-                    messages = await subscription.fetch(FETCH, timeout=0.5)
-                except TimeoutError:  # nothing to do for now (nats-py raises asyncio's, i.e. the builtin)
-                    continue
-                # Tasks start in creation order, and each queues its command on its first step:
-                # the engine sees the commands in stream order, and decides them as one batch.
-                await asyncio.gather(*(self._handle(message) for message in messages))
+            while not stop.is_set() and self.oms.runtime.failure is None:
+                # A failed engine stops here: the process exits and a supervisor restarts it (replay).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+            await subscription.unsubscribe()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
         finally:
-            # flush + close, not drain: nats-py's drain of a pull subscription waits forever.
+            # flush + close: nats-py's drain can wait forever on a JetStream subscription.
             with contextlib.suppress(Exception):
                 await nc.flush(timeout=2)
             await nc.close()
