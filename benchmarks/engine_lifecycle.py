@@ -11,6 +11,10 @@ Ends with one JSON line: orders_per_s per mode, percentiles in microseconds, and
 of each mode to the journal-off baseline measured in the same run.
 
     python benchmarks/engine_lifecycle.py [--orders 50000] [--window 1000] [--modes off,group,event]
+
+``+risk`` turns pre-trade risk on with the demo limits (one account); ``+risk20`` with every
+rule switched on (22 of them) over ``--accounts`` accounts (default 10,000), orders cycling
+through the accounts, buying then selling so positions go up and down.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from openoms.config import Config
 from openoms.demo import SIM, demo_reference
 from openoms.domain import commands as cmd
 from openoms.domain import events as ev
+from openoms.domain.accounts import Account, ReferenceData, Trader
 from openoms.domain.engine import OrderEngine
-from openoms.domain.ids import AccountId, ClientOrderId, Symbol
+from openoms.domain.ids import AccountId, ClientOrderId, DeskId, Symbol, TraderId
 from openoms.domain.values import OrdType, Side, TimeInForce
 from openoms.journal.memory import NullJournal
 from openoms.journal.sqlite import SqliteJournal
@@ -66,10 +71,34 @@ def deep_quote(now: int) -> Quote:
                  last=D("100.00"), last_size=D(100), volume=D(0), bids=bids, asks=asks)
 
 
-async def run_mode(mode: str, orders: int, window: int, workdir: Path, journal: Journal | None = None) -> dict[str, Any]:
+def many_accounts(count: int) -> ReferenceData:
+    """The demo hierarchy with ``count`` accounts on the equities desk, 100 per trader."""
+    base = demo_reference()
+    accounts = {AccountId(f"BA{i}"): Account(AccountId(f"BA{i}"), DeskId("EQUITIES"), f"bench account {i}") for i in range(count)}
+    ids = list(accounts)
+    traders = {TraderId(f"bt{t}"): Trader(TraderId(f"bt{t}"), DeskId("EQUITIES"), f"bench trader {t}", tuple(ids[t * 100:(t + 1) * 100]))
+               for t in range((count + 99) // 100)}
+    return ReferenceData(base.firms, base.desks, traders, accounts, base.instruments, base.roles)
+
+
+# Every rule on: at the firm, the desk and each account (what a real limits file sets).
+RISK20_FIRM = {
+    "max_order_quantity": "100000", "max_order_notional": "10000000", "price_collar_pct": "10", "min_price": "1",
+    "max_price": "10000", "max_pct_adv": "1", "allowed_asset_classes": "equity,option,future,bond", "allowed_venues": "SIM",
+    "trading_hours_utc": "00:00-23:59", "short_sale_rules": "true", "self_trade_prevention": "reject_incoming",
+    "max_order_to_trade_ratio": "50", "order_to_trade_min_messages": "100", "duplicate_window_ms": "50",
+}
+RISK20_DESK = {"max_orders_per_second": "1000", "max_replaces_per_second": "100", "max_long_underlying": "1000000",
+               "max_short_underlying": "1000000", "max_gross_exposure": "100000000", "max_net_exposure": "100000000"}
+RISK20_ACCOUNT = {"max_long_position": "100000", "max_short_position": "100000", "credit_limit": "10000000",
+                  "max_daily_loss": "1000000"}
+
+
+async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts: int = 10_000,
+                   journal: Journal | None = None) -> dict[str, Any]:
     """One mode; ``journal`` (empty, of the mode's durability) replaces the SQLite file (benchmarks/backends.py)."""
-    reference = demo_reference()
     durability, _, with_risk = mode.partition("+")
+    reference = many_accounts(accounts) if with_risk == "risk20" else demo_reference()
     if journal is None:
         journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=durability)
     gate = None
@@ -77,8 +106,15 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, journal: 
         quote = deep_quote(time.time_ns())
         gate = RiskGate(reference, lambda symbol: Reference(bid=quote.bid, ask=quote.ask, last=quote.last, ts=quote.ts),
                         3600 * 10**9)
-        for scope, values in DEMO_LIMITS.limits.items():
-            gate.limits[scope] = LimitSet.parse(dict(values), scope)
+        if with_risk == "risk20":
+            gate.limits["firm:DEMO"] = LimitSet.parse(dict(RISK20_FIRM), "firm")
+            gate.limits["desk:EQUITIES"] = LimitSet.parse(dict(RISK20_DESK), "desk")
+            gate.restricted["firm:DEMO"] = frozenset({Symbol("NVDA")})
+            for account_id in reference.accounts:
+                gate.limits[f"account:{account_id}"] = LimitSet.parse(dict(RISK20_ACCOUNT), "account")
+        else:
+            for scope, values in DEMO_LIMITS.limits.items():
+                gate.limits[scope] = LimitSet.parse(dict(values), scope)
     engine = OrderEngine(reference, default_venue=SIM, gate=gate)
     runtime = EngineRuntime(engine, journal, {})
     venue = SimulatedVenue(SIM, reference.instruments, runtime.post, "bench")
@@ -87,7 +123,10 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, journal: 
     await runtime.start()
 
     actor = cmd.Actor("demo", "bench")
-    account = AccountId("ACC-EQ-1")
+    account_ids = list(reference.accounts) if with_risk == "risk20" else [AccountId("ACC-EQ-1")]
+    actors = {a: cmd.Actor(t.trader_id, "bench") for t in reference.traders.values() for a in t.accounts}
+    if with_risk != "risk20":
+        actors = {account_ids[0]: actor}
     sent_at: dict[str, int] = {}
     ack_lat: list[int] = []
     life_lat: list[int] = []
@@ -98,16 +137,20 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, journal: 
     def on_ack(outcome: Outcome) -> None:
         first = outcome.events[0]
         assert isinstance(first, ev.OrderAccepted), outcome.events
-        ack_lat.append(perf() - sent_at[first.cl_ord_id])
+        ack_lat.append(perf() - sent_at[first.cl_ord_id])  # refused orders stop the run here: the assert above
 
     def submit_one() -> None:
         i = state["submitted"]
         state["submitted"] = i + 1
         cl_ord_id = ClientOrderId(f"B{i}")
         sent_at[cl_ord_id] = perf()
+        account = account_ids[i % len(account_ids)]
+        # Each account buys, then sells what it bought (a sale marked long, covered), and so on.
+        buy = len(account_ids) == 1 or (i // len(account_ids)) % 2 == 0
         runtime.post(
-            cmd.SubmitOrder(actor=actor, account=account, cl_ord_id=cl_ord_id, symbol=SYMBOL, side=Side.BUY,
-                            quantity=D(100), ord_type=OrdType.LIMIT, price=D("100.05"), tif=TimeInForce.DAY),
+            cmd.SubmitOrder(actor=actors[account], account=account, cl_ord_id=cl_ord_id, symbol=SYMBOL,
+                            side=Side.BUY if buy else Side.SELL, quantity=D(100), ord_type=OrdType.LIMIT,
+                            price=D("100.05") if buy else D("99.95"), tif=TimeInForce.DAY),
             on_ack,
         )
 
@@ -151,6 +194,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=1000, help="orders in flight")
     parser.add_argument("--modes", default="off,group,group+risk,event",
                         help="journal off / group / event, each optionally +risk (pre-trade risk with the demo limits)")
+    parser.add_argument("--accounts", type=int, default=10_000, help="accounts for the +risk20 modes")
     parser.add_argument("--untuned", action="store_true",
                         help="keep CPython's default GIL switch interval and GC thresholds (oms serve tunes them)")
     args = parser.parse_args()
@@ -161,7 +205,7 @@ def main() -> None:
         for mode in args.modes.split(","):
             n = args.event_orders if mode.startswith("event") else args.orders
             gc.collect()  # each mode starts without the previous mode's garbage (a full collection mid-run stalls it)
-            result = asyncio.run(run_mode(mode, n, args.window, Path(tmp)))
+            result = asyncio.run(run_mode(mode, n, args.window, Path(tmp), args.accounts))
             print(f"{mode:>6}: {result['orders_per_s']:>8} orders/s  ack p50 {result['ack']['p50_us']} us "
                   f"p99 {result['ack']['p99_us']} us  lifecycle p99 {result['lifecycle']['p99_us']} us", file=sys.stderr)
             results.append(result)
@@ -172,8 +216,13 @@ def main() -> None:
             ratios[r["mode"]] = {"throughput_vs_off": round(r["orders_per_s"] / base["orders_per_s"], 3),
                                  "ack_p99_vs_off": round(r["ack"]["p99_us"] / base["ack"]["p99_us"], 2)}
     by_mode = {r["mode"]: r for r in results}
-    if "group" in by_mode and "group+risk" in by_mode:
-        ratios["risk_vs_no_risk"] = {"throughput": round(by_mode["group+risk"]["orders_per_s"] / by_mode["group"]["orders_per_s"], 3)}
+    for durability in ("off", "group"):
+        for risk in ("risk", "risk20"):
+            if durability in by_mode and f"{durability}+{risk}" in by_mode:
+                with_risk, without = by_mode[f"{durability}+{risk}"], by_mode[durability]
+                ratios[f"{durability}+{risk}_vs_{durability}"] = {
+                    "throughput": round(with_risk["orders_per_s"] / without["orders_per_s"], 3),
+                    "ack_p99": round(with_risk["ack"]["p99_us"] / without["ack"]["p99_us"], 2)}
     print(json.dumps({"benchmark": "engine_lifecycle", "window": args.window, "interpreter_tuned": not args.untuned, "results": results, "ratios": ratios,
                       "python": sys.version.split()[0]}))
 

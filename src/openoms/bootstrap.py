@@ -27,6 +27,7 @@ from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
 from .risk import limits_file
 from .risk.checks import PriceSource, Reference
+from .risk.fx import FxRates
 from .risk.gate import RiskGate
 from .risk.limits import LimitError
 from .service.ports import Journal, VenueGateway
@@ -120,11 +121,12 @@ class OMS:
             outcome = await self.runtime.execute(cmd.SetLimits(actor=LIMITS_FILE, scope=scope, limits=values, reason=f"loaded from {source}"))
             if outcome.rejected is not None:
                 raise LimitError(outcome.rejected.message)
-        for scope, symbols in self.limits.restricted.items():
-            outcome = await self.runtime.execute(cmd.SetRestricted(actor=LIMITS_FILE, scope=scope, symbols=symbols,
-                                                                   reason=f"loaded from {source}"))
-            if outcome.rejected is not None:
-                raise LimitError(outcome.rejected.message)
+        for kind, lists in (("restricted", self.limits.restricted), ("watch", self.limits.watch)):
+            for scope, symbols in lists.items():
+                outcome = await self.runtime.execute(cmd.SetRestricted(actor=LIMITS_FILE, scope=scope, symbols=symbols,
+                                                                       reason=f"loaded from {source}", kind=kind))
+                if outcome.rejected is not None:
+                    raise LimitError(outcome.rejected.message)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -199,8 +201,8 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     reference = reference or demo_reference()
     journal = journal or open_journal(config)
     quotes = MarketDataStore()
-    gate = RiskGate(reference, reference_prices(quotes), config.reference_max_age_ms * 1_000_000)
     limits = limits_file.load(config.limits_file) if config.limits_file else limits_file.DEMO_LIMITS
+    gate = RiskGate(reference, reference_prices(quotes), config.reference_max_age_ms * 1_000_000, FxRates(limits.fx_rates))
     engine = OrderEngine(reference, default_venue=SIM, gate=gate)
     venues: dict[str, SimulatedVenue] = {}
     runtime = EngineRuntime(engine, journal, venues, max_batch=config.max_batch)  # type: ignore[arg-type]

@@ -14,9 +14,12 @@ D = Decimal
 
 def demo_instruments() -> dict[Symbol, Instrument]:
     items = [
-        Instrument(Symbol("AAPL"), AssetClass.EQUITY, "USD", D("0.01"), D(1), "Apple Inc.", venues=(SIM,)),
-        Instrument(Symbol("MSFT"), AssetClass.EQUITY, "USD", D("0.01"), D(1), "Microsoft Corp.", venues=(SIM,)),
-        Instrument(Symbol("NVDA"), AssetClass.EQUITY, "USD", D("0.01"), D(1), "NVIDIA Corp.", venues=(SIM,)),
+        Instrument(Symbol("AAPL"), AssetClass.EQUITY, "USD", D("0.01"), D(1), "Apple Inc.", venues=(SIM,),
+                   average_daily_volume=D(50_000_000)),
+        Instrument(Symbol("MSFT"), AssetClass.EQUITY, "USD", D("0.01"), D(1), "Microsoft Corp.", venues=(SIM,),
+                   average_daily_volume=D(20_000_000)),
+        Instrument(Symbol("NVDA"), AssetClass.EQUITY, "USD", D("0.01"), D(1), "NVIDIA Corp.", venues=(SIM,),
+                   average_daily_volume=D(250_000_000)),
         Instrument(Symbol("SAP"), AssetClass.EQUITY, "EUR", D("0.02"), D(1), "SAP SE", venues=(SIM,)),
         # A US Treasury note quoted in percent of par, in 1/128ths; quantity is face value.
         Instrument(Symbol("UST-10Y"), AssetClass.BOND, "USD", D("0.0078125"), D(1000), "US Treasury 4.25% 2036",
@@ -62,4 +65,13 @@ def demo_reference() -> ReferenceData:
         traders={t.trader_id: t for t in traders},
         accounts={a.account_id: a for a in accounts},
         instruments=demo_instruments(),
+        # Until users and logins land (issue 8): who may change limits and release kill switches.
+        # The demo user holds every role so the demo is usable alone; alice and bob are traders only.
+        roles={
+            "demo": frozenset({"trader", "risk_officer", "operations"}),
+            "risk": frozenset({"risk_officer"}),
+            "ops": frozenset({"operations"}),
+            "alice": frozenset({"trader"}),
+            "bob": frozenset({"trader"}),
+        },
     )

@@ -63,6 +63,10 @@ def test_every_rule_answers_with_rule_scope_limit_and_value(client: TestClient) 
 def test_limit_and_restricted_list_changes_over_rest_take_effect_and_are_journaled(client: TestClient) -> None:
     r = client.put("/api/v1/risk/limits/account:ACC-EQ-1", json={"limits": {"max_order_quantity": 50}, "reason": "new fund"},
                    headers={"X-OMS-User": "alice"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "NOT_PERMITTED"
+    assert "risk_officer" in r.json()["error"]["message"]
+    r = client.put("/api/v1/risk/limits/account:ACC-EQ-1", json={"limits": {"max_order_quantity": 50}, "reason": "new fund"},
+                   headers={"X-OMS-User": "risk"})
     assert r.status_code == 200 and r.json()["changed"] is True
     assert client.post("/api/v1/orders", json=order(quantity="51")).json()["error"]["code"] == "RISK_MAX_QUANTITY"
     assert client.post("/api/v1/orders", json=order(quantity="50")).status_code == 201
@@ -78,6 +82,7 @@ def test_limit_and_restricted_list_changes_over_rest_take_effect_and_are_journal
     assert r.status_code == 200
     assert "account:ACC-EQ-1" not in client.get("/api/v1/risk/limits").json()["limits"]
     assert journal_types(client).count("LimitsChanged") == 6
+    assert journal_types(client).count("CommandRejected") == 4  # alice's change and three refused orders
     assert journal_types(client).count("RestrictedListChanged") == 1
 
 
@@ -168,7 +173,7 @@ def test_what_if_runs_every_check_and_sends_nothing(client: TestClient) -> None:
     by_check = {c["check"]: c for c in result["checks"]}
     assert by_check["validation"]["passed"] and by_check["kill_switch"]["passed"]
     assert by_check["max_order_quantity"]["code"] == "RISK_MAX_QUANTITY"
-    assert by_check["price_collar_pct"]["code"] == "RISK_PRICE_COLLAR"
+    assert by_check["price_collar"]["code"] == "RISK_PRICE_COLLAR"
     assert by_check["max_order_notional"]["code"] == "RISK_MAX_NOTIONAL"
     assert by_check["restricted_list"]["passed"] and by_check["position_limits"]["passed"]
     ok = client.post("/api/v1/risk/what-if", json=order()).json()
@@ -178,4 +183,56 @@ def test_what_if_runs_every_check_and_sends_nothing(client: TestClient) -> None:
                                   "message": "unknown instrument 'NOPE'", "detail": {"symbol": "NOPE"}}]
     assert client.post("/api/v1/risk/what-if", content="{").json()["error"]["code"] == "MALFORMED_JSON"
     assert journal_types(client) == before
+    assert client.get("/api/v1/orders").json()["count"] == 0
+
+
+def test_overrides_locates_watch_lists_and_account_usage_over_rest(client: TestClient) -> None:
+    risk = {"X-OMS-User": "risk"}
+    future = "2099-01-01T00:00:00Z"
+    r = client.post("/api/v1/risk/overrides/account:ACC-EQ-1", headers=risk,
+                    json={"limits": {"max_order_quantity": "5", "allowed_asset_classes": ["equity"]}, "expires_at": future,
+                          "reason": "new PM, first week"})
+    assert r.status_code == 201 and r.json()["expires_at"] == "2099-01-01T00:00:00Z"
+    assert client.post("/api/v1/orders", json=order(quantity="6")).json()["error"]["code"] == "RISK_MAX_QUANTITY"
+    limits = client.get("/api/v1/risk/limits").json()
+    assert limits["overrides"]["account:ACC-EQ-1"]["limits"] == {"max_order_quantity": "5", "allowed_asset_classes": "equity"}
+    assert limits["fx_rates"] == {"EURUSD": "1.08"}
+    assert client.request("DELETE", "/api/v1/risk/overrides/account:ACC-EQ-1", headers=risk,
+                          json={"reason": "PM approved"}).status_code == 200
+    assert client.post("/api/v1/orders", json=order(quantity="6")).status_code == 201
+
+    assert client.post("/api/v1/risk/locates", json={"account": "ACC-EQ-1", "symbol": "AAPL", "locate_id": "GS-1",
+                                                     "quantity": "100", "expires_at": future},
+                       headers={"X-OMS-User": "alice"}).json()["error"]["code"] == "NOT_PERMITTED"
+    r = client.post("/api/v1/risk/locates", json={"account": "ACC-EQ-1", "symbol": "AAPL", "locate_id": "GS-1",
+                                                  "quantity": "100", "expires_at": future, "source": "GS stock loan"},
+                    headers={"X-OMS-User": "ops"})
+    assert r.status_code == 201
+    assert client.post("/api/v1/orders", json=order(side="sell_short", quantity="40", price="260.00")).status_code == 201
+    locates = client.get("/api/v1/risk/locates", params={"account": "ACC-EQ-1"}).json()["locates"]
+    assert [(row["locate_id"], row["used"], row["available"]) for row in locates] == [("GS-1", "40", "60")]
+    assert client.get("/api/v1/risk/locates", params={"account": "NOPE"}).status_code == 404
+
+    assert client.put("/api/v1/risk/watch/firm:DEMO", json={"symbols": ["MSFT"], "reason": "rumours"}).status_code == 200
+    placed = client.post("/api/v1/orders", json=order(symbol="MSFT", price="380.00", quantity="1"))
+    assert placed.status_code == 201
+    history = client.get(f"/api/v1/orders/{placed.json()['order']['order_id']}").json()["events"]
+    assert history[0]["alerts"] == ["MSFT is on the watch list of firm:DEMO"]
+
+    usage = client.get("/api/v1/risk/usage", params={"account": "ACC-EQ-1"}).json()["accounts"][0]
+    assert usage["currency"] == "USD" and usage["locates"] == {"AAPL": "60"}
+    assert usage["order_to_trade"]["messages"] == 3  # accepted orders only
+    assert set(usage) >= {"credit_limit", "max_gross_exposure", "max_net_exposure", "max_daily_loss", "daily_pnl"}
+
+
+def test_basket_what_if_judges_each_order_and_the_basket_against_credit(client: TestClient) -> None:
+    assert client.put("/api/v1/risk/limits/account:ACC-EQ-1", headers={"X-OMS-User": "risk"},
+                      json={"limits": {"credit_limit": "50000"}, "reason": "basket test"}).status_code == 200
+    basket = {"orders": [order(quantity="100"), order(quantity="100"), order(quantity="100", symbol="SAP", price="190.00")]}
+    result = client.post("/api/v1/risk/what-if/basket", json=basket).json()
+    assert [o["would_be_accepted"] for o in result["orders"]] == [True, True, True]  # each alone fits
+    credit = result["credit"]["ACC-EQ-1"]
+    assert credit["basket_buys"] == "60520.0000" and credit["fits"] is False  # 40,000 + 19,000 EUR x 1.08
+    assert result["would_be_accepted"] is False
+    assert client.post("/api/v1/risk/what-if/basket", json={"orders": []}).json()["error"]["code"] == "INVALID_FIELD"
     assert client.get("/api/v1/orders").json()["count"] == 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -24,7 +23,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..bootstrap import OMS
 from ..domain import commands as cmd
-from ..domain import events as ev
 from ..domain.ids import AccountId, ClientOrderId, ExecId, OrderId, Symbol
 from ..domain.lifecycle import OrdStatus
 from ..domain.rejects import Reject, RejectCode
@@ -305,83 +303,9 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
         await runtime.wait_durable(engine.seq)  # positions fold fills of many orders: wait for all shown
         return json_response({"positions": result, "count": len(result)})
 
-    # --- pre-trade risk ----------------------------------------------------------------------
+    from . import risk_api  # here, not at the top: it uses this module's helpers
 
-    @app.get("/api/v1/risk/limits", tags=["risk"], summary="Limits and restricted lists in force, per scope")
-    async def get_limits() -> Response:
-        gate = oms.gate
-        await runtime.wait_durable(engine.seq)
-        return json_response({
-            "limits": {scope: limit_set.as_text() for scope, limit_set in sorted(gate.limits.items())},
-            "restricted": {scope: sorted(symbols) for scope, symbols in sorted(gate.restricted.items())},
-            "reference_max_age_ms": gate.max_age_ns // 1_000_000,
-            "kill_switches": dict(sorted(engine.kill_switches.items())),
-        })
-
-    @app.post("/api/v1/risk/what-if", tags=["risk"], summary="Run a proposed order through every check; nothing is sent",
-              openapi_extra=schemas.schema_of(schemas.NewOrderRequest))
-    async def what_if(request: Request) -> Response:
-        command = submit_command(decode_body(await request.body(), schemas.NewOrderRequest), request)
-        results = engine.what_if(command, time.time_ns())
-        checks = [{"check": name, "passed": reject is None,
-                   **({"code": reject.code.value, "message": reject.message, "detail": reject.detail} if reject else {})}
-                  for name, reject in results]
-        return json_response({"would_be_accepted": all(c["passed"] for c in checks), "checks": checks})
-
-    @app.get("/api/v1/risk/usage", tags=["risk"],
-             summary="Limit usage per account and instrument: position and working orders against position limits")
-    async def risk_usage(account: str | None = None, symbol: str | None = None) -> Response:
-        rows = []
-        for (acct, sym), (buys, sells) in sorted(engine.working.items()):
-            if (account is not None and acct != account) or (symbol is not None and sym != symbol):
-                continue
-            position, _, _ = engine.exposure(acct, sym)
-            if position == 0 and buys == 0 and sells == 0:
-                continue
-            trader = next((t.trader_id for t in oms.reference.traders.values() if acct in t.accounts), "")
-            rows.append(oms.gate.position_usage(acct, trader, sym, position, buys, sells))
-        await runtime.wait_durable(engine.seq)
-        return json_response({"usage": rows})
-
-    @app.post("/api/v1/risk/kill-switch", status_code=202, tags=["risk"],
-              summary="Engage a kill switch: cancel working orders in scope, admit only risk-reducing orders",
-              openapi_extra=schemas.schema_of(schemas.KillSwitchRequest))
-    async def engage_kill_switch(request: Request) -> Response:
-        body = decode_body(await request.body(), schemas.KillSwitchRequest)
-        outcome = await runtime.execute(cmd.EngageKillSwitch(actor=actor_of(request, oms), scope=body.scope, reason=body.reason))
-        if outcome.rejected is not None:
-            return reject_response(outcome.rejected)
-        canceling = [e.order_id for e in outcome.events if isinstance(e, ev.CancelRequested)]
-        return json_response({"scope": body.scope, "engaged": True, "canceling": canceling}, 202)
-
-    @app.post("/api/v1/risk/kill-switch/release", tags=["risk"], summary="Release a kill switch",
-              openapi_extra=schemas.schema_of(schemas.KillSwitchRequest))
-    async def release_kill_switch(request: Request) -> Response:
-        body = decode_body(await request.body(), schemas.KillSwitchRequest)
-        outcome = await runtime.execute(cmd.ReleaseKillSwitch(actor=actor_of(request, oms), scope=body.scope, reason=body.reason))
-        if outcome.rejected is not None:
-            return reject_response(outcome.rejected)
-        return json_response({"scope": body.scope, "engaged": False})
-
-    @app.put("/api/v1/risk/limits/{scope}", tags=["risk"], summary="Set or remove the limits of a scope (journaled)",
-             openapi_extra=schemas.schema_of(schemas.LimitsRequest))
-    async def put_limits(scope: str, request: Request) -> Response:
-        body = decode_body(await request.body(), schemas.LimitsRequest)
-        limits = {k: str(v) for k, v in body.limits.items()} if body.limits is not None else None
-        outcome = await runtime.execute(cmd.SetLimits(actor=actor_of(request, oms), scope=scope, limits=limits, reason=body.reason))
-        if outcome.rejected is not None:
-            return reject_response(outcome.rejected)
-        return json_response({"scope": scope, "limits": limits, "changed": bool(outcome.events)})
-
-    @app.put("/api/v1/risk/restricted/{scope}", tags=["risk"], summary="Replace the restricted list of a scope (journaled)",
-             openapi_extra=schemas.schema_of(schemas.RestrictedRequest))
-    async def put_restricted(scope: str, request: Request) -> Response:
-        body = decode_body(await request.body(), schemas.RestrictedRequest)
-        command = cmd.SetRestricted(actor=actor_of(request, oms), scope=scope, symbols=body.symbols, reason=body.reason)
-        outcome = await runtime.execute(command)
-        if outcome.rejected is not None:
-            return reject_response(outcome.rejected)
-        return json_response({"scope": scope, "symbols": sorted(set(body.symbols)), "changed": bool(outcome.events)})
+    risk_api.register(app, oms, submit_command)
 
     # --- reference and market data ---------------------------------------------------------
 

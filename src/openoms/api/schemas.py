@@ -71,7 +71,7 @@ def _inline(node: object, components: dict[str, object]) -> object:
 class LimitsRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """New limits for a scope (numbers as decimal strings or integers); ``limits`` null removes them."""
 
-    limits: dict[str, str | int] | None
+    limits: dict[str, str | int | bool | list[str]] | None
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
@@ -83,3 +83,28 @@ class RestrictedRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 class KillSwitchRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     scope: Annotated[str, msgspec.Meta(min_length=3, max_length=80)]
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class OverrideRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Override some limits of a scope until ``expires_at``; they fall back on their own."""
+
+    limits: dict[str, str | int | bool | list[str]]
+    expires_at: datetime
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class ReasonRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class LocateRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    account: Id
+    symbol: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    locate_id: Id
+    quantity: Decimal
+    expires_at: datetime
+    source: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class BasketRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    orders: Annotated[list[NewOrderRequest], msgspec.Meta(min_length=1, max_length=1000)]

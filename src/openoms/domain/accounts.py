@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .ids import AccountId, DeskId, FirmId, Symbol, TraderId
 from .instruments import Instrument
@@ -35,6 +35,11 @@ class Account:
     desk_id: DeskId
     name: str
     currency: str = "USD"
+    beneficial_owner: str = ""  # self-trade prevention groups accounts by owner; empty: the account itself
+
+    @property
+    def owner(self) -> str:
+        return self.beneficial_owner or self.account_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,10 @@ class ReferenceData:
     traders: dict[TraderId, Trader]
     accounts: dict[AccountId, Account]
     instruments: dict[Symbol, Instrument]
+    roles: dict[str, frozenset[str]] = field(default_factory=dict)  # user -> roles (risk_officer, ...)
+
+    def has_role(self, user: str, role: str) -> bool:
+        return role in self.roles.get(user, ())
 
     def scopes_of(self, account: AccountId, trader: TraderId) -> list[str]:
         """The hierarchy above an account and trader, widest first: where limits and kill

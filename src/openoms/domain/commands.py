@@ -88,6 +88,32 @@ class SetRestricted(Command, frozen=True, kw_only=True):
     scope: str
     symbols: list[str]
     reason: str
+    kind: str = "restricted"  # or "watch"
+
+
+class OverrideLimits(Command, frozen=True, kw_only=True):
+    """Override some limits of a scope until ``expires_at`` (ns, UTC); the override then ends on its own."""
+
+    scope: str
+    limits: dict[str, str]
+    expires_at: int
+    reason: str
+
+
+class EndOverride(Command, frozen=True, kw_only=True):
+    scope: str
+    reason: str
+
+
+class GrantLocate(Command, frozen=True, kw_only=True):
+    """Record a stock-borrow locate for an account (from the stock-loan desk or a broker)."""
+
+    account: AccountId
+    symbol: Symbol
+    locate_id: str
+    quantity: Decimal
+    expires_at: int
+    source: str = ""
 
 
 class EngageKillSwitch(Command, frozen=True, kw_only=True):
@@ -173,4 +199,7 @@ VenueReport = (
     | VenueTradeBusted
     | VenueTradeCorrected
 )
-AnyCommand = ClientCommand | VenueReport | EndOfDay | StartOfDay | ExpireDue | RecordStart | SetLimits | SetRestricted | EngageKillSwitch | ReleaseKillSwitch
+AnyCommand = (
+    ClientCommand | VenueReport | EndOfDay | StartOfDay | ExpireDue | RecordStart | SetLimits | SetRestricted
+    | EngageKillSwitch | ReleaseKillSwitch | OverrideLimits | EndOverride | GrantLocate
+)

@@ -16,6 +16,7 @@ from decimal import Decimal
 from . import commands as cmd
 from . import events as ev
 from .accounts import ReferenceData
+from .book import AccountBook, Locate
 from .gate import OrderFacts, PreTradeGate
 from .ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, TraderId, VenueId
 from .instruments import Instrument
@@ -31,6 +32,8 @@ NS_PER_SECOND = 1_000_000_000
 RECENT_NS = 3600 * NS_PER_SECOND  # the longest duplicate-order window remembered
 # Events that never change how much an order may still trade (skips the bookkeeping on the hot path).
 WORKING_NEUTRAL = frozenset({ev.OrderRouted, ev.OrderAcknowledged, ev.CancelRequested, ev.CancelRejected})
+# Engine-level events that change what pre-trade risk enforces (folded into the gate).
+GATE_EVENTS = frozenset({ev.LimitsChanged, ev.RestrictedListChanged, ev.LimitsOverridden, ev.OverrideEnded})
 MAX_GTD_DAYS = 3660  # ten years: beyond any real good-till-date, and far inside what the journal stores
 
 
@@ -66,8 +69,10 @@ class OrderEngine:
         # Recent new orders, for duplicate detection and throttles (kept within RECENT_NS, by event time).
         self.last_identical: dict[tuple[AccountId, Side, Symbol, Decimal, Decimal | None], int] = {}
         self.recent_orders: dict[AccountId, deque[int]] = {}
-        # (account, symbol) -> [working buy quantity, working sell quantity]: what position limits count
-        self.working: dict[tuple[AccountId, Symbol], list[Decimal]] = {}
+        # Per account: positions, working quantity and notional, day counters, locates (what risk reads)
+        self.books: dict[AccountId, AccountBook] = {}
+        # Live orders by (beneficial owner, instrument): what self-trade prevention looks at
+        self.resting: dict[tuple[str, Symbol], dict[OrderId, Order]] = {}
         self._out: list[ev.Event] = []
         self._now = 0
         self._actor = ENGINE_ACTOR
@@ -94,6 +99,9 @@ class OrderEngine:
             cmd.SetRestricted: self._set_restricted,  # type: ignore[dict-item]
             cmd.EngageKillSwitch: self._engage_kill_switch,  # type: ignore[dict-item]
             cmd.ReleaseKillSwitch: self._release_kill_switch,  # type: ignore[dict-item]
+            cmd.OverrideLimits: self._override_limits,  # type: ignore[dict-item]
+            cmd.EndOverride: self._end_override,  # type: ignore[dict-item]
+            cmd.GrantLocate: self._grant_locate,  # type: ignore[dict-item]
         }
 
     # --- the two entry points --------------------------------------------------------------
@@ -121,8 +129,15 @@ class OrderEngine:
             self.live[order.order_id] = order
             self.cl_ord_ids.add((order.account, order.trade_date, order.cl_ord_id))
             self.order_count += 1
+            book = self._book(order.account)
+            book.new_day(event.ts)
+            book.day_messages += 1
+            if order.side is Side.SELL_SHORT:
+                book.use_locates(order.order_id, order.symbol, order.working_qty, event.ts)
             self._add_working(order, order.working_qty)
             self._remember_new_order(order, event.ts)
+            owner = self.reference.accounts[order.account].owner
+            self.resting.setdefault((owner, order.symbol), {})[order.order_id] = order
             if order.tif is TimeInForce.GTD:
                 self.good_till_date[order.order_id] = order
             return
@@ -130,12 +145,15 @@ class OrderEngine:
         if order_id is None:
             if kind is ev.DayEnded or kind is ev.DayStarted:
                 self.session_open = kind is ev.DayStarted
-            elif (kind is ev.LimitsChanged or kind is ev.RestrictedListChanged) and self.gate is not None:
-                self.gate.apply(event)  # type: ignore[arg-type]
+            elif kind in GATE_EVENTS and self.gate is not None:
+                self.gate.apply(event)
             elif kind is ev.KillSwitchEngaged:
                 self.kill_switches[event.scope] = event.reason  # type: ignore[attr-defined]
             elif kind is ev.KillSwitchReleased:
                 self.kill_switches.pop(event.scope, None)  # type: ignore[attr-defined]
+            elif kind is ev.LocateGranted:
+                self._book(event.account).grant_locate(event.symbol, Locate(  # type: ignore[attr-defined]
+                    event.locate_id, event.quantity, event.expires_at))  # type: ignore[attr-defined]
             return  # engine-level events (EngineStarted, CommandRejected without order, day markers)
         found = self.orders.get(order_id)
         if found is None:
@@ -149,6 +167,10 @@ class OrderEngine:
         elif kind is ev.CancelRequested or kind is ev.ReplaceRequested:
             # Reserved for the day the request was made (a GTC order lives across days).
             self.cl_ord_ids.add((order.account, self._trade_date(event.ts), event.cl_ord_id))  # type: ignore[attr-defined]
+            book = self._book(order.account)
+            book.new_day(event.ts)
+            book.day_messages += 1
+            book.remember(book.recent_cancels if kind is ev.CancelRequested else book.recent_replaces, event.ts)
         if kind in WORKING_NEUTRAL:
             order.apply(event)
         else:
@@ -157,17 +179,33 @@ class OrderEngine:
             after = order.working_qty
             if after != before:
                 self._add_working(order, after - before)
+                if order.side is Side.SELL_SHORT:
+                    if after > before:
+                        self._book(order.account).use_locates(order.order_id, order.symbol, after - before, event.ts)
+                    elif kind is not ev.OrderFilled:  # a fill consumes the borrow; a cancel gives it back
+                        self._book(order.account).return_locates(order.order_id, before - after)
+            else:
+                self._count_notional(order)  # a price-only replace
         if kind is ev.OrderFilled:
             exec_id: ExecId = event.exec_id  # type: ignore[attr-defined]
             self.executions[exec_id] = order
-            self._position(order).apply_fill(
+            position = self._position(order)
+            realized = position.realized_pnl
+            position.apply_fill(
                 exec_id, event.last_qty * order.sign, event.last_px, self.reference.instruments[order.symbol]  # type: ignore[attr-defined]
             )
+            book = self._book(order.account)
+            book.new_day(event.ts)
+            book.day_fills += 1
+            book.add_realized(self.reference.instruments[order.symbol].currency, position.realized_pnl - realized)
         elif kind is ev.TradeBusted or kind is ev.TradeCorrected:
             fill = None
             if isinstance(event, ev.TradeCorrected):
                 fill = (event.last_qty * order.sign, event.last_px)
-            self._position(order).amend_fill(event.exec_id, fill, self._instrument(order))  # type: ignore[attr-defined]
+            position = self._position(order)
+            realized = position.realized_pnl
+            position.amend_fill(event.exec_id, fill, self._instrument(order))  # type: ignore[attr-defined]
+            self._book(order.account).add_realized(self._instrument(order).currency, position.realized_pnl - realized)
             if order.working not in TERMINAL:
                 self.live[order.order_id] = order  # a bust can reopen a Filled order
                 if order.tif is TimeInForce.GTD:
@@ -175,6 +213,14 @@ class OrderEngine:
         if order.working in TERMINAL:
             self.live.pop(order.order_id, None)
             self.good_till_date.pop(order.order_id, None)
+            resting = self.resting.get((self.reference.accounts[order.account].owner, order.symbol))
+            if resting is not None:
+                resting.pop(order.order_id, None)
+            if order.side is Side.SELL_SHORT:
+                self._book(order.account).order_done(order.order_id)
+        elif kind is ev.TradeBusted or kind is ev.TradeCorrected:
+            owner = self.reference.accounts[order.account].owner
+            self.resting.setdefault((owner, order.symbol), {})[order.order_id] = order
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -208,18 +254,32 @@ class OrderEngine:
             stale += 1
         return last, len(recent) - stale
 
+    def _book(self, account: AccountId) -> AccountBook:
+        book = self.books.get(account)
+        if book is None:
+            book = self.books[account] = AccountBook(account)
+        return book
+
     def _add_working(self, order: Order, delta: Decimal) -> None:
-        key = (order.account, order.symbol)
-        sides = self.working.get(key)
-        if sides is None:
-            sides = self.working[key] = [ZERO, ZERO]
-        sides[0 if order.sign > 0 else 1] += delta
+        self._book(order.account).add_working(order.symbol, order.sign > 0, delta)
+        self._count_notional(order)
+
+    def _count_notional(self, order: Order) -> None:
+        """Keep the account's working notional equal to the sum of its orders' working quantity
+        at their risk price (what credit and exposure limits count)."""
+        instrument = self.reference.instruments[order.symbol]
+        working = order.working_qty
+        notional = instrument.notional(working, order.risk_price) if working else ZERO
+        if notional != order.risk_notional:
+            self._book(order.account).add_notional(instrument.currency, order.sign > 0, notional - order.risk_notional)
+            order.risk_notional = notional
 
     def exposure(self, account: AccountId, symbol: Symbol, exclude: Order | None = None) -> tuple[Decimal, Decimal, Decimal]:
         """(position, working buys, working sells) of an account in an instrument, optionally
         without one order's own working quantity (a replace is judged as if it were new)."""
         position = self.positions.get((account, symbol))
-        buys, sells = self.working.get((account, symbol), (ZERO, ZERO))
+        book = self.books.get(account)
+        buys, sells = book.working_qty.get(symbol, (ZERO, ZERO)) if book is not None else (ZERO, ZERO)
         if exclude is not None:
             if exclude.sign > 0:
                 buys -= exclude.working_qty
@@ -252,6 +312,9 @@ class OrderEngine:
         position = self.positions.get(key)
         if position is None:
             position = self.positions[key] = Position(order.account, order.symbol)
+            book = self._book(order.account)
+            book.positions[order.symbol] = position
+            book.symbols.add(order.symbol)
         return position
 
     def _reject(
@@ -287,19 +350,17 @@ class OrderEngine:
                 self._reject("SubmitOrder", reason, cl_ord_id=command.cl_ord_id, account=command.account)
                 return
         reference_price = None
+        alerts: tuple[str, ...] = ()
+        venue = instrument.venues[0] if instrument.venues else self.default_venue
         if self.gate is not None:
-            verdict = self.gate.check(
-                OrderFacts(command.account, TraderId(command.actor.user), command.symbol, command.side, command.quantity,
-                           command.ord_type, command.price, command.stop_price,
-                           *self.exposure(command.account, command.symbol), Decimal(0),
-                           *self._recent_activity(command.account, command.side, command.symbol, command.quantity,
-                                                  command.price)),
-                instrument, self._now,
-            )
+            verdict = self.gate.check(self._new_order_facts(command, venue), instrument, self._now)
             if verdict.reject is not None:
                 self._reject("SubmitOrder", verdict.reject, cl_ord_id=command.cl_ord_id, account=command.account)
                 return
             reference_price = verdict.reference_price
+            alerts = verdict.alerts
+            for resting_id in verdict.cancel_first:  # self-trade prevention: take the resting order out first
+                self._cancel(cmd.CancelOrder(actor=command.actor, order_id=resting_id), client=False)
         order_id = OrderId(f"{self.id_prefix}{self.order_count + 1}")
         trade_date = self._trade_date()
         self._emit(
@@ -309,15 +370,54 @@ class OrderEngine:
                 symbol=command.symbol, side=command.side, quantity=command.quantity,
                 ord_type=command.ord_type, price=command.price, stop_price=command.stop_price,
                 tif=command.tif, expire_at=command.expire_at, trade_date=trade_date, reference_price=reference_price,
+                alerts=alerts,
             )
         )
-        venue = instrument.venues[0] if instrument.venues else self.default_venue
         self._emit(
             ev.OrderRouted(
                 seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order_id,
                 route_id=RouteId(f"{order_id}-1"), venue=venue, quantity=command.quantity, price=command.price,
             )
         )
+
+    def _new_order_facts(self, command: cmd.SubmitOrder, venue: VenueId) -> OrderFacts:
+        account, symbol, side = command.account, command.symbol, command.side
+        book = self.books.get(account)  # never created here: a refused order must leave no trace in the state
+        return OrderFacts(
+            account, TraderId(command.actor.user), symbol, side, command.quantity, command.ord_type, command.price,
+            command.stop_price, *self.exposure(account, symbol), ZERO,
+            *self._recent_activity(account, side, symbol, command.quantity, command.price),
+            venue=venue, book=book, reduces_only=self._reduces_only(account, symbol, side, command.quantity),
+            locate_available=book.locate_available(symbol, self._now) if book is not None and side is Side.SELL_SHORT else ZERO,
+            crossing=self._crossing(account, symbol, side, command.ord_type, command.price),
+        )
+
+    def _reduces_only(self, account: AccountId, symbol: Symbol, side: Side, quantity: Decimal,
+                      exclude: Order | None = None) -> bool:
+        """Whether an order only shrinks the position and cannot flip it, counting the same side's
+        other working orders (what a kill switch and the loss limits still admit)."""
+        position = self.positions.get((account, symbol))
+        held = position.quantity if position is not None else ZERO
+        if held == ZERO or (held > ZERO) == side.is_buy:
+            return False
+        _, buys, sells = self.exposure(account, symbol, exclude)
+        return quantity + (buys if side.is_buy else sells) <= abs(held)
+
+    def _crossing(self, account: AccountId, symbol: Symbol, side: Side, ord_type: OrdType, price: Decimal | None,
+                  exclude: OrderId | None = None) -> tuple[tuple[OrderId, Decimal | None, bool], ...]:
+        """Resting orders of the same beneficial owner on the other side that this order would trade against."""
+        resting = self.resting.get((self.reference.accounts[account].owner, symbol))
+        if not resting or ord_type in (OrdType.STOP, OrdType.STOP_LIMIT):
+            return ()
+        found = []
+        for other in resting.values():
+            if other.side.is_buy == side.is_buy or other.order_id == exclude or other.working is OrdStatus.DONE_FOR_DAY:
+                continue
+            if other.ord_type in (OrdType.STOP, OrdType.STOP_LIMIT) and other.cum_qty == ZERO:
+                continue  # an untriggered stop is not on the book
+            if price is None or other.price is None or (price >= other.price if side.is_buy else price <= other.price):
+                found.append((other.order_id, other.price, other.pending is not None))
+        return tuple(found)
 
     def _validate_submit(self, command: cmd.SubmitOrder) -> Reject | None:
         account = self.reference.accounts.get(command.account)
@@ -431,12 +531,24 @@ class OrderEngine:
             reason = self._kill_switch_refusal(order.account, TraderId(command.actor.user), order.symbol, order.side,
                                                quantity, order.order_id)
         if reason is None and self.gate is not None:
-            reason = self.gate.check(
-                OrderFacts(order.account, TraderId(command.actor.user), order.symbol, order.side, quantity,
-                           order.ord_type, price, stop_price, *self.exposure(order.account, order.symbol, exclude=order),
-                           already_filled=order.cum_qty),
-                instrument, self._now,
-            ).reject
+            book = self._book(order.account)
+            facts = OrderFacts(
+                order.account, TraderId(command.actor.user), order.symbol, order.side, quantity, order.ord_type, price,
+                stop_price, *self.exposure(order.account, order.symbol, exclude=order), already_filled=order.cum_qty,
+                venue=route.venue if (route := order.open_route()) else None, is_replace=True, book=book,
+                own_notional=order.risk_notional,
+                reduces_only=self._reduces_only(order.account, order.symbol, order.side, quantity - order.cum_qty, order),
+                replaces_last_second=book.messages_within(book.recent_replaces, self._now),
+                locate_available=(book.locate_available(order.symbol, self._now) + book.locates_held(order.order_id)
+                                  if order.side is Side.SELL_SHORT else ZERO),
+                crossing=self._crossing(order.account, order.symbol, order.side, order.ord_type, price, order.order_id),
+            )
+            verdict = self.gate.check(facts, instrument, self._now)
+            reason = verdict.reject
+            if reason is None and verdict.cancel_first:
+                reason = Reject(RejectCode.RISK_SELF_TRADE, "the new price would trade against resting order(s) "
+                                f"{', '.join(verdict.cancel_first)} of the same beneficial owner",
+                                {"rule": "self_trade_prevention", "value": ", ".join(verdict.cancel_first)})
         if reason is not None:
             self._reject("ReplaceOrder", reason, order.order_id, command.cl_ord_id, order.account)
             return
@@ -456,11 +568,20 @@ class OrderEngine:
                 )
             )
 
-    def _cancel(self, command: cmd.CancelOrder) -> None:
+    def _cancel(self, command: cmd.CancelOrder, client: bool = True) -> None:
+        """A cancel request; ``client`` False for the engine's own (kill switch, self-trade
+        prevention), which no throttle may hold back."""
         order = self.orders.get(command.order_id)
         if not self._check_amendable("CancelOrder", order, command.order_id, command.cl_ord_id):
             return
         assert order is not None
+        if client and self.gate is not None:
+            book = self._book(order.account)
+            reason = self.gate.check_cancel(order.account, TraderId(command.actor.user),
+                                            book.messages_within(book.recent_cancels, self._now))
+            if reason is not None:
+                self._reject("CancelOrder", reason, order.order_id, command.cl_ord_id, order.account)
+                return
         cl_ord_id = command.cl_ord_id or self._generated_cl_ord_id(order, "C")
         route = order.open_route()
         self._emit(
@@ -642,6 +763,10 @@ class OrderEngine:
         self._emit(ev.DayEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, trade_date=trade_date_of(self._now)))
 
     def _expire_due(self, command: cmd.ExpireDue) -> None:
+        if self.gate is not None:  # overrides are out of force at expiry anyway; this journals their end
+            for scope in self.gate.due_overrides(self._now):
+                self._emit(ev.OverrideEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=scope,
+                                            reason="override expired"))
         for order in list(self.good_till_date.values()):
             if order.expire_at is not None and order.expire_at <= self._now and next_working(order.working, ev.OrderExpired):
                 self._emit(ev.OrderExpired(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
@@ -660,7 +785,18 @@ class OrderEngine:
 
     # --- risk limits ----------------------------------------------------------------------
 
+    def _risk_officer(self, name: str) -> bool:
+        """Limits, lists, overrides and kill-switch release are a risk officer's (or the system's, loading its files)."""
+        user = self._actor.user
+        if user == "system" or self.reference.has_role(user, "risk_officer"):
+            return True
+        self._reject(name, Reject(RejectCode.NOT_PERMITTED, f"{name} needs the risk_officer role; {user!r} does not have it",
+                                  {"user": user, "role": "risk_officer"}))
+        return False
+
     def _set_limits(self, command: cmd.SetLimits) -> None:
+        if not self._risk_officer("SetLimits"):
+            return
         if self.gate is None:
             self._reject("SetLimits", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
             return
@@ -674,17 +810,78 @@ class OrderEngine:
                                         limits=new, previous=previous, reason=command.reason))
 
     def _set_restricted(self, command: cmd.SetRestricted) -> None:
+        if not self._risk_officer("SetRestricted"):
+            return
+        if command.kind not in ("restricted", "watch"):
+            self._reject("SetRestricted", Reject(RejectCode.INVALID_LIMIT, f"list kind must be restricted or watch, got {command.kind!r}",
+                                                 {"kind": command.kind}))
+            return
         if self.gate is None:
             self._reject("SetRestricted", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
             return
-        change = self.gate.restricted_change(command.scope, command.symbols)
+        change = self.gate.restricted_change(command.scope, command.symbols, command.kind)
         if isinstance(change, Reject):
             self._reject("SetRestricted", change)
             return
         new, previous = change
         if new != previous:
-            self._emit(ev.RestrictedListChanged(seq=self._next_seq(), ts=self._now, actor=self._actor,
-                                                scope=command.scope, symbols=new, previous=previous, reason=command.reason))
+            self._emit(ev.RestrictedListChanged(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
+                                                symbols=new, previous=previous, reason=command.reason, kind=command.kind))
+
+    def _override_limits(self, command: cmd.OverrideLimits) -> None:
+        if not self._risk_officer("OverrideLimits"):
+            return
+        if self.gate is None:
+            self._reject("OverrideLimits", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
+            return
+        if command.expires_at <= self._now:
+            self._reject("OverrideLimits", Reject(RejectCode.INVALID_LIMIT, "an override must expire in the future",
+                                                  {"expires_at": str(command.expires_at)}))
+            return
+        if not command.reason.strip():
+            self._reject("OverrideLimits", Reject(RejectCode.INVALID_LIMIT, "an override needs a reason"))
+            return
+        change = self.gate.override_change(command.scope, command.limits)
+        if isinstance(change, Reject):
+            self._reject("OverrideLimits", change)
+            return
+        self._emit(ev.LimitsOverridden(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
+                                       limits=change, expires_at=command.expires_at, reason=command.reason))
+
+    def _end_override(self, command: cmd.EndOverride) -> None:
+        if not self._risk_officer("EndOverride"):
+            return
+        if self.gate is None or command.scope not in self.gate.overrides:
+            self._reject("EndOverride", Reject(RejectCode.INVALID_SCOPE, f"no override is in force for {command.scope!r}",
+                                               {"scope": command.scope}))
+            return
+        self._emit(ev.OverrideEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
+                                    reason=command.reason))
+
+    def _grant_locate(self, command: cmd.GrantLocate) -> None:
+        user = self._actor.user
+        if not (user == "system" or self.reference.has_role(user, "risk_officer") or self.reference.has_role(user, "operations")):
+            self._reject("GrantLocate", Reject(RejectCode.NOT_PERMITTED, f"recording a locate needs the operations or "
+                                               f"risk_officer role; {user!r} has neither", {"user": user}))
+            return
+        instrument = self.reference.instruments.get(command.symbol)
+        reason = None
+        if command.account not in self.reference.accounts:
+            reason = Reject(RejectCode.UNKNOWN_ACCOUNT, f"unknown account {command.account!r}", {"account": command.account})
+        elif instrument is None:
+            reason = Reject(RejectCode.UNKNOWN_INSTRUMENT, f"unknown instrument {command.symbol!r}", {"symbol": command.symbol})
+        elif not command.locate_id.strip():
+            reason = Reject(RejectCode.INVALID_LIMIT, "a locate needs its id (from the lender)")
+        elif command.expires_at <= self._now:
+            reason = Reject(RejectCode.INVALID_LIMIT, "the locate has already expired", {"expires_at": str(command.expires_at)})
+        else:
+            reason = instrument.check_quantity(command.quantity)
+        if reason is not None:
+            self._reject("GrantLocate", reason, account=command.account)
+            return
+        self._emit(ev.LocateGranted(seq=self._next_seq(), ts=self._now, actor=self._actor, account=command.account,
+                                    symbol=command.symbol, locate_id=command.locate_id, quantity=command.quantity,
+                                    expires_at=command.expires_at, source=command.source))
 
     # --- what-if -------------------------------------------------------------------------
 
@@ -699,11 +896,8 @@ class OrderEngine:
         results.append(("kill_switch", self._kill_switch_refusal(command.account, trader, command.symbol, command.side,
                                                                  command.quantity) if self.kill_switches else None))
         if self.gate is not None:
-            facts = OrderFacts(command.account, trader, command.symbol, command.side, command.quantity, command.ord_type,
-                               command.price, command.stop_price, *self.exposure(command.account, command.symbol), Decimal(0),
-                               *self._recent_activity(command.account, command.side, command.symbol, command.quantity,
-                                                      command.price))
-            results += self.gate.explain(facts, instrument, now)
+            venue = instrument.venues[0] if instrument.venues else self.default_venue
+            results += self.gate.explain(self._new_order_facts(command, venue), instrument, now)
         return results
 
     # --- kill switch ------------------------------------------------------------------------
@@ -721,16 +915,11 @@ class OrderEngine:
         scope = next((s for s in self._scopes_of(account, trader, symbol) if s in self.kill_switches), None)
         if scope is None:
             return None
+        exclude = self.orders.get(order_id) if order_id is not None else None
+        if self._reduces_only(account, symbol, side, quantity - (exclude.cum_qty if exclude else ZERO), exclude):
+            return None
         position = self.positions.get((account, symbol))
         held = position.quantity if position is not None else ZERO
-        if held != ZERO and (held > ZERO) != side.is_buy:
-            working = sum(
-                (o.leaves_qty for o in self.live.values()
-                 if o.account == account and o.symbol == symbol and o.sign == side.sign and o.order_id != order_id),
-                ZERO,
-            )
-            if quantity + working <= abs(held):
-                return None
         return Reject(
             RejectCode.KILL_SWITCH,
             f"trading is stopped for {scope} ({self.kill_switches[scope]}); only orders that reduce a position are admitted",
@@ -754,9 +943,11 @@ class OrderEngine:
         # Cancel every working order in scope (again, if re-engaged: orders may have come back to life).
         for order in list(self.live.values()):
             if order.pending is None and command.scope in self._scopes_of(order.account, order.trader, order.symbol):
-                self._cancel(cmd.CancelOrder(actor=command.actor, order_id=order.order_id))
+                self._cancel(cmd.CancelOrder(actor=command.actor, order_id=order.order_id), client=False)
 
     def _release_kill_switch(self, command: cmd.ReleaseKillSwitch) -> None:
+        if not self._risk_officer("ReleaseKillSwitch"):
+            return
         if command.scope not in self.kill_switches:
             self._reject("ReleaseKillSwitch", Reject(RejectCode.INVALID_SCOPE, f"no kill switch is engaged for {command.scope!r}",
                                                      {"scope": command.scope}))

@@ -49,7 +49,8 @@ class OrderAccepted(Event, frozen=True, kw_only=True):
     tif: TimeInForce
     expire_at: int | None
     trade_date: str
-    reference_price: Decimal | None = None  # the market last/mid pre-trade risk judged the order against
+    reference_price: Decimal | None = None  # the market price pre-trade risk judged the order against (far touch for market orders)
+    alerts: tuple[str, ...] = ()  # compliance alerts raised but not refusing (watch lists)
 
 
 class OrderRouted(Event, frozen=True, kw_only=True):
@@ -182,6 +183,34 @@ class RestrictedListChanged(Event, frozen=True, kw_only=True):
     symbols: list[str]
     previous: list[str]
     reason: str
+    kind: str = "restricted"  # or "watch": orders are admitted with an alert
+
+
+class LimitsOverridden(Event, frozen=True, kw_only=True):
+    """A temporary override of some limits of a scope, in force until ``expires_at`` (ns, UTC)."""
+
+    scope: str
+    limits: dict[str, str]
+    expires_at: int
+    reason: str
+
+
+class OverrideEnded(Event, frozen=True, kw_only=True):
+    """An override stopped: it expired (actor: the scheduler) or a risk officer ended it."""
+
+    scope: str
+    reason: str
+
+
+class LocateGranted(Event, frozen=True, kw_only=True):
+    """Borrow located for short sales of ``symbol`` in ``account``: consumed by short orders."""
+
+    account: AccountId
+    symbol: Symbol
+    locate_id: str
+    quantity: Decimal
+    expires_at: int
+    source: str
 
 
 class KillSwitchEngaged(Event, frozen=True, kw_only=True):
@@ -227,4 +256,7 @@ AnyEvent = (
     | RestrictedListChanged
     | KillSwitchEngaged
     | KillSwitchReleased
+    | LimitsOverridden
+    | OverrideEnded
+    | LocateGranted
 )

@@ -45,6 +45,7 @@ class Instrument:
     expiry: str | None = None  # ISO date for futures and options
     strike: Decimal | None = None
     put_call: str | None = None  # "call" | "put"
+    average_daily_volume: Decimal | None = None  # for the % of ADV limit (reference data, refreshed daily)
     extra: dict[str, str] = field(default_factory=dict)
 
     def notional(self, quantity: Decimal, price: Decimal) -> Decimal:

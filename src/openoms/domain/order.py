@@ -60,6 +60,8 @@ class Order:
         "price",
         "px_qty_sum",
         "quantity",
+        "reference_price",
+        "risk_notional",
         "routes",
         "seqs",
         "side",
@@ -87,6 +89,8 @@ class Order:
         self.ord_type: OrdType = event.ord_type
         self.price: Decimal | None = event.price
         self.stop_price: Decimal | None = event.stop_price
+        self.reference_price: Decimal | None = event.reference_price
+        self.risk_notional: Decimal = ZERO  # what the engine counts for it in its account's book
         self.tif: TimeInForce = event.tif
         self.expire_at: int | None = event.expire_at
         self.trade_date: str = event.trade_date
@@ -136,6 +140,18 @@ class Order:
             quantity = self.pending_replace[0]
         open_qty = quantity - self.cum_qty
         return open_qty if open_qty > ZERO else ZERO
+
+    @property
+    def risk_price(self) -> Decimal:
+        """The price account-wide limits value the working quantity at: the limit (or stop)
+        price, a market order's far touch when accepted, and the higher of the two prices
+        while a replace is pending."""
+        price = self.price or self.stop_price or self.reference_price or ZERO
+        if self.pending_replace is not None:
+            asked = self.pending_replace[1] or self.pending_replace[2] or ZERO
+            if asked > price:
+                price = asked
+        return price
 
     @property
     def avg_px(self) -> Decimal:

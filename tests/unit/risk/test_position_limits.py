@@ -125,4 +125,5 @@ def test_no_sequence_of_orders_fills_cancels_and_replaces_passes_a_position_limi
             recount[0 if order.sign > 0 else 1] += order.working_qty
         assert [buys, sells] == recount
     rebuilt = replay(desk.events)
-    assert rebuilt.working == desk.engine.working
+    assert {a: b.working_qty for a, b in rebuilt.books.items()} == {a: b.working_qty for a, b in desk.engine.books.items()}
+    assert {a: b.working_notional for a, b in rebuilt.books.items()} == {a: b.working_notional for a, b in desk.engine.books.items()}
