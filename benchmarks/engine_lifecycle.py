@@ -94,10 +94,13 @@ RISK20_ACCOUNT = {"max_long_position": "100000", "max_short_position": "100000",
                   "max_daily_loss": "1000000"}
 
 
-async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts: int = 10_000) -> dict[str, Any]:
+async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts: int = 10_000,
+                   journal: Journal | None = None) -> dict[str, Any]:
+    """One mode; ``journal`` (empty, of the mode's durability) replaces the SQLite file (benchmarks/backends.py)."""
     durability, _, with_risk = mode.partition("+")
     reference = many_accounts(accounts) if with_risk == "risk20" else demo_reference()
-    journal: Journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=durability)
+    if journal is None:
+        journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=durability)
     gate = None
     if with_risk:  # pre-trade risk on, with the demo limits (quantity, notional, collar at three scopes)
         quote = deep_quote(time.time_ns())

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start the local services OpenOMS's integration suites use, when they are down (safe to run
 # when they are up). Commands from ../shared/SERVICES.md; needs root on the CI image.
-# The core suite needs none of them; the PostgreSQL and NATS suites (issue 9) will.
+# PostgreSQL: the journal tests run on it as well as on SQLite (tests/conftest.py). NATS with
+# JetStream: the engine-shard tests (tests/integration/test_nats_shards.py). Redis and RabbitMQ:
+# no test uses them yet.
 set -u
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 start() {  # name port command...

@@ -69,9 +69,20 @@ class OMS:
     started_at: float = 0.0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
+    @property
+    def journal_location(self) -> str:
+        """Where the journal is: its file, or its database URL without the password."""
+        return str(getattr(self.journal, "location", self.config.journal_path))
+
     def recover(self) -> ReplayReport:
         """Replay the journal into the engine (raises JournalCorrupt on a broken chain)."""
-        self.replay_report = self.runtime.replay(verify=self.config.verify_on_start)
+        try:
+            self.replay_report = self.runtime.replay(verify=self.config.verify_on_start)
+        except BaseException:
+            # Nothing will run on a journal that does not replay: let go of it (a PostgreSQL
+            # journal holds its single-writer lock until closed).
+            self.journal.close()
+            raise
         return self.replay_report
 
     async def start(self) -> None:
@@ -90,6 +101,9 @@ class OMS:
         if restored:
             log.info("restored %d open routes at the simulated venues", restored)
         await self.runtime.start()
+        # Venues that kept state while we were down have been asked for their orders' status;
+        # their answers (fills made meanwhile, cancels) are journaled before anything new is taken.
+        await self.runtime.wait_reconciled(self.config.venue_status_timeout_ms / 1000)
         await self._load_limits()
         await self.runtime.execute(
             cmd.RecordStart(actor=SYSTEM, version=__version__, clock="system clock, UTC (time.time_ns)",
@@ -174,9 +188,18 @@ def tune_interpreter(config: Config) -> None:
         gc.set_threshold(config.gc_threshold, second, third)
 
 
+def open_journal(config: Config) -> Journal:
+    """The journal the config names: PostgreSQL when ``database_url`` is set, else SQLite in data_dir."""
+    if config.database_url:
+        from .journal.postgres import PostgresJournal  # psycopg is imported only when it is used
+
+        return PostgresJournal(config.database_url, durability=config.durability)
+    return SqliteJournal(config.journal_path, durability=config.durability)
+
+
 def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:
     reference = reference or demo_reference()
-    journal = journal or SqliteJournal(config.journal_path, durability=config.durability)
+    journal = journal or open_journal(config)
     quotes = MarketDataStore()
     limits = limits_file.load(config.limits_file) if config.limits_file else limits_file.DEMO_LIMITS
     gate = RiskGate(reference, reference_prices(quotes), config.reference_max_age_ms * 1_000_000, FxRates(limits.fx_rates))

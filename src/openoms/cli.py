@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,6 +19,11 @@ app = typer.Typer(help="OpenOMS: an open-source order management system.", no_ar
 audit_app = typer.Typer(help="Audit the journal.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 console = Console(stderr=True)
+db_app = typer.Typer(help="The PostgreSQL journal's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+cluster_app = typer.Typer(help="Scale-out on NATS JetStream: engine shards by account.", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+DATABASE_URL_HELP = "PostgreSQL journal, postgresql://... (env OMS_DATABASE_URL; default: SQLite in the data dir)"
 
 
 @app.command()
@@ -26,6 +32,7 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="HTTP port (env OMS_PORT; default 8000)")] = None,  # noqa: UP045
     data_dir: Annotated[Optional[Path], typer.Option(help="Where the journal lives (env OMS_DATA_DIR; default ./oms-data)")] = None,  # noqa: UP045
     config: Annotated[Optional[Path], typer.Option(help="TOML config file (env OMS_CONFIG)")] = None,  # noqa: UP045
+    database_url: Annotated[Optional[str], typer.Option(help=DATABASE_URL_HELP)] = None,  # noqa: UP045
     durability: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(help=f"Journal durability: {' | '.join(DURABILITY_CHOICES)} (env OMS_DURABILITY; default group)"),
@@ -35,13 +42,14 @@ def serve(
     ] = None,
     log_level: Annotated[Optional[str], typer.Option(help="debug, info, warning, error (env OMS_LOG_LEVEL)")] = None,  # noqa: UP045
 ) -> None:
-    """Start the engine, the SQLite journal, the simulated exchange with market data, and the HTTP API.
+    """Start the engine, the journal (SQLite, or PostgreSQL with --database-url), the simulated exchange with market data, and the HTTP API.
 
     Settings come from flags, then OMS_* environment variables, then the --config TOML file, then
     defaults. Ctrl-C or SIGTERM stops cleanly: queued commands are journaled first.
     """
     try:
-        cfg = load(config, overrides={"host": host, "port": port, "data_dir": data_dir, "durability": durability,
+        cfg = load(config, overrides={"host": host, "port": port, "data_dir": data_dir, "database_url": database_url,
+                                      "durability": durability,
                                       "market_data": market_data, "log_level": log_level})
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
@@ -77,15 +85,28 @@ def serve(
 def audit_verify(
     journal: Annotated[Optional[Path], typer.Option(help="Journal file (default: <data-dir>/journal.sqlite)")] = None,  # noqa: UP045
     data_dir: Annotated[Optional[Path], typer.Option(help="Data directory (env OMS_DATA_DIR)")] = None,  # noqa: UP045
+    database_url: Annotated[Optional[str], typer.Option(help=DATABASE_URL_HELP)] = None,  # noqa: UP045
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Check the journal's hash chain end to end; name the first bad event. Works on a copy too."""
-    from .journal.chain import verify
-    from .journal.sqlite import JournalError, open_readonly_records
+    from .journal import postgres, sqlite
+    from .journal.chain import Record, verify
+    from .journal.sqlite import JournalError
 
-    path = journal or load(overrides={"data_dir": data_dir}).journal_path
     try:
-        report = verify(open_readonly_records(path))
+        cfg = load(overrides={"data_dir": data_dir, "database_url": database_url})
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    records: Iterator[Record]
+    if journal is None and cfg.database_url:
+        path: object = postgres.redact(cfg.database_url)
+        records = postgres.open_readonly_records(cfg.database_url)
+    else:
+        path = journal or cfg.journal_path
+        records = sqlite.open_readonly_records(journal or cfg.journal_path)
+    try:
+        report = verify(records)
     except JournalError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -98,6 +119,87 @@ def audit_verify(
         print(f"journal {path}: TAMPERED or CORRUPT at seq {report.first_bad_seq}: {report.problem} "
               f"({report.checked} events verified before it)")
     raise typer.Exit(0 if report.ok else 1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: Annotated[Optional[str], typer.Option(help=DATABASE_URL_HELP)] = None,  # noqa: UP045
+) -> None:
+    """Apply the journal schema's Alembic migrations (`oms serve` also does when it opens the journal)."""
+    from .journal.postgres import redact, upgrade
+    from .journal.sqlite import JournalError
+
+    try:
+        url = load(overrides={"database_url": database_url}).database_url
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if not url:
+        console.print("[red]no database: give --database-url or OMS_DATABASE_URL (SQLite needs no migrations)[/red]")
+        raise typer.Exit(2)
+    try:
+        revision = upgrade(url)
+    except JournalError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    print(f"journal schema at {redact(url)}: revision {revision} (head)")
+
+
+@cluster_app.command("engine")
+def cluster_engine(
+    shard: Annotated[str, typer.Option(help="This shard and the number of shards, N/M (0 <= N < M)")],
+    nats_url: Annotated[Optional[str], typer.Option(help="NATS server with JetStream (env OMS_NATS_URL)")] = None,  # noqa: UP045
+    prefix: Annotated[str, typer.Option(help="Stream and subject prefix shared by the cluster")] = "oms",
+    data_dir: Annotated[Optional[Path], typer.Option(help="This shard's own journal directory (env OMS_DATA_DIR)")] = None,  # noqa: UP045
+    database_url: Annotated[Optional[str], typer.Option(help="This shard's own PostgreSQL journal (" + DATABASE_URL_HELP + ")")] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], typer.Option(help="TOML config file (env OMS_CONFIG)")] = None,  # noqa: UP045
+    market_data: Annotated[
+        Optional[bool], typer.Option("--market-data/--no-market-data", help="Run the market data simulator")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Run one engine shard: the accounts that hash to shard N of M, their commands taken from
+    JetStream, their events journaled in this shard's own journal. SIGTERM stops cleanly."""
+    from .cluster.partition import ShardError, Subjects, parse_shard
+
+    try:
+        number, total = parse_shard(shard)
+        cfg = load(config, overrides={"data_dir": data_dir, "database_url": database_url, "nats_url": nats_url,
+                                      "market_data": market_data})
+    except (ConfigError, ShardError) as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if not cfg.nats_url:
+        console.print("[red]configuration error:[/red] give --nats-url or OMS_NATS_URL")
+        raise typer.Exit(2)
+    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    import asyncio
+
+    from .bootstrap import build
+    from .cluster.shard import EngineShard
+    from .journal.sqlite import JournalError
+    from .service.runtime import JournalCorrupt
+
+    try:
+        oms = build(cfg)
+        oms.recover()
+    except (JournalError, JournalCorrupt) as exc:
+        console.print(f"[red]journal problem, not starting:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+    async def run() -> bool:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await oms.start()
+        try:
+            await EngineShard(oms, cfg.nats_url, number, total, Subjects(prefix)).run(stop)
+        finally:
+            await oms.stop()
+        return oms.runtime.failure is None
+
+    raise typer.Exit(0 if asyncio.run(run()) else 1)
 
 
 @app.command()

@@ -26,6 +26,13 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("oms-data")
+    # The journal's store: empty for the embedded SQLite file in data_dir; a PostgreSQL URL
+    # (postgresql://user:password@host:5432/dbname, libpq parameters such as
+    # ?options=-csearch_path%3Doms allowed) for the PostgreSQL journal, migrated on open.
+    database_url: str = ""
+    # NATS server for scale-out (`oms cluster engine`): engine shards take their accounts'
+    # commands from JetStream there. Empty: one process, no NATS.
+    nats_url: str = ""
     # group: one fsync per batch of commands (default, never loses an acknowledged order);
     # event: one fsync per event (slow baseline); relaxed: fsync at checkpoints only
     # (survives a crash of the process, not of the machine).
@@ -55,6 +62,9 @@ class Config:
     # market price may be before orders that need it are refused.
     limits_file: Path | None = None
     reference_max_age_ms: int = 5000
+    # After a restart, how long a venue that kept its state may take to answer the order status
+    # requests before the engine fails closed (no new order is taken before it answers).
+    venue_status_timeout_ms: int = 10_000
     log_level: str = "info"
     access_log: bool = False
 
@@ -65,6 +75,8 @@ class Config:
     def validate(self) -> Config:
         if self.durability not in DURABILITY_CHOICES:
             raise ConfigError(f"durability must be one of {', '.join(DURABILITY_CHOICES)}, got {self.durability!r}")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("database_url must be empty (SQLite in data_dir) or postgresql://...")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1-65535, got {self.port}")
         if self.market_data_interval_ms <= 0:
@@ -79,6 +91,8 @@ class Config:
             raise ConfigError("gc_threshold must be >= 0")
         if self.gil_switch_interval_us < 0:
             raise ConfigError("gil_switch_interval_us must be >= 0")
+        if self.venue_status_timeout_ms <= 0:
+            raise ConfigError("venue_status_timeout_ms must be positive")
         if self.max_batch <= 0:
             raise ConfigError("max_batch must be positive")
         return self

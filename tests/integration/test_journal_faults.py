@@ -1,10 +1,12 @@
-"""Journal faults on a real SQLite file: a corrupted tail, a torn write-ahead log, a file that
-is not a journal. Each is detected and reported precisely; nothing starts on a broken chain."""
+"""Journal faults: a corrupted tail, a missing row, a broken link found by start-up's parallel
+check (on SQLite and on PostgreSQL); a torn write-ahead log and a file that is not a journal
+(SQLite). Each is detected and reported precisely; nothing starts on a broken chain. The lost
+PostgreSQL connection mid-commit is in test_postgres_faults.py."""
 
 from __future__ import annotations
 
+import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
@@ -21,8 +23,9 @@ from openoms.domain.events import Event
 from openoms.domain.ids import AccountId, ClientOrderId, RouteId, Symbol, VenueOrderId
 from openoms.domain.values import Side
 from openoms.journal.chain import verify
-from openoms.journal.sqlite import JournalError, SqliteJournal, open_readonly_records
+from openoms.journal.sqlite import JournalError, SqliteJournal
 from openoms.service.runtime import JournalCorrupt
+from stores import Store
 
 NOW = 1_780_000_000_000_000_000
 TRADER = cmd.Actor("demo", "test")
@@ -40,9 +43,9 @@ def order_events(engine: OrderEngine, i: int) -> list[Event]:
     return events
 
 
-def write_orders(path: Path, batches: int, per_batch: int = 10) -> OrderEngine:
+def write_orders(target: Path | Store, batches: int, per_batch: int = 10) -> OrderEngine:
     engine = OrderEngine(demo_reference(), default_venue=SIM)
-    journal = SqliteJournal(path)
+    journal = target.journal() if isinstance(target, Store) else SqliteJournal(target)
     for b in range(batches):
         batch: list[Event] = []
         for i in range(per_batch):
@@ -56,26 +59,23 @@ def oms_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "openoms", *args], capture_output=True, text=True, timeout=60)
 
 
-def test_corrupted_last_event_is_named_by_verify_and_blocks_start(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    config = Config(data_dir=data_dir, market_data=False)
-    engine = write_orders(config.journal_path, batches=3)
+def test_corrupted_last_event_is_named_by_verify_and_blocks_start(store: Store) -> None:
+    config = store.config(market_data=False)
+    engine = write_orders(store, batches=3)
     last = engine.seq
-    with sqlite3.connect(config.journal_path) as conn:
-        payload = conn.execute("SELECT payload FROM events WHERE seq = ?", (last,)).fetchone()[0]
-        tampered = payload.replace(b"V29", b"V92")
-        assert tampered != payload
-        conn.execute("UPDATE events SET payload = ? WHERE seq = ?", (tampered, last))
+    payload = store.payload(last)
+    tampered = payload.replace(b"V29", b"V92")
+    assert tampered != payload
+    store.set_payload(last, tampered)
 
-    report = verify(open_readonly_records(config.journal_path))
-    assert not report.ok and report.first_bad_seq == last and report.checked == last - 1
     with pytest.raises(JournalCorrupt, match=f"seq {last}"):
         build(config).recover()
 
-    result = oms_cli("audit", "verify", "--data-dir", str(data_dir))
+    result = oms_cli("audit", "verify", *store.cli_args())
     assert result.returncode == 1
     assert f"at seq {last}" in result.stdout and "hash does not match" in result.stdout
-    served = oms_cli("serve", "--data-dir", str(data_dir), "--port", "1")
+    assert f"{last - 1} events verified before it" in result.stdout
+    served = oms_cli("serve", *store.cli_args(), "--port", "1")
     assert served.returncode == 1
     assert f"seq {last}" in served.stdout + served.stderr and "Traceback" not in served.stdout + served.stderr
 
@@ -137,29 +137,30 @@ def test_a_file_that_is_not_a_journal_is_refused_with_its_path(tmp_path: Path) -
     assert verified.returncode == 2 and "Traceback" not in verified.stdout + verified.stderr
 
 
-def test_a_missing_row_in_the_middle_is_a_sequence_gap(tmp_path: Path) -> None:
-    config = Config(data_dir=tmp_path / "data", market_data=False)
-    write_orders(config.journal_path, batches=2)
-    with sqlite3.connect(config.journal_path) as conn:
-        conn.execute("DELETE FROM events WHERE seq = 7")
-    report = verify(open_readonly_records(config.journal_path))
+def test_a_missing_row_in_the_middle_is_a_sequence_gap(store: Store) -> None:
+    config = store.config(market_data=False)
+    write_orders(store, batches=2)
+    store.delete(7)
+    journal = store.journal()
+    report = verify(journal.records())
+    journal.close()
     assert report.first_bad_seq == 8 and "sequence gap" in report.problem
     with pytest.raises(JournalCorrupt, match="seq 8"):
         build(config).recover()
 
 
 @pytest.mark.parametrize("tamper", [True, False])
-def test_large_journal_chain_is_checked_by_a_second_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: bool) -> None:
+def test_large_journal_chain_is_checked_by_a_second_process(store: Store, monkeypatch: pytest.MonkeyPatch, tamper: bool) -> None:
     """Above PARALLEL_VERIFY_FROM events the chain check runs in `python -m openoms.journal.check`
-    beside the replay; a bad record still stops the start and is named."""
+    beside the replay (on PostgreSQL the hashing runs inside the database); a bad record still
+    stops the start and is named."""
     from openoms.service import runtime
 
     monkeypatch.setattr(runtime, "PARALLEL_VERIFY_FROM", 10)
-    config = Config(data_dir=tmp_path / "data", market_data=False)
-    engine = write_orders(config.journal_path, batches=3)
+    config = store.config(market_data=False)
+    engine = write_orders(store, batches=3)
     if tamper:
-        with sqlite3.connect(config.journal_path) as conn:
-            conn.execute("UPDATE events SET hash = zeroblob(32) WHERE seq = 17")
+        store.set_hash(17, bytes(32))
         with pytest.raises(JournalCorrupt, match="seq 17 breaks the hash chain"):
             build(config).recover()
     else:
@@ -168,22 +169,22 @@ def test_large_journal_chain_is_checked_by_a_second_process(tmp_path: Path, monk
         oms.journal.close()
 
 
-def test_journal_check_command_reports_as_json(tmp_path: Path) -> None:
-    path = tmp_path / "journal.sqlite"
-    engine = write_orders(path, batches=1)
-    ok = subprocess.run([sys.executable, "-m", "openoms.journal.check", str(path), str(engine.seq)],
+def test_journal_check_command_reports_as_json(store: Store) -> None:
+    engine = write_orders(store, batches=1)
+    target = store.url or str(store.path)
+    ok = subprocess.run([sys.executable, "-m", "openoms.journal.check", target, str(engine.seq)],
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and '"ok": true' in ok.stdout
-    short = subprocess.run([sys.executable, "-m", "openoms.journal.check", str(path), str(engine.seq + 5)],
-                           capture_output=True, text=True, timeout=60)
+    # "-": the target comes from the environment (how start-up passes a URL with a password)
+    short = subprocess.run([sys.executable, "-m", "openoms.journal.check", "-", str(engine.seq + 5)],
+                           capture_output=True, text=True, timeout=60, env={**os.environ, "OMS_CHECK_TARGET": target})
     assert '"ok": false' in short.stdout and f"journal ends at seq {engine.seq}" in short.stdout
     assert subprocess.run([sys.executable, "-m", "openoms.journal.check"], capture_output=True, timeout=60).returncode == 2
 
 
-def test_a_missing_row_is_caught_even_with_the_chain_check_off(tmp_path: Path) -> None:
-    config = Config(data_dir=tmp_path / "data", market_data=False, verify_on_start=False)
-    write_orders(config.journal_path, batches=2)
-    with sqlite3.connect(config.journal_path) as conn:
-        conn.execute("DELETE FROM events WHERE seq = 7")
+def test_a_missing_row_is_caught_even_with_the_chain_check_off(store: Store) -> None:
+    config = store.config(market_data=False, verify_on_start=False)
+    write_orders(store, batches=2)
+    store.delete(7)
     with pytest.raises(JournalCorrupt, match="a record is missing"):
         build(config).recover()

@@ -1,12 +1,11 @@
-"""The REST API over a real SQLite journal: every bad input gets a precise 4xx and changes nothing."""
+"""The REST API over a real journal, every test on SQLite and on PostgreSQL: every bad input
+gets a precise 4xx and changes nothing."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,23 +13,22 @@ from fastapi.testclient import TestClient
 
 from openoms.api.rest import create_app
 from openoms.bootstrap import build
-from openoms.config import Config
 from openoms.journal.codec import decode
+from stores import Store
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    oms = build(Config(data_dir=tmp_path / "data", market_data_interval_ms=50))
+def client(store: Store) -> Iterator[TestClient]:
+    oms = build(store.config(market_data_interval_ms=50))
     with TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False) as test_client:
         test_client.oms = oms  # type: ignore[attr-defined]
+        test_client.store = store  # type: ignore[attr-defined]
         yield test_client
 
 
 def journal_rows(client: TestClient) -> list[tuple[int, str]]:
     """(seq, event type) of every durable record, read over a separate connection."""
-    path = client.oms.config.journal_path  # type: ignore[attr-defined]
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT seq, payload FROM events ORDER BY seq").fetchall()
+    rows = client.store.rows()  # type: ignore[attr-defined]
     return [(seq, type(decode(payload)).__name__) for seq, payload in rows]
 
 

@@ -1,5 +1,5 @@
-"""The engine runtime with a real SQLite journal: venue gateways that fail, readers that wait
-for durability, clean stop."""
+"""The engine runtime with a real journal, each test on SQLite and on PostgreSQL: venue gateways
+that fail, readers that wait for durability, clean stop."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from openoms.domain.rejects import RejectCode
 from openoms.domain.values import Side
 from openoms.service.ports import RouteRequest
 from openoms.service.runtime import EngineUnavailable
+from stores import Store
 
 TRADER = cmd.Actor("demo", "test")
 NO_MARKET_LIMITS = Path(__file__).resolve().parents[1] / "limits_without_collar.toml"
@@ -54,13 +55,13 @@ class BrokenGateway:
         pass
 
 
-def config(tmp_path: Path) -> Config:
-    return Config(data_dir=tmp_path / "data", market_data=False, limits_file=NO_MARKET_LIMITS)
+def config(store: Store) -> Config:
+    return store.config(market_data=False, limits_file=NO_MARKET_LIMITS)
 
 
-def test_a_failing_venue_gateway_rejects_the_route_and_the_engine_keeps_going(tmp_path: Path) -> None:
+def test_a_failing_venue_gateway_rejects_the_route_and_the_engine_keeps_going(store: Store) -> None:
     async def scenario() -> None:
-        oms = build(config(tmp_path))
+        oms = build(config(store))
         await oms.start()
         oms.runtime.venues = {SIM: BrokenGateway()}
         try:
@@ -79,9 +80,9 @@ def test_a_failing_venue_gateway_rejects_the_route_and_the_engine_keeps_going(tm
     asyncio.run(scenario())
 
 
-def test_cancel_that_cannot_reach_the_venue_is_refused_and_the_order_stays_working(tmp_path: Path) -> None:
+def test_cancel_that_cannot_reach_the_venue_is_refused_and_the_order_stays_working(store: Store) -> None:
     async def scenario() -> None:
-        oms = build(config(tmp_path))
+        oms = build(config(store))
         await oms.start()
         try:
             await oms.runtime.execute(submit("W1"))
@@ -99,9 +100,9 @@ def test_cancel_that_cannot_reach_the_venue_is_refused_and_the_order_stays_worki
     asyncio.run(scenario())
 
 
-def test_readers_waiting_for_durability_get_503_when_the_journal_fails(tmp_path: Path) -> None:
+def test_readers_waiting_for_durability_get_503_when_the_journal_fails(store: Store) -> None:
     async def scenario() -> None:
-        oms = build(config(tmp_path))
+        oms = build(config(store))
         await oms.start()
         try:
             oms.journal._conn.close()  # type: ignore[attr-defined]
@@ -119,9 +120,9 @@ def test_readers_waiting_for_durability_get_503_when_the_journal_fails(tmp_path:
     asyncio.run(scenario())
 
 
-def test_stop_drains_queued_commands_into_the_journal(tmp_path: Path) -> None:
+def test_stop_drains_queued_commands_into_the_journal(store: Store) -> None:
     async def scenario() -> int:
-        oms = build(config(tmp_path))
+        oms = build(config(store))
         await oms.start()
         for i in range(200):
             oms.runtime.post(submit(f"Q{i}"))
@@ -129,7 +130,7 @@ def test_stop_drains_queued_commands_into_the_journal(tmp_path: Path) -> None:
         return oms.engine.seq
 
     last = asyncio.run(scenario())
-    reopened = build(config(tmp_path))
+    reopened = build(config(store))
     report = reopened.recover()
     assert report.last_seq == last
     assert len(reopened.engine.orders) == 200

@@ -79,3 +79,14 @@ def test_schedule_crossing_is_detected_once_including_across_midnight() -> None:
     midnight = day + 24 * 60 * minute
     assert crossed("00:00", midnight - minute, midnight + minute)
     assert crossed("23:59", midnight - 2 * minute, midnight + minute)
+
+
+def test_database_url_selects_postgresql_and_must_be_one(tmp_path: Path) -> None:
+    assert load(environ={}).database_url == ""  # SQLite in data_dir
+    url = "postgresql://oms@db:5432/openoms"
+    assert load(environ={"OMS_DATABASE_URL": url}).database_url == url
+    file = tmp_path / "oms.toml"
+    file.write_text(f'database_url = "{url}"\n')
+    assert load(file, environ={}, overrides={"database_url": "postgres://other/db"}).database_url == "postgres://other/db"
+    with pytest.raises(ConfigError, match="database_url must be empty"):
+        load(environ={"OMS_DATABASE_URL": "sqlite:///x.db"})

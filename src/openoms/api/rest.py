@@ -99,7 +99,7 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if manage_lifecycle:
             await oms.start()
-            log.info("OpenOMS %s ready (journal %s, %s)", __version__, oms.config.journal_path, oms.config.durability)
+            log.info("OpenOMS %s ready (journal %s, %s)", __version__, oms.journal_location, oms.config.durability)
         try:
             yield
         finally:
@@ -371,7 +371,7 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             "engine": {"running": runtime.running, "failure": runtime.failure, "last_seq": engine.seq,
                        "committed_seq": runtime.committed_seq, "orders": len(engine.orders),
                        "open_orders": len(engine.live)},
-            "journal": {"path": str(oms.config.journal_path), "durability": oms.journal.durability},
+            "journal": {"path": oms.journal_location, "durability": oms.journal.durability},
             "venues": {v: "up" for v in oms.venues},
             "replay": {"events": oms.replay_report.events, "seconds": round(oms.replay_report.seconds, 3)}
             if oms.replay_report else None,

@@ -18,6 +18,9 @@ from pathlib import Path
 from ..domain.events import Event
 from .chain import GENESIS, ChainReport, Record, link, verify
 from .codec import decode, encode
+from .errors import JournalError
+
+__all__ = ["DURABILITY_MODES", "JournalError", "SqliteJournal", "open_readonly_records", "verify_file"]
 
 # One row per event, nothing more: the payload carries the event (type, order, actor, ...),
 # ``hash`` chains it to the row before (whose hash is the previous link, so it is not stored
@@ -42,15 +45,12 @@ def _insert_sql(rows: int) -> str:
     return "INSERT INTO events VALUES " + ",".join(["(?,?,?,?)"] * rows)
 
 
-class JournalError(RuntimeError):
-    """The journal cannot be written or read; the engine must stop accepting commands."""
-
-
 class SqliteJournal:
     def __init__(self, path: Path, durability: str = "group") -> None:
         if durability not in DURABILITY_MODES:
             raise ValueError(f"durability must be one of {DURABILITY_MODES}, got {durability!r}")
         self.path = Path(path)
+        self.location = str(self.path)  # what logs, /health and the start-up chain check name
         self.durability = durability
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:

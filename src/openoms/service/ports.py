@@ -60,6 +60,21 @@ class VenueGateway(Protocol):
     def restore(self, routes: Sequence[RouteRequest]) -> None: ...
 
 
+class StatusRequests(Protocol):
+    """A venue that keeps its own state while the OMS is down (an exchange, a FIX venue), as
+    opposed to the in-process simulated venue, which dies with the process and is ``restore``d.
+
+    After a restart the runtime sends it the routes the journal says are open, instead of
+    ``restore``. The venue answers through its ReportSink with what the OMS has not seen: the
+    executions made while it was down (with their exec ids: the engine books each exec id once,
+    so a report sent twice is harmless), acknowledgements, cancels and expiries, and a
+    ``VenueRejected`` (UNKNOWN_ORDER) for a route it never received; then it calls ``done``
+    (from any thread). New orders are accepted only after every venue has answered and its
+    reports are journaled."""
+
+    def request_status(self, routes: Sequence[RouteRequest], done: Callable[[], None]) -> None: ...
+
+
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
     """Top of book plus depth for one instrument at one moment. Sizes and prices are Decimal."""
 

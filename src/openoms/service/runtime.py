@@ -20,6 +20,7 @@ import gc
 import heapq
 import json
 import logging
+import os
 import queue
 import subprocess
 import sys
@@ -117,6 +118,7 @@ class EngineRuntime:
         self._writer: threading.Thread | None = None
         self._idle: asyncio.Event | None = None
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.reconciling: set[VenueId] = set()  # venues asked for order status, not yet answered
 
     # --- start-up --------------------------------------------------------------------------
 
@@ -137,14 +139,17 @@ class EngineRuntime:
         engine = self.engine
         apply = engine.apply
         head_seq, _ = self.journal.head()
-        path = getattr(self.journal, "path", None)
+        path = getattr(self.journal, "location", None)  # a SQLite file path or a PostgreSQL URL
         # A large journal's hash chain is checked by a second process while this one rebuilds
         # state (the check costs as much as a third of replay, and there are two cores).
         checker: subprocess.Popen[str] | None = None
         if verify and path is not None and head_seq >= PARALLEL_VERIFY_FROM:
+            # A database URL (it may hold a password) goes by environment, not on a command line.
+            url = getattr(self.journal, "url", None)
             checker = subprocess.Popen(
-                [sys.executable, "-m", "openoms.journal.check", str(path), str(head_seq)],
+                [sys.executable, "-m", "openoms.journal.check", "-" if url else str(path), str(head_seq)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "OMS_CHECK_TARGET": url} if url else None,
             )
         inline = verify and checker is None
         count = 0
@@ -201,7 +206,9 @@ class EngineRuntime:
         return expected - 1
 
     def restore_venues(self) -> int:
-        """Put every open route back at its venue after a restart (the simulated venues keep no state)."""
+        """Put every open route back at its venue after a restart (the simulated venues keep no
+        state), or, for a venue that kept its state (``StatusRequests``), ask it for their status:
+        then ``wait_reconciled`` before accepting new orders."""
         restored = 0
         by_venue: dict[VenueId, list[RouteRequest]] = {}
         for order in self.engine.live.values():
@@ -212,7 +219,12 @@ class EngineRuntime:
             # The trading-day state is part of the journal: a restart after the close stays closed.
             venue.set_session_open(self.engine.session_open)
             routes = by_venue.get(venue_id, [])
-            if routes:
+            request_status = getattr(venue, "request_status", None)
+            if request_status is not None:
+                self.reconciling.add(venue_id)
+                request_status(routes, lambda venue_id=venue_id: self.reconciling.discard(venue_id))
+                restored += len(routes)
+            elif routes:
                 venue.restore(routes)
                 restored += len(routes)
         # Requests that were journaled (and acknowledged) but whose answer was not: ask again,
@@ -226,6 +238,21 @@ class EngineRuntime:
             elif order.pending_replace is not None:
                 self._send_replace(order, open_route.route_id, *order.pending_replace)
         return restored
+
+    async def wait_reconciled(self, timeout: float) -> None:
+        """Wait until every venue asked for order status has answered and what it reported is
+        journaled (fills made while the OMS was down are booked before anything new is taken).
+        A venue that does not answer in time fails the engine closed: its orders' state is unknown."""
+        deadline = time.monotonic() + timeout
+        while self.reconciling:
+            if time.monotonic() > deadline:
+                self._fail(f"venue(s) {', '.join(sorted(self.reconciling))} did not answer the order status request "
+                           f"within {timeout:g}s after the restart")
+                raise EngineUnavailable(self.failure or "venue reconciliation timed out")
+            await asyncio.sleep(0.01)  # ``done`` may come from a venue's own thread: poll, do not share an Event
+        await self.drain()
+        if self.failure is not None:
+            raise EngineUnavailable(self.failure)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -1,16 +1,16 @@
-"""The hash-chained journal: SQLite (in tmp_path) and in-memory backends.
+"""The hash-chained journal: in-memory, SQLite (in tmp_path) and PostgreSQL (a fresh schema).
 
-A shared contract runs on both (append batches, head, records that verify, events, an order's
-history by seq); then SQLite alone: reopen and continue, tampering and deleted rows are named by
+A shared contract runs on all three (append batches, head, records that verify, events, an
+order's history by seq); then the durable stores, each test once on SQLite and once on
+PostgreSQL (the ``store`` fixture): reopen and continue, tampering and deleted rows are named by
 ``chain.verify``, a seq mismatch writes nothing, every durability mode round-trips, and a few
-hundred random orders replay from the file into an engine identical to the one that wrote them.
+hundred random orders replay from the store into an engine identical to the one that wrote them.
 """
 
 from __future__ import annotations
 
 import random
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -25,7 +25,10 @@ from openoms.domain.values import OrdType, Side, TimeInForce
 from openoms.journal.chain import GENESIS, Record, link, verify
 from openoms.journal.codec import decode, encode
 from openoms.journal.memory import MemoryJournal
+from openoms.journal.postgres import PostgresJournal
+from openoms.journal.postgres import open_readonly_records as pg_readonly_records
 from openoms.journal.sqlite import DURABILITY_MODES, JournalError, SqliteJournal, open_readonly_records
+from stores import Store
 
 # --- a small, varied event stream ---------------------------------------------------------------
 
@@ -62,21 +65,22 @@ def batches(events: list[ev.Event], sizes: tuple[int, ...] = (1, 3, 2, 5)) -> It
 
 # --- the contract, on both backends -------------------------------------------------------------
 
-JournalFactory = Callable[[Path], MemoryJournal | SqliteJournal]
-BACKENDS: dict[str, JournalFactory] = {
-    "memory": lambda path: MemoryJournal(),
-    "sqlite": lambda path: SqliteJournal(path / "journal.db"),
-}
+AnyJournal = MemoryJournal | SqliteJournal | PostgresJournal
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryJournal | SqliteJournal]:
-    j = BACKENDS[request.param](tmp_path)
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyJournal]:
+    j: AnyJournal
+    if request.param == "memory":
+        j = MemoryJournal()
+    else:
+        url = str(request.getfixturevalue("pg_url")) if request.param == "postgresql" else ""
+        j = Store(request.param, tmp_path, url).journal()
     yield j
     j.close()
 
 
-def test_contract_empty_journal(journal: MemoryJournal | SqliteJournal) -> None:
+def test_contract_empty_journal(journal: AnyJournal) -> None:
     assert journal.head() == (0, GENESIS)
     assert journal.count() == 0
     assert list(journal.records()) == []
@@ -86,7 +90,7 @@ def test_contract_empty_journal(journal: MemoryJournal | SqliteJournal) -> None:
     assert journal.head() == (0, GENESIS)
 
 
-def test_contract_append_batches_then_chain_verifies_and_events_round_trip(journal: MemoryJournal | SqliteJournal) -> None:
+def test_contract_append_batches_then_chain_verifies_and_events_round_trip(journal: AnyJournal) -> None:
     desk = scripted_desk()
     for batch in batches(desk.events):
         journal.append(batch)
@@ -108,7 +112,7 @@ def test_contract_append_batches_then_chain_verifies_and_events_round_trip(journ
     assert list(journal.events(after_seq=n - 3)) == desk.events[-3:]
 
 
-def test_contract_records_after_seq_verify_from_that_point(journal: MemoryJournal | SqliteJournal) -> None:
+def test_contract_records_after_seq_verify_from_that_point(journal: AnyJournal) -> None:
     desk = scripted_desk()
     journal.append(desk.events)
     records = list(journal.records())
@@ -122,7 +126,7 @@ def test_contract_records_after_seq_verify_from_that_point(journal: MemoryJourna
     assert (bad.ok, bad.first_bad_seq) == (False, k + 1)
 
 
-def test_contract_order_history_by_seqs_is_the_orders_events_in_order(journal: MemoryJournal | SqliteJournal) -> None:
+def test_contract_order_history_by_seqs_is_the_orders_events_in_order(journal: AnyJournal) -> None:
     desk = scripted_desk()
     journal.append(desk.events)
     for oid, order in desk.engine.orders.items():
@@ -136,27 +140,25 @@ def test_contract_order_history_by_seqs_is_the_orders_events_in_order(journal: M
     assert journal.events_at([10_000]) == []
 
 
-def test_contract_replay_from_journal_equals_live_engine(journal: MemoryJournal | SqliteJournal) -> None:
+def test_contract_replay_from_journal_equals_live_engine(journal: AnyJournal) -> None:
     desk = scripted_desk()
     for batch in batches(desk.events):
         journal.append(batch)
     assert snapshot(replay(journal.events())) == snapshot(desk.engine)
 
+# --- durable stores (SQLite and PostgreSQL): persistence ------------------------------------------
 
-# --- SQLite: persistence --------------------------------------------------------------------------
 
-
-def test_sqlite_when_reopened_then_head_continues_and_whole_chain_verifies(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
+def test_stored_when_reopened_then_head_continues_and_whole_chain_verifies(store: Store) -> None:
     desk = scripted_desk()
     half = len(desk.events) // 2
-    first = SqliteJournal(path)
+    first = store.journal()
     for batch in batches(desk.events[:half]):
         first.append(batch)
     head = first.head()
     first.close()
 
-    second = SqliteJournal(path)
+    second = store.journal()
     assert second.head() == head
     assert second.count() == half
     for batch in batches(desk.events[half:]):
@@ -167,9 +169,10 @@ def test_sqlite_when_reopened_then_head_continues_and_whole_chain_verifies(tmp_p
     assert list(second.events()) == desk.events
     second.close()
 
-    # a read-only walk of the file gives the same records
-    third = SqliteJournal(path)
-    assert list(open_readonly_records(path)) == list(third.records())
+    # a read-only walk of the store gives the same records
+    third = store.journal()
+    readonly = pg_readonly_records(store.url) if store.url else open_readonly_records(store.path)
+    assert list(readonly) == list(third.records())
     third.close()
 
 
@@ -193,15 +196,14 @@ def test_readonly_records_when_missing_file_then_journal_error(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("durability", DURABILITY_MODES)
-def test_sqlite_every_durability_mode_round_trips(tmp_path: Path, durability: str) -> None:
-    path = tmp_path / f"{durability}.db"
+def test_stored_every_durability_mode_round_trips(store: Store, durability: str) -> None:
     desk = scripted_desk()
-    journal = SqliteJournal(path, durability=durability)
+    journal = store.journal(durability=durability)
     assert journal.durability == durability
     for batch in batches(desk.events):
         journal.append(batch)
     journal.close()
-    reopened = SqliteJournal(path, durability=durability)
+    reopened = store.journal(durability=durability)
     assert list(reopened.events()) == desk.events
     assert verify(reopened.records()).ok
     assert snapshot(replay(reopened.events())) == snapshot(desk.engine)
@@ -209,22 +211,22 @@ def test_sqlite_every_durability_mode_round_trips(tmp_path: Path, durability: st
 
 
 @pytest.mark.parametrize("durability", ["", "full", "GROUP", "none", "memory"])
-def test_sqlite_when_invalid_durability_then_value_error(tmp_path: Path, durability: str) -> None:
+def test_stored_when_invalid_durability_then_value_error(store: Store, durability: str) -> None:
     with pytest.raises(ValueError, match="durability"):
-        SqliteJournal(tmp_path / "j.db", durability=durability)
-    assert not (tmp_path / "j.db").exists()
+        store.journal(durability=durability)
+    assert not store.path.exists()
 
 
-# --- SQLite: seq discipline -----------------------------------------------------------------------
+# --- durable stores: seq discipline ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("durability", DURABILITY_MODES)
 @pytest.mark.parametrize("case", ["gap", "repeat", "gap_inside_batch", "restart_at_one"])
-def test_sqlite_when_event_seq_does_not_follow_then_journal_error_and_nothing_written(
-    tmp_path: Path, durability: str, case: str
+def test_stored_when_event_seq_does_not_follow_then_journal_error_and_nothing_written(
+    store: Store, durability: str, case: str
 ) -> None:
     events = scripted_desk().events
-    journal = SqliteJournal(tmp_path / "j.db", durability=durability)
+    journal = store.journal(durability=durability)
     journal.append(events[:3])
     head = journal.head()
     bad = {
@@ -244,75 +246,62 @@ def test_sqlite_when_event_seq_does_not_follow_then_journal_error_and_nothing_wr
     journal.close()
 
 
-# --- SQLite: tampering is named by verify ---------------------------------------------------------
+# --- durable stores: tampering is named by verify -------------------------------------------------
 
 
-def _filled_journal(path: Path) -> tuple[Desk, int]:
+def _filled_journal(store: Store) -> tuple[Desk, int]:
     desk = scripted_desk()
-    journal = SqliteJournal(path)
+    journal = store.journal()
     for batch in batches(desk.events):
         journal.append(batch)
     journal.close()
     return desk, len(desk.events)
 
 
-def _verify_file(path: Path) -> tuple[bool, int | None, str, int]:
-    journal = SqliteJournal(path)
+def _verify_store(store: Store) -> tuple[bool, int | None, str, int]:
+    journal = store.journal()
     report = verify(journal.records())
     journal.close()
     return report.ok, report.first_bad_seq, report.problem, report.checked
 
 
 @pytest.mark.parametrize("byte", [0, 7, -1])
-def test_sqlite_when_one_payload_byte_changed_then_verify_names_that_seq(tmp_path: Path, byte: int) -> None:
-    path = tmp_path / "j.db"
-    _filled_journal(path)
+def test_stored_when_one_payload_byte_changed_then_verify_names_that_seq(store: Store, byte: int) -> None:
+    _filled_journal(store)
     target = 9
-    with sqlite3.connect(path) as raw:
-        (payload,) = raw.execute("SELECT payload FROM events WHERE seq = ?", (target,)).fetchone()
-        data = bytearray(payload)
-        data[byte] ^= 0x01
-        raw.execute("UPDATE events SET payload = ? WHERE seq = ?", (bytes(data), target))
-    raw.close()
-    ok, first_bad, problem, checked = _verify_file(path)
+    data = bytearray(store.payload(target))
+    data[byte] ^= 0x01
+    store.set_payload(target, bytes(data))
+    ok, first_bad, problem, checked = _verify_store(store)
     assert (ok, first_bad, checked) == (False, target, target - 1)
     assert "hash" in problem
 
 
-def test_sqlite_when_payload_replaced_with_valid_other_event_then_verify_names_that_seq(tmp_path: Path) -> None:
+def test_stored_when_payload_replaced_with_valid_other_event_then_verify_names_that_seq(store: Store) -> None:
     """A well-formed forgery (same seq, different quantity) still breaks the chain."""
-    path = tmp_path / "j.db"
-    desk, _ = _filled_journal(path)
+    desk, _ = _filled_journal(store)
     target = next(e for e in desk.events if isinstance(e, ev.OrderFilled))
     forged = msgspec.structs.replace(target, last_qty=D("39"))
-    with sqlite3.connect(path) as raw:
-        raw.execute("UPDATE events SET payload = ? WHERE seq = ?", (encode(forged), target.seq))
-    raw.close()
+    store.set_payload(target.seq, encode(forged))
     assert decode(encode(forged)).seq == target.seq
-    ok, first_bad, _, _ = _verify_file(path)
+    ok, first_bad, _, _ = _verify_store(store)
     assert (ok, first_bad) == (False, target.seq)
 
 
-def test_sqlite_when_middle_row_deleted_then_verify_reports_sequence_gap(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    _filled_journal(path)
-    with sqlite3.connect(path) as raw:
-        raw.execute("DELETE FROM events WHERE seq = 6")
-    raw.close()
-    ok, first_bad, problem, checked = _verify_file(path)
+def test_stored_when_middle_row_deleted_then_verify_reports_sequence_gap(store: Store) -> None:
+    _filled_journal(store)
+    store.delete(6)
+    ok, first_bad, problem, checked = _verify_store(store)
     assert (ok, first_bad, checked) == (False, 7, 5)
     assert "sequence gap" in problem
     assert "expected 6" in problem
 
 
-def test_sqlite_when_last_row_deleted_then_chain_still_verifies_but_head_moves_back(tmp_path: Path) -> None:
+def test_stored_when_last_row_deleted_then_chain_still_verifies_but_head_moves_back(store: Store) -> None:
     """Truncation at the end is not detectable by the chain alone: the head shows it."""
-    path = tmp_path / "j.db"
-    _, n = _filled_journal(path)
-    with sqlite3.connect(path) as raw:
-        raw.execute("DELETE FROM events WHERE seq = ?", (n,))
-    raw.close()
-    journal = SqliteJournal(path)
+    _, n = _filled_journal(store)
+    store.delete(n)
+    journal = store.journal()
     assert journal.head()[0] == n - 1
     assert verify(journal.records()).ok
     journal.close()
@@ -412,17 +401,16 @@ def random_session(seed: int, n_orders: int) -> tuple[Desk, list[list[ev.Event]]
 
 
 @pytest.mark.parametrize("durability", ["group", "relaxed"])
-def test_sqlite_replay_of_hundreds_of_random_orders_equals_live_engine(tmp_path: Path, durability: str) -> None:
+def test_stored_replay_of_hundreds_of_random_orders_equals_live_engine(store: Store, durability: str) -> None:
     desk, command_batches = random_session(seed=20260302, n_orders=300)
     assert len(desk.engine.orders) > 200
     assert any(isinstance(e, ev.TradeBusted) for e in desk.events)
-    path = tmp_path / "j.db"
-    journal = SqliteJournal(path, durability=durability)
+    journal = store.journal(durability=durability)
     for batch in command_batches:  # one batch per command, as the runtime appends them
         journal.append(batch)
     journal.close()
 
-    reopened = SqliteJournal(path)
+    reopened = store.journal()
     assert reopened.head()[0] == desk.engine.seq
     report = verify(reopened.records())
     assert (report.ok, report.checked) == (True, len(desk.events))

@@ -1,0 +1,118 @@
+"""One engine shard against two, on the same workload, over the local NATS JetStream.
+
+Starts M ``oms cluster engine`` processes (SQLite journals, group commit, market data off) and
+drives them from a gateway in this process: ``--orders`` new orders alternating between two
+accounts (``ACC-EQ-1`` and ``ACC-EQ-2``, which hash to different shards when M=2), with
+``--window`` in flight. Latency is submit until the owning shard's answer (the order durable in
+its journal). Streams are created under a random prefix and deleted afterwards.
+
+    python benchmarks/shards.py [--orders 20000] [--window 500] [--nats-url nats://127.0.0.1:4222]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import nats
+
+from openoms.cluster.gateway import ClusterGateway
+from openoms.cluster.partition import Subjects
+from openoms.domain import commands as cmd
+from openoms.domain.ids import AccountId, ClientOrderId, Symbol
+from openoms.domain.values import Side
+
+LIMITS = Path(__file__).resolve().parents[1] / "tests" / "limits_without_collar.toml"
+ACCOUNTS = ("ACC-EQ-1", "ACC-EQ-2")
+TRADER = cmd.Actor("demo", "bench")
+
+
+def percentiles(samples_ns: list[int]) -> dict[str, float]:
+    ordered = sorted(samples_ns)
+    n = len(ordered)
+    return {name: round(ordered[min(n - 1, int(q * n))] / 1e6, 2) for name, q in (("p50_ms", 0.5), ("p99_ms", 0.99), ("p999_ms", 0.999))}
+
+
+async def drive(nats_url: str, shards: int, subjects: Subjects, orders: int, window: int) -> dict[str, Any]:
+    gateway = ClusterGateway(nats_url, shards, subjects)
+    await gateway.connect()
+    latencies: list[int] = []
+    slots = asyncio.Semaphore(window)
+
+    async def one(i: int) -> None:
+        async with slots:
+            account = ACCOUNTS[i % 2]
+            command = cmd.SubmitOrder(actor=TRADER, account=AccountId(account), cl_ord_id=ClientOrderId(f"B{i}"),
+                                      symbol=Symbol("AAPL"), side=Side.BUY, quantity=Decimal(10), price=Decimal("1.00"))
+            started = time.perf_counter_ns()
+            answer = await gateway.execute(command, timeout=120)
+            assert answer["rejected"] is None, answer
+            latencies.append(time.perf_counter_ns() - started)
+
+    # Warm-up: both shards connected and consuming before the clock starts.
+    await asyncio.gather(*(one(-1 - i) for i in range(2 * shards)))
+    latencies.clear()
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(orders)))
+    elapsed = time.perf_counter() - started
+    await gateway.close()
+    return {"shards": shards, "orders": orders, "orders_per_s": round(orders / elapsed), "answer": percentiles(latencies),
+            "seconds": round(elapsed, 2)}
+
+
+async def delete_streams(nats_url: str, subjects: Subjects) -> None:
+    connection = await nats.connect(nats_url)
+    for stream in (subjects.command_stream, subjects.event_stream):
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await connection.jetstream().delete_stream(stream)
+    await connection.close()
+
+
+def run(nats_url: str, shards: int, orders: int, window: int, workdir: Path) -> dict[str, Any]:
+    subjects = Subjects(f"bench{secrets.token_hex(3)}")
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "openoms", "cluster", "engine", "--shard", f"{n}/{shards}", "--nats-url", nats_url,
+                          "--prefix", subjects.prefix, "--data-dir", str(workdir / f"{shards}-{n}"), "--no-market-data"],
+                         env={**os.environ, "OMS_LIMITS_FILE": str(LIMITS)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for n in range(shards)
+    ]
+    try:
+        return asyncio.run(drive(nats_url, shards, subjects, orders, window))
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(30)
+        asyncio.run(delete_streams(nats_url, subjects))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--window", type=int, default=500, help="orders in flight")
+    parser.add_argument("--nats-url", default="nats://127.0.0.1:4222")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        for shards in (1, 2):
+            result = run(args.nats_url, shards, args.orders, args.window, Path(tmp))
+            print(f"{shards} shard(s): {result['orders_per_s']:>6} orders/s  answer p50 {result['answer']['p50_ms']} ms "
+                  f"p99 {result['answer']['p99_ms']} ms", file=sys.stderr)
+            results.append(result)
+    print(json.dumps({"benchmark": "shards", "window": args.window, "results": results,
+                      "two_vs_one": round(results[1]["orders_per_s"] / results[0]["orders_per_s"], 3),
+                      "cores": os.cpu_count(), "python": sys.version.split()[0]}))
+
+
+if __name__ == "__main__":
+    main()
