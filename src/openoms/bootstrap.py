@@ -16,15 +16,18 @@ import time
 from dataclasses import dataclass, field
 
 from . import __version__
+from .audit.index import AuditIndex
 from .config import Config, parse_hhmm
 from .demo import DEMO_START_PRICES, SIM, demo_reference
 from .domain import commands as cmd
 from .domain.accounts import ReferenceData
 from .domain.engine import NS_PER_DAY, OrderEngine
-from .domain.ids import Symbol
+from .domain.ids import OrderId, Symbol
 from .journal.sqlite import SqliteJournal
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
+from .ops.logs import OrderEventLog
+from .ops.metrics import OmsMetrics
 from .risk import limits_file
 from .risk.checks import PriceSource, Reference
 from .risk.gate import RiskGate
@@ -64,6 +67,8 @@ class OMS:
     quotes: MarketDataStore
     limits: limits_file.LimitsDocument
     gate: RiskGate
+    audit: AuditIndex
+    metrics: OmsMetrics
     replay_report: ReplayReport | None = None
     started_at: float = 0.0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -88,6 +93,7 @@ class OMS:
         restored = self.runtime.restore_venues()
         if restored:
             log.info("restored %d open routes at the simulated venues", restored)
+        self.metrics.attach()  # after replay: the orders open now are the ones it follows
         await self.runtime.start()
         await self._load_limits()
         await self.runtime.execute(
@@ -172,6 +178,21 @@ def tune_interpreter(config: Config) -> None:
         gc.set_threshold(config.gc_threshold, second, third)
 
 
+def attach_audit_index(runtime: EngineRuntime, engine: OrderEngine) -> AuditIndex:
+    """The audit index, fed by the replay and then by every durable batch (see audit/index.py)."""
+    orders = engine.orders
+
+    def symbol_of(order_id: OrderId) -> Symbol | None:
+        order = orders.get(order_id)
+        return order.symbol if order is not None else None
+
+    index = AuditIndex(symbol_of)
+    runtime.replay_observers.append(index.observe_all)
+    runtime.subscribers.append(index.observe_all)
+    runtime.subscribers.append(OrderEventLog())
+    return index
+
+
 def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:
     reference = reference or demo_reference()
     journal = journal or SqliteJournal(config.journal_path, durability=config.durability)
@@ -187,4 +208,6 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     market = MarketDataSimulator(reference.instruments, DEMO_START_PRICES, seed=config.seed)
     gateways: dict[str, VenueGateway] = dict(venues)
     runtime.venues = gateways  # type: ignore[assignment]
-    return OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate)
+    audit = attach_audit_index(runtime, engine)
+    metrics = OmsMetrics(runtime, engine, gateways)
+    return OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate, audit, metrics)
