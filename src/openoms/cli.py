@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from . import __version__
+from . import __version__, cli_audit, cli_status
 from .config import DURABILITY_CHOICES, ConfigError, load
 
 app = typer.Typer(help="OpenOMS: an open-source order management system.", no_args_is_help=True, add_completion=False)
@@ -34,6 +33,9 @@ def serve(
         Optional[bool], typer.Option("--market-data/--no-market-data", help="Run the market data simulator")  # noqa: UP045
     ] = None,
     log_level: Annotated[Optional[str], typer.Option(help="debug, info, warning, error (env OMS_LOG_LEVEL)")] = None,  # noqa: UP045
+    log_format: Annotated[
+        Optional[str], typer.Option(help="text, or json: one JSON object per line with order ids (env OMS_LOG_FORMAT)")  # noqa: UP045
+    ] = None,
 ) -> None:
     """Start the engine, the SQLite journal, the simulated exchange with market data, and the HTTP API.
 
@@ -42,11 +44,13 @@ def serve(
     """
     try:
         cfg = load(config, overrides={"host": host, "port": port, "data_dir": data_dir, "durability": durability,
-                                      "market_data": market_data, "log_level": log_level})
+                                      "market_data": market_data, "log_level": log_level, "log_format": log_format})
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .ops.logs import configure_logging
+
+    configure_logging(cfg.log_level, cfg.log_format)
 
     import uvicorn
 
@@ -70,7 +74,9 @@ def serve(
     # that was installed before it; a no-op handler there lets a clean shutdown exit with status 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
-    uvicorn.run(api, host=cfg.host, port=cfg.port, log_level=cfg.log_level.lower(), access_log=cfg.access_log)
+    # log_config=None: uvicorn's loggers go through the root handler set above, in the same format.
+    uvicorn.run(api, host=cfg.host, port=cfg.port, log_level=cfg.log_level.lower(), access_log=cfg.access_log,
+                log_config=None)
 
 
 @audit_app.command("verify")
@@ -98,6 +104,10 @@ def audit_verify(
         print(f"journal {path}: TAMPERED or CORRUPT at seq {report.first_bad_seq}: {report.problem} "
               f"({report.checked} events verified before it)")
     raise typer.Exit(0 if report.ok else 1)
+
+
+cli_audit.register(app, audit_app)
+cli_status.register(app)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 DURABILITY_CHOICES = ("group", "event", "relaxed")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -56,6 +57,7 @@ class Config:
     limits_file: Path | None = None
     reference_max_age_ms: int = 5000
     log_level: str = "info"
+    log_format: str = "text"  # text, or json: one JSON object per line with order ids (ops/logs.py)
     access_log: bool = False
 
     @property
@@ -81,6 +83,8 @@ class Config:
             raise ConfigError("gil_switch_interval_us must be >= 0")
         if self.max_batch <= 0:
             raise ConfigError("max_batch must be positive")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         return self
 
 
