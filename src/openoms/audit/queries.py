@@ -13,9 +13,10 @@ from typing import Any
 from ..domain import events as ev
 from ..domain.ids import OrderId
 from ..service.ports import Journal
-from ..service.views import dec, iso
+from ..service.views import dec
 from .index import AuditIndex
 from .reconstruct import actor_view, event_detail, order_history
+from .timefmt import iso_us
 
 SeqsOf = Callable[[OrderId], Sequence[int] | None]
 StatusOf = Callable[[OrderId], str | None]
@@ -42,7 +43,7 @@ def scan(journal: Journal, progress: Progress | None = None, every: int = 10_000
 
 
 def event_row(event: ev.Event) -> dict[str, Any]:
-    return {"seq": event.seq, "time": iso(event.ts), "type": type(event).__name__, "actor": actor_view(event.actor),
+    return {"seq": event.seq, "time": iso_us(event.ts), "type": type(event).__name__, "actor": actor_view(event.actor),
             "order_id": getattr(event, "order_id", None), "detail": event_detail(event)}
 
 
@@ -86,7 +87,7 @@ class AuditQueries:
         for event in self.journal.events_at(seqs[:limit]):
             assert isinstance(event, ev.OrderAccepted)
             rows.append({
-                "order_id": event.order_id, "accepted_seq": event.seq, "accepted_at": iso(event.ts),
+                "order_id": event.order_id, "accepted_seq": event.seq, "accepted_at": iso_us(event.ts),
                 "account": event.account, "trader": event.trader, "symbol": event.symbol, "side": event.side.value,
                 "ord_type": event.ord_type.value, "quantity": str(event.quantity), "price": dec(event.price),
                 "tif": event.tif.value, "cl_ord_id": event.cl_ord_id, "entered_by": actor_view(event.actor),

@@ -25,8 +25,9 @@ import msgspec
 
 from ..domain import events as ev
 from ..domain.order import Order
-from ..service.views import avg_px_text, dec, iso, order_view
+from ..service.views import avg_px_text, dec, order_view
 from .index import PriceSeen
+from .timefmt import iso_us
 
 PriceAt = Callable[[str, int], PriceSeen | None]
 _OWN = frozenset({"seq", "ts", "actor", "type", "order_id"})
@@ -64,15 +65,15 @@ def _market(event: ev.Event, symbol: str, price_at: PriceAt | None, own: PriceSe
     kind = type(event)
     if kind is ev.OrderAccepted and event.reference_price is not None:  # type: ignore[attr-defined]
         return {"price": str(event.reference_price), "source": "risk reference price at acceptance",  # type: ignore[attr-defined]
-                "seq": event.seq, "time": iso(event.ts)}
+                "seq": event.seq, "time": iso_us(event.ts)}
     if kind is ev.OrderFilled or kind is ev.TradeCorrected:
-        return {"price": str(event.last_px), "source": "this execution", "seq": event.seq, "time": iso(event.ts)}  # type: ignore[attr-defined]
+        return {"price": str(event.last_px), "source": "this execution", "seq": event.seq, "time": iso_us(event.ts)}  # type: ignore[attr-defined]
     seen = price_at(symbol, event.seq) if price_at is not None else own
     if seen is None:
         return None
     source = "reference price" if seen.source == "reference" else "execution"
     return {"price": str(seen.price), "source": f"last {source} in the journal for {symbol}", "seq": seen.seq,
-            "time": iso(seen.ts)}
+            "time": iso_us(seen.ts)}
 
 
 def order_history(events: Sequence[ev.Event], price_at: PriceAt | None = None) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def order_history(events: Sequence[ev.Event], price_at: PriceAt | None = None) -
             own = PriceSeen(price[0], event.seq, event.ts, price[1])
         entries.append({
             "seq": event.seq,
-            "time": iso(event.ts),
+            "time": iso_us(event.ts),
             "type": type(event).__name__,
             "actor": actor_view(event.actor),
             "detail": event_detail(event),
@@ -110,7 +111,7 @@ def order_history(events: Sequence[ev.Event], price_at: PriceAt | None = None) -
     view = order_view(order)
     view["executions"] = [
         {"exec_id": e.exec_id, "route_id": e.route_id, "quantity": str(e.quantity), "price": str(e.price),
-         "liquidity": e.liquidity.value, "busted": e.busted, "time": iso(e.ts), "seq": e.seq}
+         "liquidity": e.liquidity.value, "busted": e.busted, "time": iso_us(e.ts), "seq": e.seq}
         for e in order.executions.values()
     ]
     return {"order": view, "events": entries}

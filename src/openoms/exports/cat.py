@@ -15,17 +15,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from ..audit.timefmt import iso_ms
 from ..domain import events as ev
 from ..domain.accounts import ReferenceData
 from ..domain.values import OrdType, Side
-from .day import DayEvent, firm_designated_id, firm_of, iso_ms, record_id
+from .day import DayEvent, firm_designated_id, firm_of, plain, record_id
 
 SIDE = {Side.BUY: "B", Side.SELL: "SL", Side.SELL_SHORT: "SS", Side.SELL_SHORT_EXEMPT: "SX"}
 ORDER_TYPE = {OrdType.LIMIT: "LMT", OrdType.MARKET: "MKT", OrdType.STOP: "MKT", OrdType.STOP_LIMIT: "LMT"}
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
 
 
 def cat_records(day_events: Iterator[DayEvent], reference: ReferenceData) -> Iterator[dict[str, Any]]:
@@ -47,7 +44,7 @@ def _record(item: DayEvent, reference: ReferenceData) -> dict[str, Any] | None:
     terms = {"side": SIDE[accepted.side], "orderType": ORDER_TYPE[accepted.ord_type], "timeInForce": accepted.tif.value.upper()}
     if kind is ev.OrderAccepted:
         return {**head, "type": "MENO", "clientOrderID": accepted.cl_ord_id, **terms,
-                "price": _text(accepted.price), "stopPrice": _text(accepted.stop_price), "quantity": str(accepted.quantity),
+                "price": plain(accepted.price), "stopPrice": plain(accepted.stop_price), "quantity": plain(accepted.quantity),
                 "expireTimestamp": iso_ms(accepted.expire_at) if accepted.expire_at else None, "tradingSession": "REG",
                 "firmDesignatedID": firm_designated_id(firm, accepted.account), "accountHolderType": "A",
                 "deptType": "A", "representativeInd": "N", "manualFlag": False,
@@ -55,21 +52,21 @@ def _record(item: DayEvent, reference: ReferenceData) -> dict[str, Any] | None:
     if kind is ev.OrderRouted:
         routed: ev.OrderRouted = event  # type: ignore[assignment]
         return {**head, "type": "MEOR", "routedOrderID": routed.route_id, "destination": routed.venue,
-                "destinationType": "E", **terms, "price": _text(routed.price), "stopPrice": _text(accepted.stop_price),
-                "quantity": str(routed.quantity), "routeRejectedFlag": False}
+                "destinationType": "E", **terms, "price": plain(routed.price), "stopPrice": plain(accepted.stop_price),
+                "quantity": plain(routed.quantity), "routeRejectedFlag": False}
     if kind is ev.OrderRejected:
         rejected: ev.OrderRejected = event  # type: ignore[assignment]
         route = order.routes[rejected.route_id]
         routed_seq, routed_ts = item.route_records.get(rejected.route_id, (event.seq, event.ts))
         return {**head, "type": "MEOR", "actionType": "COR", "refFirmROEID": record_id(routed_ts, routed_seq),
                 "routedOrderID": rejected.route_id, "destination": route.venue, "destinationType": "E", **terms,
-                "price": _text(route.price), "stopPrice": _text(accepted.stop_price), "quantity": str(route.quantity),
+                "price": plain(route.price), "stopPrice": plain(accepted.stop_price), "quantity": plain(route.quantity),
                 "routeRejectedFlag": True, "rejectReason": rejected.reason.code.value}
     if kind is ev.OrderReplaced:
         return {**head, "type": "MEOM", "priorOrderKeyDate": head["orderKeyDate"], "priorOrderID": accepted.order_id,
                 "clientOrderID": after.cl_ord_id, "priorClientOrderID": after.orig_cl_ord_id, **terms,
-                "price": _text(after.price), "stopPrice": _text(after.stop_price), "quantity": str(after.quantity),
-                "leavesQty": str(after.leaves_qty), "initiator": "C",
+                "price": plain(after.price), "stopPrice": plain(after.stop_price), "quantity": plain(after.quantity),
+                "leavesQty": plain(after.leaves_qty), "initiator": "C",
                 "firmDesignatedID": firm_designated_id(firm, accepted.account)}
     if kind is ev.OrderCanceled or kind is ev.OrderExpired:
         reason: str = event.reason  # type: ignore[attr-defined]
@@ -77,13 +74,13 @@ def _record(item: DayEvent, reference: ReferenceData) -> dict[str, Any] | None:
         assert before is not None
         # The customer asked (a cancel request, whoever relayed it) or the firm/venue ended it.
         initiator = "C" if kind is ev.OrderCanceled and reason == "requested" else "F"
-        return {**head, "type": "MEOC", "cancelQty": str(before.leaves_qty), "leavesQty": str(after.leaves_qty),
+        return {**head, "type": "MEOC", "cancelQty": plain(before.leaves_qty), "leavesQty": plain(after.leaves_qty),
                 "initiator": initiator, "cancelReason": "expired" if kind is ev.OrderExpired else reason}
     if kind is ev.OrderFilled:
         filled: ev.OrderFilled = event  # type: ignore[assignment]
         return {**head, "type": "MEOT", "tradeID": filled.exec_id, "routedOrderID": filled.route_id,
                 "destination": order.routes[filled.route_id].venue, "side": SIDE[accepted.side],
-                "price": str(filled.last_px), "quantity": str(filled.last_qty), "capacity": "A",
+                "price": plain(filled.last_px), "quantity": plain(filled.last_qty), "capacity": "A",
                 "liquidity": filled.liquidity.value}
     if kind is ev.TradeBusted or kind is ev.TradeCorrected:
         exec_id = event.exec_id  # type: ignore[attr-defined]
@@ -92,8 +89,8 @@ def _record(item: DayEvent, reference: ReferenceData) -> dict[str, Any] | None:
         return {**head, "type": "MEOT", "actionType": "COR" if corrected else "DEL",
                 "refFirmROEID": record_id(execution.ts, execution.seq), "tradeID": exec_id,
                 "routedOrderID": execution.route_id, "destination": order.routes[execution.route_id].venue,
-                "side": SIDE[accepted.side], "price": str(event.last_px) if corrected else None,  # type: ignore[attr-defined]
-                "quantity": str(event.last_qty) if corrected else None, "capacity": "A",  # type: ignore[attr-defined]
+                "side": SIDE[accepted.side], "price": plain(event.last_px) if corrected else None,  # type: ignore[attr-defined]
+                "quantity": plain(event.last_qty) if corrected else None, "capacity": "A",  # type: ignore[attr-defined]
                 "liquidity": execution.liquidity.value}
     return None  # acks, requests, done-for-day and restatements are not CAT events
 

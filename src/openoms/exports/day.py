@@ -42,11 +42,9 @@ def day_bounds(day: str) -> tuple[int, int]:
     return start, start + NS_PER_DAY
 
 
-def iso_ms(ts: int) -> str:
-    """ns since the epoch -> ISO 8601 UTC with milliseconds (truncated, never rounded up)."""
-    seconds, ns = divmod(ts, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ns // 1_000_000:03d}Z"
+def plain(value: Decimal | None) -> str | None:
+    """A Decimal as exact positional text (never ``1E+3``), None kept."""
+    return None if value is None else format(value, "f")
 
 
 def record_id(ts: int, seq: int) -> str:

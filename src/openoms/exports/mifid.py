@@ -14,11 +14,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from decimal import Decimal
 
+from ..audit.timefmt import iso_us
 from ..domain import events as ev
 from ..domain.accounts import ReferenceData
 from ..domain.values import OrdType, Side, TimeInForce
-from ..service.views import iso
 from .day import DayEvent, record_id
 
 COLUMNS = (
@@ -36,6 +37,8 @@ VALIDITY = {TimeInForce.DAY: "DAVY", TimeInForce.GTC: "GTCV", TimeInForce.IOC: "
 
 
 def _text(value: object) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")  # exact positional text, never 1E+3
     return "" if value is None else str(value)
 
 
@@ -83,7 +86,7 @@ def mifid_rows(day_events: Iterator[DayEvent], reference: ReferenceData) -> Iter
         instrument = reference.instruments.get(accepted.symbol)
         reason = getattr(event, "reason", None)
         yield [
-            record_id(event.ts, event.seq), iso(event.ts)[:10], iso(event.ts), event_type, accepted.order_id, after.cl_ord_id, _text(after.orig_cl_ord_id),
+            record_id(event.ts, event.seq), iso_us(event.ts)[:10], iso_us(event.ts), event_type, accepted.order_id, after.cl_ord_id, _text(after.orig_cl_ord_id),
             accepted.account, accepted.trader,
             # Who decided how to execute within the firm: the person or system that entered the order.
             accepted.actor.user,
@@ -92,9 +95,9 @@ def mifid_rows(day_events: Iterator[DayEvent], reference: ReferenceData) -> Iter
             _text(route.venue_order_id if route is not None else None),
             accepted.symbol, instrument.currency if instrument is not None else "",
             BUY_SELL[accepted.side], SHORT_SELLING[accepted.side], ORDER_TYPE[accepted.ord_type],
-            _text(after.price), _text(after.stop_price), str(accepted.quantity), str(after.quantity),
-            str(after.leaves_qty), _text(traded_qty), _text(traded_px), str(after.cum_qty), _text(exec_id),
-            VALIDITY[accepted.tif], iso(accepted.expire_at) if accepted.expire_at else "", after.status,
+            _text(after.price), _text(after.stop_price), _text(accepted.quantity), _text(after.quantity),
+            _text(after.leaves_qty), _text(traded_qty), _text(traded_px), _text(after.cum_qty), _text(exec_id),
+            VALIDITY[accepted.tif], iso_us(accepted.expire_at) if accepted.expire_at else "", after.status,
             "" if reason is None else (reason if isinstance(reason, str) else f"{reason.code.value}: {reason.message}"),
         ]
 
