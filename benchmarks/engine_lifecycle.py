@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from openoms.bootstrap import tune_interpreter
+from openoms.bootstrap import attach_audit_index, tune_interpreter
 from openoms.config import Config
 from openoms.demo import SIM, demo_reference
 from openoms.domain import commands as cmd
@@ -36,6 +36,7 @@ from openoms.domain.ids import AccountId, ClientOrderId, Symbol
 from openoms.domain.values import OrdType, Side, TimeInForce
 from openoms.journal.memory import NullJournal
 from openoms.journal.sqlite import SqliteJournal
+from openoms.ops.metrics import OmsMetrics
 from openoms.risk.checks import Reference
 from openoms.risk.gate import RiskGate
 from openoms.risk.limits import LimitSet
@@ -68,7 +69,8 @@ def deep_quote(now: int) -> Quote:
 
 async def run_mode(mode: str, orders: int, window: int, workdir: Path) -> dict[str, Any]:
     reference = demo_reference()
-    durability, _, with_risk = mode.partition("+")
+    durability, *extras = mode.split("+")
+    with_risk, with_ops = "risk" in extras, "ops" in extras
     journal: Journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=durability)
     gate = None
     if with_risk:  # pre-trade risk on, with the demo limits (quantity, notional, collar at three scopes)
@@ -82,6 +84,9 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path) -> dict[s
     venue = SimulatedVenue(SIM, reference.instruments, runtime.post, "bench")
     runtime.venues = {SIM: venue}
     venue.on_quote(deep_quote(time.time_ns()))
+    if with_ops:  # what oms serve adds: the audit index, the order-event log and the metrics
+        attach_audit_index(runtime, engine)
+        OmsMetrics(runtime, engine, runtime.venues).attach()
     await runtime.start()
 
     actor = cmd.Actor("demo", "bench")
@@ -148,7 +153,8 @@ def main() -> None:
     parser.add_argument("--event-orders", type=int, default=5_000, help="orders for the slow fsync-per-event mode")
     parser.add_argument("--window", type=int, default=1000, help="orders in flight")
     parser.add_argument("--modes", default="off,group,group+risk,event",
-                        help="journal off / group / event, each optionally +risk (pre-trade risk with the demo limits)")
+                        help="journal off / group / event, each optionally +risk (pre-trade risk with the demo limits) "
+                             "and +ops (the audit index, order-event log and metrics that oms serve runs)")
     parser.add_argument("--untuned", action="store_true",
                         help="keep CPython's default GIL switch interval and GC thresholds (oms serve tunes them)")
     args = parser.parse_args()
@@ -172,6 +178,10 @@ def main() -> None:
     by_mode = {r["mode"]: r for r in results}
     if "group" in by_mode and "group+risk" in by_mode:
         ratios["risk_vs_no_risk"] = {"throughput": round(by_mode["group+risk"]["orders_per_s"] / by_mode["group"]["orders_per_s"], 3)}
+    for mode in by_mode:
+        base_mode = mode.replace("+ops", "")
+        if mode.endswith("+ops") and base_mode in by_mode:
+            ratios[f"{mode}_vs_{base_mode}"] = {"throughput": round(by_mode[mode]["orders_per_s"] / by_mode[base_mode]["orders_per_s"], 3)}
     print(json.dumps({"benchmark": "engine_lifecycle", "window": args.window, "interpreter_tuned": not args.untuned, "results": results, "ratios": ratios,
                       "python": sys.version.split()[0]}))
 

@@ -22,7 +22,7 @@ from .demo import DEMO_START_PRICES, SIM, demo_reference
 from .domain import commands as cmd
 from .domain.accounts import ReferenceData
 from .domain.engine import NS_PER_DAY, OrderEngine
-from .domain.ids import OrderId, Symbol
+from .domain.ids import Symbol
 from .journal.sqlite import SqliteJournal
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
@@ -93,7 +93,6 @@ class OMS:
         restored = self.runtime.restore_venues()
         if restored:
             log.info("restored %d open routes at the simulated venues", restored)
-        self.metrics.attach()  # after replay: the orders open now are the ones it follows
         await self.runtime.start()
         await self._load_limits()
         await self.runtime.execute(
@@ -180,13 +179,7 @@ def tune_interpreter(config: Config) -> None:
 
 def attach_audit_index(runtime: EngineRuntime, engine: OrderEngine) -> AuditIndex:
     """The audit index, fed by the replay and then by every durable batch (see audit/index.py)."""
-    orders = engine.orders
-
-    def symbol_of(order_id: OrderId) -> Symbol | None:
-        order = orders.get(order_id)
-        return order.symbol if order is not None else None
-
-    index = AuditIndex(symbol_of)
+    index = AuditIndex(engine.orders)
     runtime.replay_observers.append(index.observe_all)
     runtime.subscribers.append(index.observe_all)
     runtime.subscribers.append(OrderEventLog())
@@ -210,4 +203,5 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     runtime.venues = gateways  # type: ignore[assignment]
     audit = attach_audit_index(runtime, engine)
     metrics = OmsMetrics(runtime, engine, gateways)
+    metrics.attach()  # before replay: its counts cover the whole journal
     return OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate, audit, metrics)

@@ -137,13 +137,15 @@ def test_audit_reconstruction_queries_and_metrics_over_a_trading_session(client:
     assert scraped[("oms_journal_events_total", (("type", "OrderReplaced"),))] == 2
     assert scraped[("oms_journal_events_total", (("type", "TradeBusted"),))] == 1
     assert scraped[("oms_rejects_total", (("code", "RISK_MAX_QUANTITY"), ("rule", "max_order_quantity"), ("source", "engine")))] == 1
-    assert scraped[("oms_orders_finished_total", (("status", "canceled"),))] == 1
-    assert scraped[("oms_orders_finished_total", (("status", "filled"),))] == 1
-    assert scraped[("oms_orders", (("status", "new"),))] == 1  # the busted order is open again
+    assert scraped[("oms_orders", (("status", "canceled"),))] == 1
+    assert scraped[("oms_orders", (("status", "filled"),))] == 0  # the busted order is open again:
+    assert scraped[("oms_orders", (("status", "new"),))] == 1
+    assert scraped[("oms_orders_open", ())] == 1
     assert scraped[("oms_ack_latency_seconds_count", ())] >= 9
     assert scraped[("oms_journal_commit_seconds_count", ())] >= 10
-    # Every durable event went through a commit the histogram saw (metrics attach before the engine starts).
+    # Every durable event went through a commit the histogram saw, and was counted by type.
     assert scraped[("oms_journal_commit_events_sum", ())] == scraped[("oms_journal_committed_seq", ())]
+    assert sum(v for (name, _), v in scraped.items() if name == "oms_journal_events_total") == scraped[("oms_journal_committed_seq", ())]
     assert scraped[("oms_venue_up", (("venue", "SIM"),))] == 1
     assert scraped[("oms_engine_up", ())] == 1
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from ..domain import events as ev
 from ..domain.ids import OrderId, Symbol
@@ -28,6 +29,7 @@ CONTROL_EVENTS = frozenset({ev.LimitsChanged, ev.RestrictedListChanged, ev.KillS
 CONTROL_COMMANDS = frozenset({"SetLimits", "SetRestricted", "EngageKillSwitch", "ReleaseKillSwitch"})
 # Actions are what people and systems asked for; venue reports are the venue's, not a user's.
 VENUE_SOURCE = "venue"
+_ACCEPTED, _ROUTED, _ACKNOWLEDGED, _FILLED = ev.OrderAccepted, ev.OrderRouted, ev.OrderAcknowledged, ev.OrderFilled
 
 
 @dataclass(slots=True)
@@ -64,9 +66,12 @@ class PriceSeries:
     prices: list[Decimal] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
+    last: Decimal | None = None
+
     def add(self, seq: int, ts: int, price: Decimal, source: str) -> None:
-        if self.prices and self.prices[-1] == price:
+        if price == self.last:
             return
+        self.last = price
         self.seqs.append(seq)
         self.times.append(ts)
         self.prices.append(price)
@@ -81,34 +86,67 @@ class PriceSeen:
     source: str  # "reference" (what pre-trade risk judged an order against) or "execution"
 
 
-class AuditIndex:
-    """Seq indexes for compliance queries. ``symbol_of`` gives an order's instrument (the engine
-    knows it); without one the index remembers it itself. ``keep_order_seqs`` also keeps each
-    order's seqs, for readers that have no engine (the engine's ``Order.seqs`` holds them)."""
+class _Instrument:
+    """What the index remembers of an order when no engine holds it: its instrument."""
 
-    def __init__(self, symbol_of: Callable[[OrderId], Symbol | None] | None = None, keep_order_seqs: bool = False) -> None:
+    __slots__ = ("symbol",)
+
+    def __init__(self, symbol: Symbol) -> None:
+        self.symbol = symbol
+
+
+class AuditIndex:
+    """Seq indexes for compliance queries. ``orders`` is the engine's order map (for an order's
+    instrument); without one the index remembers each order's instrument itself.
+    ``keep_order_seqs`` also keeps each order's seqs, for readers that have no engine (the
+    engine's ``Order.seqs`` holds them)."""
+
+    def __init__(self, orders: Mapping[OrderId, Any] | None = None, keep_order_seqs: bool = False) -> None:
         self.last_seq = 0
-        self.orders: dict[tuple[str, str], Series] = {}  # ("account" | "trader" | "symbol" | "all", value): acceptances
-        self.actions: dict[str, Series] = {}  # user -> every event they caused
+        self.accepted = Series()  # every OrderAccepted
+        # account / trader / instrument -> positions in ``accepted`` (its times serve every key)
+        self.by_account: dict[str, array[int]] = {}
+        self.by_trader: dict[str, array[int]] = {}
+        self.by_symbol: dict[str, array[int]] = {}
+        self.actions: dict[str, Series] = {}  # user -> the events they caused
         self.controls = Series()
         self.prices: dict[str, PriceSeries] = {}
         self.order_seqs: dict[OrderId, list[int]] | None = {} if keep_order_seqs else None
-        self.ordered = True  # every event's time >= the one before it (see Series.window)
+        self.ordered = True  # every indexed event's time >= the one before it (see Series.window)
         self._last_ts = 0
-        self._symbols: dict[OrderId, Symbol] | None = None if symbol_of is not None else {}
-        self._symbol_of = symbol_of or self._symbols.get  # type: ignore[union-attr]
+        self._own: dict[OrderId, _Instrument] | None = None if orders is not None else {}
+        self._orders: Mapping[OrderId, Any] = orders if orders is not None else self._own  # type: ignore[assignment]
 
     # --- feeding (journal order) -------------------------------------------------------------
 
     def observe(self, event: ev.Event) -> None:
         self.observe_all((event,))
 
-    def observe_all(self, events: Iterable[ev.Event]) -> None:
+    def observe_all(self, events: Sequence[ev.Event]) -> None:
+        """Fold a batch of events, in journal order. This runs on the engine loop after every
+        commit, so the common events take the shortest path, written out inline: a route or an ack
+        adds nothing (the route is part of the acceptance's action; an ack is the venue's), a fill
+        only its price when it differs from the last one."""
+        if not events:
+            return
+        if self.order_seqs is not None:
+            self._track_order_seqs(events)
         actions = self.actions
-        order_seqs = self.order_seqs
+        prices = self.prices
+        orders = self._orders
         last_ts = self._last_ts
         for event in events:
             kind = type(event)
+            if kind is _ROUTED or kind is _ACKNOWLEDGED:
+                continue
+            if kind is _FILLED:  # always a venue's report: a price, not a user's action
+                price = event.last_px  # type: ignore[attr-defined]
+                order = orders.get(event.order_id)  # type: ignore[attr-defined]
+                if order is not None:
+                    series = prices.get(order.symbol)
+                    if series is None or price != series.last:
+                        self._price(order.symbol).add(event.seq, event.ts, price, "execution")
+                continue
             seq = event.seq
             ts = event.ts
             if ts < last_ts:
@@ -116,43 +154,60 @@ class AuditIndex:
             last_ts = ts
             actor = event.actor
             if actor.source != VENUE_SOURCE:
-                series = actions.get(actor.user)
-                if series is None:
-                    series = actions[actor.user] = Series()
-                series.seqs.append(seq)
-                series.times.append(ts)
-            if kind is ev.OrderAccepted:
+                user_series = actions.get(actor.user)
+                if user_series is None:
+                    user_series = actions[actor.user] = Series()
+                user_series.seqs.append(seq)
+                user_series.times.append(ts)
+            if kind is _ACCEPTED:
                 self._accepted(event)  # type: ignore[arg-type]
-            elif kind is ev.OrderFilled or kind is ev.TradeCorrected:
-                symbol = self._symbol_of(event.order_id)  # type: ignore[attr-defined]
-                if symbol is not None:
-                    self._price(symbol).add(seq, ts, event.last_px, "execution")  # type: ignore[attr-defined]
+            elif kind is ev.TradeCorrected:
+                order = orders.get(event.order_id)  # type: ignore[attr-defined]
+                if order is not None:
+                    self._price(order.symbol).add(seq, ts, event.last_px, "execution")  # type: ignore[attr-defined]
             elif kind in CONTROL_EVENTS or (kind is ev.CommandRejected and event.command in CONTROL_COMMANDS):  # type: ignore[attr-defined]
                 self.controls.add(seq, ts)
-            if order_seqs is not None and kind is not ev.OrderAccepted:
-                order_id = getattr(event, "order_id", None)
-                if order_id is not None:
-                    found = order_seqs.get(order_id)
-                    if found is not None:  # a refusal naming an unknown order belongs to no order
-                        found.append(seq)
-            self.last_seq = seq
         self._last_ts = last_ts
+        self.last_seq = events[-1].seq
+
+    def _track_order_seqs(self, events: Sequence[ev.Event]) -> None:
+        order_seqs = self.order_seqs
+        assert order_seqs is not None
+        for event in events:
+            order_id = getattr(event, "order_id", None)
+            if order_id is None:
+                continue
+            if type(event) is _ACCEPTED:
+                order_seqs[order_id] = [event.seq]
+                continue
+            found = order_seqs.get(order_id)
+            if found is not None:  # a refusal naming an unknown order belongs to no order
+                found.append(event.seq)
 
     def _accepted(self, event: ev.OrderAccepted) -> None:
-        orders = self.orders
-        seq, ts = event.seq, event.ts
-        for key in (("all", ""), ("account", event.account), ("trader", event.trader), ("symbol", event.symbol)):
-            series = orders.get(key)
-            if series is None:
-                series = orders[key] = Series()
-            series.seqs.append(seq)
-            series.times.append(ts)
-        if self._symbols is not None:
-            self._symbols[event.order_id] = event.symbol
-        if self.order_seqs is not None:
-            self.order_seqs[event.order_id] = [seq]
-        if event.reference_price is not None:
-            self._price(event.symbol).add(seq, ts, event.reference_price, "reference")
+        accepted = self.accepted
+        position = len(accepted.seqs)
+        accepted.seqs.append(event.seq)
+        accepted.times.append(event.ts)
+        positions = self.by_account.get(event.account)
+        if positions is None:
+            positions = self.by_account[event.account] = array("q")
+        positions.append(position)
+        positions = self.by_trader.get(event.trader)
+        if positions is None:
+            positions = self.by_trader[event.trader] = array("q")
+        positions.append(position)
+        positions = self.by_symbol.get(event.symbol)
+        if positions is None:
+            positions = self.by_symbol[event.symbol] = array("q")
+        positions.append(position)
+        if self._own is not None:
+            self._own[event.order_id] = _Instrument(event.symbol)
+        price = event.reference_price
+        if price is not None:
+            series = self.prices.get(event.symbol)
+            if series is None or price != series.last:
+                self._price(event.symbol).add(event.seq, event.ts, price, "reference")
 
     def _price(self, symbol: str) -> PriceSeries:
         series = self.prices.get(symbol)
@@ -165,19 +220,31 @@ class AuditIndex:
     def order_acceptances(self, account: str | None = None, trader: str | None = None, symbol: str | None = None,
                           since: int | None = None, until: int | None = None) -> list[int]:
         """Seqs of the OrderAccepted events matching every filter given, accepted in [since, until)."""
-        wanted = [(name, value) for name, value in (("account", account), ("trader", trader), ("symbol", symbol))
-                  if value is not None] or [("all", "")]
-        windows = []
-        for key in wanted:
-            series = self.orders.get(key)
-            if series is None:
-                return []
-            windows.append(series.window(since, until, self.ordered))
+        accepted = self.accepted
+        chosen = []
+        for table, key in ((self.by_account, account), (self.by_trader, trader), (self.by_symbol, symbol)):
+            if key is not None:
+                positions = table.get(key)
+                if positions is None:
+                    return []
+                chosen.append(positions)
+        if not chosen:
+            return accepted.window(since, until, self.ordered)
+        times = accepted.times
+        low = -(2**63) if since is None else since
+        high = 2**63 if until is None else until
+        windows: list[list[int]] = []
+        for positions in chosen:
+            if self.ordered:
+                start = bisect_left(positions, low, key=times.__getitem__)
+                end = bisect_left(positions, high, key=times.__getitem__)
+                windows.append(positions[start:end].tolist())
+            else:
+                windows.append([p for p in positions if low <= times[p] < high])
         windows.sort(key=len)
-        if len(windows) == 1:
-            return windows[0]
         others = [set(w) for w in windows[1:]]
-        return [seq for seq in windows[0] if all(seq in other for other in others)]
+        seqs = accepted.seqs
+        return [seqs[p] for p in windows[0] if all(p in other for other in others)]
 
     def actions_of(self, user: str, since: int | None = None, until: int | None = None) -> list[int]:
         series = self.actions.get(user)
@@ -185,9 +252,6 @@ class AuditIndex:
 
     def control_changes(self, since: int | None = None, until: int | None = None) -> list[int]:
         return self.controls.window(since, until, self.ordered)
-
-    def users(self) -> list[str]:
-        return sorted(self.actions)
 
     def price_at(self, symbol: str, seq: int) -> PriceSeen | None:
         """The last price the journal saw for ``symbol`` at or before ``seq``."""

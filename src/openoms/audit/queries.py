@@ -96,8 +96,9 @@ class AuditQueries:
         return {"orders": rows, "count": len(rows), "matched": len(seqs), "truncated": len(seqs) > limit}
 
     def actions(self, user: str, since: int | None = None, until: int | None = None, limit: int = 1000) -> dict[str, Any]:
-        """Every journaled event a user caused (orders, replaces, cancels, refusals, limit and kill-switch
-        changes), oldest first. Venue reports are the venue's, not the user's."""
+        """Every journaled event a user caused (orders, replaces, cancels, refusals, busts, limit and
+        kill-switch changes), oldest first. Venue reports are the venue's, not the user's; the routing
+        that follows each acceptance is part of the order's history, not a separate action."""
         seqs = self.index.actions_of(user, since, until)
         rows = [event_row(e) for e in self.journal.events_at(seqs[:limit])]
         return {"user": user, "events": rows, "count": len(rows), "matched": len(seqs), "truncated": len(seqs) > limit}
