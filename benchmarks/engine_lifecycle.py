@@ -129,10 +129,12 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path) -> dict[s
 
     runtime.subscribers.append(on_commit)
     started = time.perf_counter()
+    cpu_started = time.process_time()  # all threads: on a shared, noisy machine steadier than wall time
     for _ in range(min(window, orders)):
         submit_one()
     await done.wait()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     await runtime.stop()
     return {
         "mode": mode,
@@ -144,6 +146,7 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path) -> dict[s
         "ack": percentiles(ack_lat),
         "lifecycle": percentiles(life_lat),
         "seconds": round(elapsed, 3),
+        "cpu_us_per_order": round(cpu / orders * 1e6, 1),
     }
 
 
@@ -166,7 +169,8 @@ def main() -> None:
             n = args.event_orders if mode.startswith("event") else args.orders
             gc.collect()  # each mode starts without the previous mode's garbage (a full collection mid-run stalls it)
             result = asyncio.run(run_mode(mode, n, args.window, Path(tmp)))
-            print(f"{mode:>6}: {result['orders_per_s']:>8} orders/s  ack p50 {result['ack']['p50_us']} us "
+            print(f"{mode:>6}: {result['orders_per_s']:>8} orders/s  cpu {result['cpu_us_per_order']} us/order  "
+                  f"ack p50 {result['ack']['p50_us']} us "
                   f"p99 {result['ack']['p99_us']} us  lifecycle p99 {result['lifecycle']['p99_us']} us", file=sys.stderr)
             results.append(result)
     base = next((r for r in results if r["mode"] == "off"), None)
