@@ -71,7 +71,7 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path) -> dict[s
     reference = demo_reference()
     durability, *extras = mode.split("+")
     with_risk, with_ops = "risk" in extras, "ops" in extras
-    journal: Journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=durability)
+    journal: Journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}-{time.time_ns()}.sqlite", durability=durability)
     gate = None
     if with_risk:  # pre-trade risk on, with the demo limits (quantity, notional, collar at three scopes)
         quote = deep_quote(time.time_ns())

@@ -58,7 +58,8 @@ def _event_type(item: DayEvent) -> str | None:
     if kind is ev.OrderRejected:
         return "REJE"
     if kind is ev.OrderFilled:
-        return "FILL" if item.after.status == "filled" else "PARF"
+        # Nothing left to execute: a full fill, even while a replace is pending (which outranks Filled in OrdStatus).
+        return "FILL" if item.after.leaves_qty == 0 else "PARF"
     if kind is ev.TradeBusted:
         return "BUST"
     if kind is ev.TradeCorrected:
