@@ -166,3 +166,20 @@ def test_ready_follows_the_venues_and_the_journal(client: TestClient) -> None:
     assert not_ready["ready"] is False and not_ready["checks"]["journal"]["ok"] is False
     assert "journal write failed" in not_ready["checks"]["journal"]["detail"]
     assert metrics(client)[("oms_engine_up", ())] == 0
+
+
+def test_audit_cli_answers_bad_input_with_one_line(tmp_path: Path) -> None:
+    oms = build(Config(data_dir=tmp_path / "data", market_data=False))
+    oms.recover()
+    oms.journal.close()
+    journal = str(oms.config.journal_path)
+    unknown = oms_cli("audit", "order", "O999", "--journal", journal)
+    assert unknown.returncode == 1 and "unknown order 'O999'" in unknown.stderr
+    missing = oms_cli("audit", "controls", "--journal", str(tmp_path / "nothing.sqlite"))
+    assert missing.returncode == 2 and "no journal at" in missing.stderr
+    naive = oms_cli("audit", "orders", "--since", "2026-11-26T09:00:00", "--journal", journal)
+    assert naive.returncode == 2 and "needs a timezone" in naive.stderr
+    garbage = oms_cli("audit", "actions", "--user", "x", "--until", "tomorrow", "--journal", journal)
+    assert garbage.returncode == 2 and "not an ISO 8601 time" in garbage.stderr
+    for result in (unknown, missing, naive, garbage):
+        assert "Traceback" not in result.stdout + result.stderr
