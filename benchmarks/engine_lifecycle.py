@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from openoms.bootstrap import tune_interpreter
+from openoms.bootstrap import attach_audit_index, tune_interpreter
 from openoms.config import Config
 from openoms.demo import SIM, demo_reference
 from openoms.domain import commands as cmd
@@ -41,6 +41,7 @@ from openoms.domain.ids import AccountId, ClientOrderId, DeskId, Symbol, TraderI
 from openoms.domain.values import OrdType, Side, TimeInForce
 from openoms.journal.memory import NullJournal
 from openoms.journal.sqlite import SqliteJournal
+from openoms.ops.metrics import OmsMetrics
 from openoms.risk.checks import Reference
 from openoms.risk.gate import RiskGate
 from openoms.risk.limits import LimitSet
@@ -97,10 +98,13 @@ RISK20_ACCOUNT = {"max_long_position": "100000", "max_short_position": "100000",
 async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts: int = 10_000,
                    journal: Journal | None = None) -> dict[str, Any]:
     """One mode; ``journal`` (empty, of the mode's durability) replaces the SQLite file (benchmarks/backends.py)."""
-    durability, _, with_risk = mode.partition("+")
+    durability, *extras = mode.split("+")
+    with_risk = "risk20" if "risk20" in extras else "risk" if "risk" in extras else ""
+    with_ops = "ops" in extras
     reference = many_accounts(accounts) if with_risk == "risk20" else demo_reference()
     if journal is None:
-        journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}.sqlite", durability=durability)
+        journal = NullJournal() if durability == "off" else SqliteJournal(workdir / f"bench-{mode}-{time.time_ns()}.sqlite",
+                                                                           durability=durability)
     gate = None
     if with_risk:  # pre-trade risk on, with the demo limits (quantity, notional, collar at three scopes)
         quote = deep_quote(time.time_ns())
@@ -120,6 +124,9 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts:
     venue = SimulatedVenue(SIM, reference.instruments, runtime.post, "bench")
     runtime.venues = {SIM: venue}
     venue.on_quote(deep_quote(time.time_ns()))
+    if with_ops:  # what oms serve adds: the audit index, the order-event log and the metrics
+        attach_audit_index(runtime, engine)
+        OmsMetrics(runtime, engine, runtime.venues).attach()
     await runtime.start()
 
     actor = cmd.Actor("demo", "bench")
@@ -169,10 +176,12 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts:
 
     runtime.subscribers.append(on_commit)
     started = time.perf_counter()
+    cpu_started = time.process_time()  # all threads: on a shared, noisy machine steadier than wall time
     for _ in range(min(window, orders)):
         submit_one()
     await done.wait()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     await runtime.stop()
     return {
         "mode": mode,
@@ -184,6 +193,7 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts:
         "ack": percentiles(ack_lat),
         "lifecycle": percentiles(life_lat),
         "seconds": round(elapsed, 3),
+        "cpu_us_per_order": round(cpu / orders * 1e6, 1),
     }
 
 
@@ -193,7 +203,9 @@ def main() -> None:
     parser.add_argument("--event-orders", type=int, default=5_000, help="orders for the slow fsync-per-event mode")
     parser.add_argument("--window", type=int, default=1000, help="orders in flight")
     parser.add_argument("--modes", default="off,group,group+risk,event",
-                        help="journal off / group / event, each optionally +risk (pre-trade risk with the demo limits)")
+                        help="journal off / group / event, each optionally +risk (pre-trade risk with the demo limits) "
+                             "or +risk20 (every rule, --accounts accounts) and +ops (the audit index, order-event log "
+                             "and metrics that oms serve runs)")
     parser.add_argument("--accounts", type=int, default=10_000, help="accounts for the +risk20 modes")
     parser.add_argument("--untuned", action="store_true",
                         help="keep CPython's default GIL switch interval and GC thresholds (oms serve tunes them)")
@@ -206,7 +218,8 @@ def main() -> None:
             n = args.event_orders if mode.startswith("event") else args.orders
             gc.collect()  # each mode starts without the previous mode's garbage (a full collection mid-run stalls it)
             result = asyncio.run(run_mode(mode, n, args.window, Path(tmp), args.accounts))
-            print(f"{mode:>6}: {result['orders_per_s']:>8} orders/s  ack p50 {result['ack']['p50_us']} us "
+            print(f"{mode:>6}: {result['orders_per_s']:>8} orders/s  cpu {result['cpu_us_per_order']} us/order  "
+                  f"ack p50 {result['ack']['p50_us']} us "
                   f"p99 {result['ack']['p99_us']} us  lifecycle p99 {result['lifecycle']['p99_us']} us", file=sys.stderr)
             results.append(result)
     base = next((r for r in results if r["mode"] == "off"), None)
@@ -222,7 +235,12 @@ def main() -> None:
                 with_risk, without = by_mode[f"{durability}+{risk}"], by_mode[durability]
                 ratios[f"{durability}+{risk}_vs_{durability}"] = {
                     "throughput": round(with_risk["orders_per_s"] / without["orders_per_s"], 3),
-                    "ack_p99": round(with_risk["ack"]["p99_us"] / without["ack"]["p99_us"], 2)}
+                    "ack_p99": round(with_risk["ack"]["p99_us"] / without["ack"]["p99_us"], 2),
+                    "cpu_per_order": round(with_risk["cpu_us_per_order"] / without["cpu_us_per_order"], 3)}
+    for mode in by_mode:
+        base_mode = mode.replace("+ops", "")
+        if mode.endswith("+ops") and base_mode in by_mode:
+            ratios[f"{mode}_vs_{base_mode}"] = {"throughput": round(by_mode[mode]["orders_per_s"] / by_mode[base_mode]["orders_per_s"], 3)}
     print(json.dumps({"benchmark": "engine_lifecycle", "window": args.window, "interpreter_tuned": not args.untuned, "results": results, "ratios": ratios,
                       "python": sys.version.split()[0]}))
 

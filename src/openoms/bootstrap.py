@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import __version__
+from .audit.index import AuditIndex
 from .config import Config, parse_hhmm
 from .demo import DEMO_START_PRICES, SIM, demo_reference
 from .domain import commands as cmd
@@ -25,6 +26,8 @@ from .domain.ids import Symbol
 from .journal.sqlite import SqliteJournal
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
+from .ops.logs import OrderEventLog
+from .ops.metrics import OmsMetrics
 from .risk import limits_file
 from .risk.checks import PriceSource, Reference
 from .risk.fx import FxRates
@@ -65,6 +68,8 @@ class OMS:
     quotes: MarketDataStore
     limits: limits_file.LimitsDocument
     gate: RiskGate
+    audit: AuditIndex
+    metrics: OmsMetrics
     replay_report: ReplayReport | None = None
     started_at: float = 0.0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -197,6 +202,15 @@ def open_journal(config: Config) -> Journal:
     return SqliteJournal(config.journal_path, durability=config.durability)
 
 
+def attach_audit_index(runtime: EngineRuntime, engine: OrderEngine) -> AuditIndex:
+    """The audit index, fed by the replay and then by every durable batch (see audit/index.py)."""
+    index = AuditIndex(engine.orders)
+    runtime.replay_observers.append(index.observe_all)
+    runtime.subscribers.append(index.observe_all)
+    runtime.subscribers.append(OrderEventLog())
+    return index
+
+
 def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:
     reference = reference or demo_reference()
     journal = journal or open_journal(config)
@@ -212,4 +226,7 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     market = MarketDataSimulator(reference.instruments, DEMO_START_PRICES, seed=config.seed)
     gateways: dict[str, VenueGateway] = dict(venues)
     runtime.venues = gateways  # type: ignore[assignment]
-    return OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate)
+    audit = attach_audit_index(runtime, engine)
+    metrics = OmsMetrics(runtime, engine, gateways)
+    metrics.attach()  # before replay: its counts cover the whole journal
+    return OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate, audit, metrics)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from . import __version__
+from . import __version__, cli_audit, cli_status
 from .config import DURABILITY_CHOICES, ConfigError, load
 
 app = typer.Typer(help="OpenOMS: an open-source order management system.", no_args_is_help=True, add_completion=False)
@@ -41,6 +40,9 @@ def serve(
         Optional[bool], typer.Option("--market-data/--no-market-data", help="Run the market data simulator")  # noqa: UP045
     ] = None,
     log_level: Annotated[Optional[str], typer.Option(help="debug, info, warning, error (env OMS_LOG_LEVEL)")] = None,  # noqa: UP045
+    log_format: Annotated[
+        Optional[str], typer.Option(help="text, or json: one JSON object per line with order ids (env OMS_LOG_FORMAT)")  # noqa: UP045
+    ] = None,
 ) -> None:
     """Start the engine, the journal (SQLite, or PostgreSQL with --database-url), the simulated exchange with market data, and the HTTP API.
 
@@ -49,12 +51,14 @@ def serve(
     """
     try:
         cfg = load(config, overrides={"host": host, "port": port, "data_dir": data_dir, "database_url": database_url,
-                                      "durability": durability,
-                                      "market_data": market_data, "log_level": log_level})
+                                      "durability": durability, "market_data": market_data, "log_level": log_level,
+                                      "log_format": log_format})
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .ops.logs import configure_logging
+
+    configure_logging(cfg.log_level, cfg.log_format)
 
     import uvicorn
 
@@ -78,7 +82,9 @@ def serve(
     # that was installed before it; a no-op handler there lets a clean shutdown exit with status 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
-    uvicorn.run(api, host=cfg.host, port=cfg.port, log_level=cfg.log_level.lower(), access_log=cfg.access_log)
+    # log_config=None: uvicorn's loggers go through the root handler set above, in the same format.
+    uvicorn.run(api, host=cfg.host, port=cfg.port, log_level=cfg.log_level.lower(), access_log=cfg.access_log,
+                log_config=None)
 
 
 @audit_app.command("verify")
@@ -171,7 +177,9 @@ def cluster_engine(
     if not cfg.nats_url:
         console.print("[red]configuration error:[/red] give --nats-url or OMS_NATS_URL")
         raise typer.Exit(2)
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .ops.logs import configure_logging
+
+    configure_logging(cfg.log_level, cfg.log_format)
 
     import asyncio
 
@@ -200,6 +208,10 @@ def cluster_engine(
         return oms.runtime.failure is None
 
     raise typer.Exit(0 if asyncio.run(run()) else 1)
+
+
+cli_audit.register(app, audit_app)
+cli_status.register(app)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 DURABILITY_CHOICES = ("group", "event", "relaxed")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -66,6 +67,7 @@ class Config:
     # requests before the engine fails closed (no new order is taken before it answers).
     venue_status_timeout_ms: int = 10_000
     log_level: str = "info"
+    log_format: str = "text"  # text, or json: one JSON object per line with order ids (ops/logs.py)
     access_log: bool = False
 
     @property
@@ -95,6 +97,8 @@ class Config:
             raise ConfigError("venue_status_timeout_ms must be positive")
         if self.max_batch <= 0:
             raise ConfigError("max_batch must be positive")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         return self
 
 

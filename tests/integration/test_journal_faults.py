@@ -5,13 +5,16 @@ PostgreSQL connection mid-commit is in test_postgres_faults.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from openoms.bootstrap import build
@@ -20,7 +23,7 @@ from openoms.demo import SIM, demo_reference
 from openoms.domain import commands as cmd
 from openoms.domain.engine import OrderEngine
 from openoms.domain.events import Event
-from openoms.domain.ids import AccountId, ClientOrderId, RouteId, Symbol, VenueOrderId
+from openoms.domain.ids import AccountId, ClientOrderId, ExecId, RouteId, Symbol, VenueOrderId
 from openoms.domain.values import Side
 from openoms.journal.chain import verify
 from openoms.journal.sqlite import JournalError, SqliteJournal
@@ -188,3 +191,41 @@ def test_a_missing_row_is_caught_even_with_the_chain_check_off(store: Store) -> 
     store.delete(7)
     with pytest.raises(JournalCorrupt, match="a record is missing"):
         build(config).recover()
+
+
+def test_verify_on_a_copy_names_the_one_event_edited_in_it(tmp_path: Path) -> None:
+    """An auditor copies the journal; someone rewrites one fill in the middle of the copy as a
+    well-formed event (a different quantity). `oms audit verify` on the copy names that seq; the
+    original still verifies."""
+    from openoms.domain import events as ev
+    from openoms.journal.codec import decode, encode
+
+    path = tmp_path / "journal.sqlite"
+    engine = write_orders(path, batches=3)
+    fills = 0
+    journal = SqliteJournal(path)
+    for batch in range(2):
+        filled = []
+        for i in range(5):
+            order_id = f"O{batch * 5 + i + 1}"
+            filled += engine.handle(cmd.VenueFilled(actor=VENUE, route_id=RouteId(f"{order_id}-1"), exec_id=ExecId(f"X{order_id}"),
+                                                    last_qty=Decimal(100), last_px=Decimal("100.00")), NOW + 100 + fills)
+            fills += 1
+        journal.append(filled)
+    journal.close()
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(path, copy)
+    with sqlite3.connect(copy) as conn:
+        rows = conn.execute("SELECT seq, payload FROM events ORDER BY seq").fetchall()
+        target_seq, payload = next((seq, p) for seq, p in rows[len(rows) // 2:] if isinstance(decode(p), ev.OrderFilled))
+        original = decode(payload)
+        forged = msgspec.structs.replace(original, last_qty=Decimal(10))
+        conn.execute("UPDATE events SET payload = ? WHERE seq = ?", (encode(forged), target_seq))
+    assert 1 < target_seq < engine.seq
+
+    result = oms_cli("audit", "verify", "--journal", str(copy), "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["first_bad_seq"] == target_seq and report["last_good_seq"] == target_seq - 1
+    assert "edited or corrupted" in report["problem"]
+    assert oms_cli("audit", "verify", "--journal", str(path)).returncode == 0

@@ -36,6 +36,7 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
     [
         ("port = 0\n", {}, "port must be 1-65535"),
         ('durability = "sometimes"\n', {}, "durability must be one of"),
+        ('log_format = "xml"\n', {}, "log_format must be one of"),
         ("colour = 1\n", {}, "unknown setting 'colour'"),
         ("port = [\n", {}, "oms.toml"),
         ("", {"OMS_PORT": "eighty"}, "OMS_PORT: cannot use 'eighty' as int"),

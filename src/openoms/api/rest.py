@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, TypeVar
@@ -27,6 +29,7 @@ from ..domain.ids import AccountId, ClientOrderId, ExecId, OrderId, Symbol
 from ..domain.lifecycle import OrdStatus
 from ..domain.rejects import Reject, RejectCode
 from ..journal.codec import to_builtins
+from ..ops.metrics import venue_connected
 from ..service.runtime import EngineUnavailable, Outcome
 from ..service.views import dec, iso, order_view, position_view
 from . import schemas
@@ -372,11 +375,20 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
                        "committed_seq": runtime.committed_seq, "orders": len(engine.orders),
                        "open_orders": len(engine.live)},
             "journal": {"path": oms.journal_location, "durability": oms.journal.durability},
-            "venues": {v: "up" for v in oms.venues},
+            "venues": {v: "up" if venue_connected(gateway) else "down" for v, gateway in runtime.venues.items()},
             "replay": {"events": oms.replay_report.events, "seconds": round(oms.replay_report.seconds, 3)}
             if oms.replay_report else None,
+            "open_orders_by_status": dict(sorted(Counter(o.status.value for o in engine.live.values()).items())),
+            "kill_switches": dict(sorted(engine.kill_switches.items())),
+            "uptime_seconds": round(time.time() - oms.started_at, 1) if oms.started_at else None,
         }
         return json_response(body, 200 if healthy else 503)
 
+    # Imported here: these modules use this one's helpers (json_response, to_ns...).
+    from .audit_routes import register_audit_routes
+    from .ops_routes import register_ops_routes
+
+    register_audit_routes(app, oms)
+    register_ops_routes(app, oms)
     return app
 

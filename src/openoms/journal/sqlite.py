@@ -46,18 +46,27 @@ def _insert_sql(rows: int) -> str:
 
 
 class SqliteJournal:
-    def __init__(self, path: Path, durability: str = "group") -> None:
+    def __init__(self, path: Path, durability: str = "group", readonly: bool = False) -> None:
+        """``readonly``: a reader beside a running server or on a copy (``oms audit``, exports):
+        opens nothing for writing, creates nothing, and never checkpoints the server's WAL."""
         if durability not in DURABILITY_MODES:
             raise ValueError(f"durability must be one of {DURABILITY_MODES}, got {durability!r}")
         self.path = Path(path)
         self.location = str(self.path)  # what logs, /health and the start-up chain check name
         self.durability = durability
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
+        if readonly and not self.path.exists():
+            raise JournalError(f"no journal at {self.path}")
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(f"PRAGMA synchronous={'NORMAL' if durability == 'relaxed' else 'FULL'}")
-            self._conn.executescript(SCHEMA)
+            if readonly:
+                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute(f"PRAGMA synchronous={'NORMAL' if durability == 'relaxed' else 'FULL'}")
+                self._conn.executescript(SCHEMA)
             row = self._conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"cannot open journal {self.path}: {exc}") from exc
@@ -74,6 +83,8 @@ class SqliteJournal:
         """Append and commit; returns only once the events are as durable as the mode promises."""
         if not events:
             return
+        if self.readonly:
+            raise JournalError(f"journal {self.path} is open read-only")
         rows = []
         prev = self._last_hash
         seq = self._last_seq
@@ -109,8 +120,9 @@ class SqliteJournal:
         self._last_hash = prev
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if not self.readonly:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()
 
     # --- reading (any thread) ---------------------------------------------------------------

@@ -47,6 +47,8 @@ from .views import order_view
 log = logging.getLogger("openoms.runtime")
 
 Subscriber = Callable[[Sequence[ev.Event]], None]
+ReplayObserver = Callable[[Sequence[ev.Event]], None]
+REPLAY_CHUNK = 4096  # events handed to replay observers at once
 ENGINE = cmd.Actor("engine", "engine")
 
 
@@ -77,6 +79,7 @@ class _Batch:
     events: list[ev.Event] = field(default_factory=list)
     replies: list[tuple[asyncio.Future[Outcome] | Callable[[Outcome], None], Outcome]] = field(default_factory=list)
     error: BaseException | None = None
+    commit_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,12 @@ class EngineRuntime:
         self.max_batch = max_batch
         self.max_inflight = max_inflight
         self.subscribers: list[Subscriber] = []
+        # Read models that must also see the replayed journal (the audit index): told in chunks, in order.
+        self.replay_observers: list[ReplayObserver] = []
+        # Operations hooks (metrics): ack latency of ``execute`` callers, and each journal commit.
+        self.ack_observer: Callable[[float], None] | None = None
+        self.commit_observer: Callable[[float, int], None] | None = None
+        self.writing_since = 0.0  # perf_counter() when the journal write in progress began; 0.0 when none is
         self.failure: str | None = None
         self.running = False
         self.committed_seq = engine.seq
@@ -158,12 +167,20 @@ class EngineRuntime:
                 count = self._replay_checking_links()
             else:
                 # Payloads only, decoded by the journal: the chain is checked by the other process.
+                observers = self.replay_observers
+                chunk: list[ev.Event] = []
                 try:
                     for event in self.journal.events():
                         apply(event)
                         count += 1
+                        if observers:
+                            chunk.append(event)
+                            if len(chunk) >= REPLAY_CHUNK:
+                                self._tell_observers(chunk)
+                                chunk = []
                 except Exception as exc:
                     raise JournalCorrupt(f"journal record seq {engine.seq + 1} cannot be replayed: {exc!r}") from exc
+                self._tell_observers(chunk)
             if checker is not None:
                 out, err = checker.communicate()
                 lines = out.strip().splitlines()
@@ -187,8 +204,15 @@ class EngineRuntime:
         self.committed_seq = engine.seq
         return ReplayReport(count, time.perf_counter() - started, engine.seq)
 
+    def _tell_observers(self, events: list[ev.Event]) -> None:
+        if events:
+            for observe in self.replay_observers:
+                observe(events)
+
     def _replay_checking_links(self) -> int:
         apply = self.engine.apply
+        observers = self.replay_observers
+        chunk: list[ev.Event] = []
         prev = GENESIS
         expected = 1
         for record in self.journal.records():
@@ -200,9 +224,16 @@ class EngineRuntime:
             prev = record.hash
             expected += 1
             try:
-                apply(decode(record.payload))
+                event = decode(record.payload)
+                apply(event)
             except Exception as exc:
                 raise JournalCorrupt(f"journal record seq {record.seq} cannot be replayed: {exc!r}") from exc
+            if observers:
+                chunk.append(event)
+                if len(chunk) >= REPLAY_CHUNK:
+                    self._tell_observers(chunk)
+                    chunk = []
+        self._tell_observers(chunk)
         return expected - 1
 
     def restore_venues(self) -> int:
@@ -322,6 +353,11 @@ class EngineRuntime:
                 self._wake.set()
             await self._idle.wait()
 
+    @property
+    def queue_depth(self) -> int:
+        """Commands waiting for the engine loop."""
+        return len(self._inbox)
+
     # --- entry points ----------------------------------------------------------------------
 
     async def execute(self, command: cmd.Command) -> Outcome:
@@ -332,7 +368,12 @@ class EngineRuntime:
         future: asyncio.Future[Outcome] = self._loop.create_future()
         self._inbox.append((command, future))
         self._wake.set()
-        return await future
+        if self.ack_observer is None:
+            return await future
+        started = time.perf_counter()
+        outcome = await future
+        self.ack_observer(time.perf_counter() - started)
+        return outcome
 
     def post(self, command: cmd.Command, callback: Callable[[Outcome], None] | None = None) -> None:
         """Queue a command without waiting (venue reports, timers, in-process load). Loop thread only."""
@@ -415,10 +456,13 @@ class EngineRuntime:
             batch = self._writer_queue.get()
             if batch is None:
                 return
+            started = self.writing_since = time.perf_counter()
             try:
                 self.journal.append(batch.events)
             except BaseException as exc:  # noqa: BLE001 - any failure must fail the engine closed
                 batch.error = exc
+            self.writing_since = 0.0
+            batch.commit_seconds = time.perf_counter() - started
             try:
                 self._loop.call_soon_threadsafe(self._committed, batch)
             except RuntimeError:  # the loop is closed: the process is going away
@@ -438,6 +482,8 @@ class EngineRuntime:
         self.committed_seq = batch.events[-1].seq
         self.stats["batches"] += 1
         self.stats["events"] += len(batch.events)
+        if self.commit_observer is not None:
+            self.commit_observer(batch.commit_seconds, len(batch.events))
         self._finish(batch)
         self._release_waiters()
         self._dispatch(batch.events)
