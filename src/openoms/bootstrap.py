@@ -16,12 +16,14 @@ import time
 from dataclasses import dataclass, field
 
 from . import __version__
+from .api.fix_acceptor import FixGateway
 from .config import Config, parse_hhmm
 from .demo import DEMO_START_PRICES, SIM, demo_reference
 from .domain import commands as cmd
 from .domain.accounts import ReferenceData
 from .domain.engine import NS_PER_DAY, OrderEngine
 from .domain.ids import Symbol
+from .fix.store import SessionStore
 from .journal.sqlite import SqliteJournal
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
@@ -66,6 +68,10 @@ class OMS:
     gate: RiskGate
     replay_report: ReplayReport | None = None
     started_at: float = 0.0
+    # The FIX acceptor runs when the process serves clients (`oms serve` sets this); in-process
+    # users of the OMS (tests, benchmarks) leave it off unless they want it.
+    serve_fix: bool = False
+    fix: FixGateway | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def recover(self) -> ReplayReport:
@@ -85,6 +91,10 @@ class OMS:
         # Prime the venues with a first quote so marketable orders have liquidity from the start.
         if self.config.market_data:
             self._publish_quotes()
+        if self.serve_fix and self.config.fix_enabled:
+            # Before the engine runs: the FIX sessions must see every event from here on.
+            self.fix = FixGateway(self.config, self.runtime, self.engine, SessionStore(self.config.data_dir / "fix-sessions.sqlite"))
+            self.fix.attach()
         restored = self.runtime.restore_venues()
         if restored:
             log.info("restored %d open routes at the simulated venues", restored)
@@ -94,6 +104,8 @@ class OMS:
             cmd.RecordStart(actor=SYSTEM, version=__version__, clock="system clock, UTC (time.time_ns)",
                             replayed_events=self.replay_report.events)
         )
+        if self.fix is not None:
+            await self.fix.start()
         if self.config.market_data:
             self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
         self._tasks.append(asyncio.create_task(self._timer_loop(), name="timers"))
@@ -118,7 +130,11 @@ class OMS:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.fix is not None:
+            await self.fix.stop()
         await self.runtime.stop()
+        if self.fix is not None:
+            self.fix.close()
 
     def _publish_quotes(self) -> None:
         for quote in self.market.tick(time.time_ns()):

@@ -65,6 +65,7 @@ def serve(
     except LimitError as exc:
         console.print(f"[red]limits problem, not starting:[/red] {exc}")
         raise typer.Exit(2) from None
+    oms.serve_fix = True  # the FIX acceptor (config fix_enabled, on by default)
     api = create_app(oms, manage_lifecycle=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler
     # that was installed before it; a no-op handler there lets a clean shutdown exit with status 0.

@@ -22,6 +22,20 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class FixSessionConfig:
+    """One FIX client session of the acceptor, named as the client sees it."""
+
+    sender_comp_id: str  # the client's SenderCompID(49)
+    target_comp_id: str = "OPENOMS"  # ours: the client's TargetCompID(56)
+    accounts: tuple[str, ...] = ("ACC-EQ-1",)  # the first is used when an order names no Account(1)
+    user: str = "demo"  # the trader every command from this session is sent as
+    port: int = 0  # 0: the acceptor's fix_port
+
+
+DEMO_FIX_SESSION = FixSessionConfig("DEMO-CLIENT", "OPENOMS", ("ACC-EQ-1",), "demo")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -57,6 +71,12 @@ class Config:
     reference_max_age_ms: int = 5000
     log_level: str = "info"
     access_log: bool = False
+    # FIX 4.4 client acceptor (openoms.api.fix_acceptor). Sessions come from [[fix.sessions]] in
+    # the config file; with none, the demo session DEMO-CLIENT -> OPENOMS on account ACC-EQ-1.
+    fix_enabled: bool = True
+    fix_host: str = "127.0.0.1"
+    fix_port: int = 9878
+    fix_sessions: tuple[FixSessionConfig, ...] = (DEMO_FIX_SESSION,)
 
     @property
     def journal_path(self) -> Path:
@@ -81,7 +101,24 @@ class Config:
             raise ConfigError("gil_switch_interval_us must be >= 0")
         if self.max_batch <= 0:
             raise ConfigError("max_batch must be positive")
+        self._validate_fix()
         return self
+
+    def _validate_fix(self) -> None:
+        if not 0 < self.fix_port < 65536:
+            raise ConfigError(f"fix_port must be 1-65535, got {self.fix_port}")
+        seen: set[tuple[str, str]] = set()
+        for session in self.fix_sessions:
+            pair = (session.sender_comp_id, session.target_comp_id)
+            if not all(pair):
+                raise ConfigError("fix session: sender_comp_id and target_comp_id must not be empty")
+            if pair in seen:
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]} is configured twice")
+            seen.add(pair)
+            if not session.accounts:
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: accounts must not be empty")
+            if not 0 <= session.port < 65536:
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: port must be 1-65535, got {session.port}")
 
 
 def parse_hhmm(text: str) -> tuple[int, int] | None:
@@ -130,6 +167,7 @@ def load(
             raise ConfigError(f"config file {path} not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
+        values.update(_fix_section(path, data.get("fix")))
         for section in (data, data.get("oms", {})):
             for key, value in section.items():
                 if isinstance(value, dict):
@@ -138,6 +176,8 @@ def load(
                     raise ConfigError(f"config file {path}: unknown setting {key!r}")
                 values[key] = _coerce(key, kinds[key], value)
     for name, kind in kinds.items():
+        if name == "fix_sessions":
+            continue  # only from the config file
         env_value = environ.get(f"OMS_{name.upper()}")
         if env_value is not None:
             values[name] = _coerce(f"OMS_{name.upper()}", kind, env_value)
@@ -145,3 +185,46 @@ def load(
         if value is not None:
             values[name] = _coerce(name, kinds[name], value)
     return dataclasses.replace(Config(), **values).validate()
+
+
+_FIX_KEYS = {"enabled": ("fix_enabled", bool), "host": ("fix_host", str), "port": ("fix_port", int)}
+_FIX_SESSION_KEYS = {"sender_comp_id", "target_comp_id", "accounts", "user", "port"}
+
+
+def _fix_section(path: Path, section: Any) -> dict[str, Any]:
+    """The ``[fix]`` table: ``enabled``, ``host``, ``port`` and ``[[fix.sessions]]``."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: [fix] must be a table")
+    values: dict[str, Any] = {}
+    for key, value in section.items():
+        if key == "sessions":
+            continue
+        if key not in _FIX_KEYS:
+            raise ConfigError(f"config file {path}: unknown setting fix.{key}")
+        name, kind = _FIX_KEYS[key]
+        values[name] = _coerce(f"fix.{key}", kind, value)
+    sessions = section.get("sessions")
+    if sessions is not None:
+        if not isinstance(sessions, list) or not all(isinstance(item, dict) for item in sessions):
+            raise ConfigError(f"config file {path}: fix.sessions must be an array of tables ([[fix.sessions]])")
+        parsed = []
+        for item in sessions:
+            unknown = set(item) - _FIX_SESSION_KEYS
+            if unknown:
+                raise ConfigError(f"config file {path}: unknown fix session setting(s) {sorted(unknown)}")
+            if "sender_comp_id" not in item:
+                raise ConfigError(f"config file {path}: a fix session needs sender_comp_id")
+            accounts = item.get("accounts", list(DEMO_FIX_SESSION.accounts))
+            if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
+                raise ConfigError(f"config file {path}: fix session accounts must be a list of strings")
+            parsed.append(FixSessionConfig(
+                sender_comp_id=str(item["sender_comp_id"]),
+                target_comp_id=str(item.get("target_comp_id", DEMO_FIX_SESSION.target_comp_id)),
+                accounts=tuple(accounts),
+                user=str(item.get("user", DEMO_FIX_SESSION.user)),
+                port=_coerce("fix session port", int, item.get("port", 0)),
+            ))
+        values["fix_sessions"] = tuple(parsed)
+    return values

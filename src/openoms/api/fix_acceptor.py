@@ -1,0 +1,521 @@
+"""The FIX 4.4 client acceptor: institutions send orders in over FIX, as REST users do over HTTP.
+
+Each configured session (SenderCompID/TargetCompID, bound accounts and user) has one
+``ClientSession``: the sans-I/O ``FixSession`` plus the mapping to the engine. Orders become
+the engine's commands, posted to the runtime in arrival order; ExecutionReports come from the
+engine's events, after they are durable (``runtime.subscribers``), folded into a copy of each
+order the session owns so every report carries the OrdStatus/CumQty/LeavesQty/AvgPx of its
+own moment even when the engine has already decided the next batch. FIX orders are ordinary
+orders: REST sees, replaces and cancels them, and the session hears about it.
+
+Requests that must see earlier orders (cancel, replace and status by ClOrdID, mass requests)
+wait until every command the session posted before them is durable, so "cancel before ack"
+finds its order; new orders are posted at once and pipeline freely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from itertools import count
+
+from ..config import Config, FixSessionConfig
+from ..domain import commands as cmd
+from ..domain import events as ev
+from ..domain.engine import OrderEngine
+from ..domain.ids import AccountId, ClientOrderId, OrderId
+from ..domain.lifecycle import Pending
+from ..domain.order import Order
+from ..fix import codec, mapping
+from ..fix import tags as t
+from ..fix.codec import FixMessage, Framer, Garbled
+from ..fix.session import FixSession, SessionIdentity
+from ..fix.store import SessionStore
+from ..service.runtime import EngineRuntime, Outcome
+
+log = logging.getLogger("openoms.fix")
+
+LOGON_TIMEOUT_S = 10.0
+Pairs = list[tuple[int, str]]
+
+
+class ClientSession:
+    """One configured FIX client session and the orders it owns."""
+
+    def __init__(self, gateway: FixGateway, settings: FixSessionConfig, session: FixSession) -> None:
+        self.gateway = gateway
+        self.settings = settings
+        self.session = session
+        self.accounts = tuple(AccountId(a) for a in settings.accounts)
+        self.actor = cmd.Actor(settings.user, "fix", session.key)
+        self.connection: FixConnection | None = None
+        self.cl_ord_ids: dict[str, OrderId] = {}  # every ClOrdID of the session's orders
+        self.orders: dict[OrderId, Order] = {}  # the session's orders, folded from durable events
+        self._in_flight = 0  # commands posted and not yet durable
+        self._waiting: deque[tuple[bool, Callable[[], None]]] = deque()  # (needs quiet, action)
+        self._report_n = count(1)
+
+    # --- ordering ---------------------------------------------------------------------------
+
+    def _enqueue(self, needs_quiet: bool, action: Callable[[], None]) -> None:
+        if not self._waiting and (not needs_quiet or self._in_flight == 0):
+            action()
+        else:
+            self._waiting.append((needs_quiet, action))
+
+    def _drain(self) -> None:
+        waiting = self._waiting
+        while waiting:
+            needs_quiet, action = waiting[0]
+            if needs_quiet and self._in_flight:
+                return
+            waiting.popleft()
+            action()
+        self.gateway.flush()
+
+    def _post(self, command: cmd.Command, answer: Callable[[Outcome], None]) -> None:
+        runtime = self.gateway.runtime
+        self._in_flight += 1
+
+        def done(outcome: Outcome) -> None:
+            self._in_flight -= 1
+            answer(outcome)
+            if self._in_flight == 0 and self._waiting:
+                # After this batch's reports (subscribers run right after replies).
+                asyncio.get_running_loop().call_soon(self._drain)
+
+        runtime.post(command, done)
+
+    @property
+    def unavailable(self) -> str | None:
+        runtime = self.gateway.runtime
+        return runtime.failure or (None if runtime.running else "engine is not running")
+
+    # --- inbound application messages ----------------------------------------------------------
+
+    def on_message(self, message: FixMessage) -> None:
+        kind = message.msg_type
+        if kind not in mapping.SUPPORTED:
+            self._business_reject(message, t.UNSUPPORTED_MESSAGE_TYPE, f"Unsupported Message Type {kind}")
+            return
+        problem = mapping.check_body(message)
+        if problem is not None:
+            self.session.reject(message, problem.reason, problem.tag, problem.text)
+            return
+        if self.unavailable is not None:
+            if kind == t.NEW_ORDER_SINGLE:
+                self._reject_new(message, mapping.BusinessProblem("99", f"ENGINE_UNAVAILABLE: {self.unavailable}"))
+            else:
+                self._business_reject(message, t.APPLICATION_NOT_AVAILABLE, f"ENGINE_UNAVAILABLE: {self.unavailable}")
+            return
+        if kind == t.NEW_ORDER_SINGLE:
+            self._enqueue(False, lambda: self._new_order(message))
+        elif kind == t.ORDER_CANCEL_REQUEST:
+            self._enqueue(True, lambda: self._cancel(message))
+        elif kind == t.ORDER_CANCEL_REPLACE_REQUEST:
+            self._enqueue(True, lambda: self._replace(message))
+        elif kind == t.ORDER_STATUS_REQUEST:
+            self._enqueue(True, lambda: self._status(message))
+        elif kind == t.ORDER_MASS_CANCEL_REQUEST:
+            self._enqueue(True, lambda: self._mass_cancel(message))
+        else:
+            self._enqueue(True, lambda: self._mass_status(message))
+
+    def _new_order(self, message: FixMessage) -> None:
+        command = mapping.new_order(message, self.accounts, self.actor)
+        if isinstance(command, mapping.BusinessProblem):
+            self._reject_new(message, command)
+            return
+        submit = command
+
+        def answer(outcome: Outcome) -> None:
+            if outcome.rejected is not None:
+                self.session.send_app(t.EXECUTION_REPORT, mapping.rejected_order(
+                    submit, self._exec_id("R"), self._now(), outcome.rejected))
+
+        self._post(submit, answer)
+
+    def _reject_new(self, message: FixMessage, problem: mapping.BusinessProblem) -> None:
+        self.session.send_app(t.EXECUTION_REPORT, mapping.rejected_message(message, self._exec_id("R"), self._now(), problem))
+
+    def _find(self, cl_ord_id: str) -> Order | None:
+        order_id = self.cl_ord_ids.get(cl_ord_id)
+        return self.orders.get(order_id) if order_id is not None else None
+
+    def _cancel(self, message: FixMessage) -> None:
+        self._amend(message, "1")
+
+    def _replace(self, message: FixMessage) -> None:
+        self._amend(message, "2")
+
+    def _amend(self, message: FixMessage, response_to: str) -> None:
+        fields = message.fields
+        cl_ord_id, orig = fields[t.ClOrdID], fields[t.OrigClOrdID]
+        order = self._find(orig)
+        if order is None:
+            self.session.send_app(t.ORDER_CANCEL_REJECT, mapping.cancel_reject(
+                None, cl_ord_id, orig, response_to, None, f"UNKNOWN_ORDER: no order with ClOrdID {orig!r} on this session"))
+            return
+        command: cmd.Command
+        if response_to == "1":
+            command = cmd.CancelOrder(actor=self.actor, order_id=order.order_id, cl_ord_id=ClientOrderId(cl_ord_id))
+        else:
+            quantity, price, stop_price = mapping.replace_fields(message)
+            command = cmd.ReplaceOrder(actor=self.actor, order_id=order.order_id, cl_ord_id=ClientOrderId(cl_ord_id),
+                                       quantity=quantity, price=price, stop_price=stop_price)
+
+        def answer(outcome: Outcome) -> None:
+            if outcome.rejected is not None:
+                self.session.send_app(t.ORDER_CANCEL_REJECT, mapping.cancel_reject(
+                    self.orders.get(order.order_id, order), cl_ord_id, orig, response_to, outcome.rejected))
+
+        self._post(command, answer)
+
+    def _status(self, message: FixMessage) -> None:
+        fields = message.fields
+        order = self._find(fields[t.ClOrdID])
+        if order is None:
+            self.session.send_app(t.EXECUTION_REPORT, [
+                (t.OrderID, "NONE"), (t.ClOrdID, fields[t.ClOrdID]), (t.ExecID, self._exec_id("S")), (t.ExecType, "I"),
+                (t.OrdStatus_, "8"), (t.OrdRejReason, "5"), (t.Symbol, fields[t.Symbol]), (t.Side_, fields[t.Side_]),
+                (t.LeavesQty, "0"), (t.CumQty, "0"), (t.AvgPx, "0"), (t.TransactTime, self._now()),
+                (t.Text, f"UNKNOWN_ORDER: no order with ClOrdID {fields[t.ClOrdID]!r} on this session")])
+            return
+        self.session.send_app(t.EXECUTION_REPORT, mapping.execution_report(order, "I", self._exec_id("S"), self._now()))
+
+    def _live_orders(self, symbol: str | None) -> list[Order]:
+        return [o for o in self.orders.values() if not o.is_done and (symbol is None or o.symbol == symbol)]
+
+    def _mass_status(self, message: FixMessage) -> None:
+        fields = message.fields
+        request_id = fields[t.MassStatusReqID]
+        symbol = fields.get(t.Symbol) if fields[t.MassStatusReqType] == "1" else None
+        orders = self._live_orders(symbol)
+        total = str(len(orders))
+        for n, order in enumerate(orders, 1):
+            self.session.send_app(t.EXECUTION_REPORT, mapping.execution_report(
+                order, "I", self._exec_id("S"), self._now(),
+                extra=[(t.MassStatusReqID, request_id), (t.TotNumReports, total), (t.LastRptRequested, "Y" if n == len(orders) else "N")]))
+        if not orders:
+            self.session.send_app(t.EXECUTION_REPORT, [
+                (t.OrderID, "NONE"), (t.ExecID, self._exec_id("S")), (t.ExecType, "I"), (t.OrdStatus_, "8"),
+                (t.Symbol, symbol or "NONE"), (t.Side_, "1"), (t.LeavesQty, "0"), (t.CumQty, "0"), (t.AvgPx, "0"),
+                (t.TransactTime, self._now()), (t.Text, "no open orders"), (t.MassStatusReqID, request_id),
+                (t.TotNumReports, "0"), (t.LastRptRequested, "Y")])
+
+    def _mass_cancel(self, message: FixMessage) -> None:
+        fields = message.fields
+        kind = fields[t.MassCancelRequestType]
+        report: Pairs = [(t.ClOrdID, fields[t.ClOrdID]), (t.OrderID, self._exec_id("MC")), (t.MassCancelRequestType, kind)]
+        if kind not in ("1", "7") or (kind == "1" and t.Symbol not in fields):
+            reason = "1" if kind == "1" else "0"
+            self.session.send_app(t.ORDER_MASS_CANCEL_REPORT, [*report, (t.MassCancelResponse, "0"),
+                                                               (t.MassCancelRejectReason, reason),
+                                                               (t.Text, "only MassCancelRequestType 1 (with Symbol) and 7 are supported")])
+            return
+        orders = [o for o in self._live_orders(fields.get(t.Symbol) if kind == "1" else None) if o.pending is not Pending.CANCEL]
+        self.session.send_app(t.ORDER_MASS_CANCEL_REPORT, [*report, (t.MassCancelResponse, kind),
+                                                           (t.TotalAffectedOrders, str(len(orders)))])
+        for order in orders:
+            self._post(cmd.CancelOrder(actor=self.actor, order_id=order.order_id), lambda _: None)
+
+    def _business_reject(self, message: FixMessage, reason: int, text: str) -> None:
+        body: Pairs = [(t.RefSeqNum, str(message.seq or 0)), (t.RefMsgType, message.msg_type),
+                       (t.BusinessRejectReason, str(reason)), (t.Text, text)]
+        self.session.send_app(t.BUSINESS_MESSAGE_REJECT, body)
+
+    # --- outbound: engine events -> reports ----------------------------------------------------
+
+    def adopt(self, event: ev.OrderAccepted) -> Order:
+        order = Order(event)
+        self.orders[order.order_id] = order
+        self.gateway.owner[order.order_id] = self
+        self.index(order.cl_ord_id, order.order_id)
+        self.gateway.store.add_order(order.order_id, self.session.key)
+        return order
+
+    def index(self, cl_ord_id: str, order_id: OrderId) -> None:
+        self.cl_ord_ids[cl_ord_id] = order_id
+        self.gateway.store.add_cl_ord_id(self.session.key, cl_ord_id, order_id)
+
+    def report(self, order: Order, event: ev.Event) -> None:
+        """Fold ``event`` into the session's copy of the order and send what it means in FIX."""
+        kind = type(event)
+        was_pending_new = order.working.value == "pending_new"
+        previous_cl_ord_id = order.cl_ord_id
+        cancel_requested = order.pending is Pending.CANCEL and order.pending_cl_ord_id is not None
+        order.apply(event)
+        when = codec.utc_timestamp(event.ts)
+        exec_id = f"{order.order_id}-{event.seq}"
+        send = self.session.send_app
+        if kind is ev.OrderFilled:
+            fill: ev.OrderFilled = event  # type: ignore[assignment]
+            send(t.EXECUTION_REPORT, mapping.execution_report(order, "F", fill.exec_id, when, last=(fill.last_qty, fill.last_px)))
+        elif kind is ev.OrderAcknowledged:
+            if was_pending_new:
+                send(t.EXECUTION_REPORT, mapping.execution_report(order, "0", exec_id, when))
+        elif kind is ev.CancelRequested or kind is ev.ReplaceRequested:
+            request: ev.CancelRequested = event  # type: ignore[assignment]
+            self.index(request.cl_ord_id, order.order_id)
+            send(t.EXECUTION_REPORT, mapping.execution_report(
+                order, "6" if kind is ev.CancelRequested else "E", exec_id, when,
+                cl_ord_id=request.cl_ord_id, orig_cl_ord_id=previous_cl_ord_id))
+        elif kind is ev.CancelRejected or kind is ev.ReplaceRejected:
+            refused: ev.CancelRejected = event  # type: ignore[assignment]
+            send(t.ORDER_CANCEL_REJECT, mapping.cancel_reject(
+                order, refused.cl_ord_id, order.cl_ord_id, "1" if kind is ev.CancelRejected else "2", refused.reason))
+        elif kind is ev.OrderCanceled:
+            canceled: ev.OrderCanceled = event  # type: ignore[assignment]
+            orig = order.orig_cl_ord_id if cancel_requested else None
+            send(t.EXECUTION_REPORT, mapping.execution_report(order, "4", exec_id, when, orig_cl_ord_id=orig,
+                                                              text=canceled.reason))
+        elif kind is ev.OrderReplaced:
+            send(t.EXECUTION_REPORT, mapping.execution_report(order, "5", exec_id, when, orig_cl_ord_id=order.orig_cl_ord_id))
+        elif kind is ev.OrderRejected:
+            rejected: ev.OrderRejected = event  # type: ignore[assignment]
+            reason = rejected.reason
+            send(t.EXECUTION_REPORT, mapping.execution_report(
+                order, "8", exec_id, when, text=f"{reason.code.value}: {reason.message}",
+                extra=[(t.OrdRejReason, t.ORD_REJ_REASON.get(reason.code, "99"))]))
+        elif kind is ev.OrderExpired:
+            send(t.EXECUTION_REPORT, mapping.execution_report(order, "C", exec_id, when, text=event.reason))  # type: ignore[attr-defined]
+        elif kind is ev.OrderDoneForDay:
+            send(t.EXECUTION_REPORT, mapping.execution_report(order, "3", exec_id, when))
+        elif kind is ev.OrderRestated:
+            send(t.EXECUTION_REPORT, mapping.execution_report(order, "D", exec_id, when, text=event.reason,  # type: ignore[attr-defined]
+                                                              extra=[(t.ExecRestatementReason, "1")]))
+        elif kind is ev.TradeBusted:
+            busted: ev.TradeBusted = event  # type: ignore[assignment]
+            send(t.EXECUTION_REPORT, mapping.execution_report(order, "H", exec_id, when, extra=[(t.ExecRefID, busted.exec_id)]))
+        elif kind is ev.TradeCorrected:
+            corrected: ev.TradeCorrected = event  # type: ignore[assignment]
+            send(t.EXECUTION_REPORT, mapping.execution_report(
+                order, "G", exec_id, when, last=(corrected.last_qty, corrected.last_px), extra=[(t.ExecRefID, corrected.exec_id)]))
+
+    def accepted(self, order: Order, event: ev.OrderAccepted) -> None:
+        self.session.send_app(t.EXECUTION_REPORT, mapping.execution_report(
+            order, "A", f"{order.order_id}-{event.seq}", codec.utc_timestamp(event.ts)))
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _now(self) -> str:
+        return codec.utc_timestamp(time.time_ns())
+
+    def _exec_id(self, kind: str) -> str:
+        return f"{self.gateway.instance}-{kind}{next(self._report_n)}"
+
+
+class FixConnection(asyncio.Protocol):
+    """One TCP connection: frames in, the bound session's output out."""
+
+    def __init__(self, gateway: FixGateway, port: int) -> None:
+        self.gateway = gateway
+        self.port = port
+        self.framer = Framer()
+        self.client: ClientSession | None = None
+        self.transport: asyncio.Transport | None = None
+        self.peer = ""
+        self._logon_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.peer = str(transport.get_extra_info("peername"))
+        self.gateway.connections.add(self)
+        self._logon_timer = asyncio.get_running_loop().call_later(LOGON_TIMEOUT_S, self._no_logon)
+
+    def _no_logon(self) -> None:
+        if self.client is None and self.transport is not None:
+            log.warning("FIX connection from %s sent no Logon in %.0fs: closing", self.peer, LOGON_TIMEOUT_S)
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self.framer.feed(data)
+        try:
+            for frame in self.framer.frames():
+                if isinstance(frame, Garbled):
+                    log.warning("FIX %s: garbled input ignored (%s): %r", self.peer, frame.reason, frame.data[:80])
+                    continue
+                if not self._message(codec.parse(frame)):
+                    break
+        except Exception:  # a bug must cost this connection, never the gateway or the engine
+            log.exception("FIX %s: unexpected error; closing the connection", self.peer)
+            if self.transport is not None:
+                self.transport.close()
+        self.gateway.flush()
+
+    def _message(self, message: FixMessage) -> bool:
+        client = self.client
+        if client is None:
+            client = self._bind(message)
+            if client is None:
+                return False
+        session = client.session
+        for app in session.receive(message):
+            client.on_message(app)
+        if session.disconnect:
+            self.gateway.flush()
+            if self.transport is not None:
+                self.transport.close()
+            return False
+        return True
+
+    def _bind(self, message: FixMessage) -> ClientSession | None:
+        """The first message must be a Logon from a configured session that is not connected."""
+        fields = message.fields
+        theirs, ours = fields.get(t.SenderCompID, ""), fields.get(t.TargetCompID, "")
+        client = self.gateway.clients.get((ours, theirs))
+        problem = None
+        if message.msg_type != t.LOGON:
+            problem = f"first message is MsgType {message.msg_type!r}, not Logon"
+        elif client is None or (client.settings.port or self.gateway.config.fix_port) != self.port:
+            problem = f"unknown session {theirs!r} -> {ours!r}"
+        elif client.connection is not None:
+            problem = f"session {client.session.key} is already connected"
+        if problem is not None or client is None:
+            log.warning("FIX %s: %s: closing", self.peer, problem)
+            if self.transport is not None:
+                self.transport.close()
+            return None
+        if self._logon_timer is not None:
+            self._logon_timer.cancel()
+        client.connection = self
+        client.session.connection_made()
+        self.client = client
+        return client
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gateway.connections.discard(self)
+        if self._logon_timer is not None:
+            self._logon_timer.cancel()
+        client = self.client
+        if client is not None and client.connection is self:
+            client.connection = None
+            client.session.connection_lost()
+            log.info("FIX %s: %s disconnected", self.peer, client.session.key)
+        self.transport = None
+
+
+class FixGateway:
+    """All FIX client sessions of one OMS: the listening sockets, the store, the report fan-out."""
+
+    def __init__(self, config: Config, runtime: EngineRuntime, engine: OrderEngine, store: SessionStore,
+                 clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self.config = config
+        self.runtime = runtime
+        self.engine = engine
+        self.store = store
+        self.instance = format(time.time_ns() // 1_000_000, "x")  # report ids unique across restarts
+        self.clients: dict[tuple[str, str], ClientSession] = {}
+        self.by_key: dict[str, ClientSession] = {}
+        self.owner: dict[OrderId, ClientSession] = {}
+        self.connections: set[FixConnection] = set()
+        self._servers: list[asyncio.Server] = []
+        self._ticker: asyncio.Task[None] | None = None
+        for settings in config.fix_sessions:
+            identity = SessionIdentity(settings.target_comp_id, settings.sender_comp_id)
+            client = ClientSession(self, settings, FixSession(identity, store, clock_ns))
+            self.clients[(settings.target_comp_id, settings.sender_comp_id)] = client
+            self.by_key[client.session.key] = client
+
+    def attach(self) -> None:
+        """Before the engine starts: copy the orders the sessions own, then follow every event."""
+        orders = self.engine.orders
+        for order_id, key in self.store.orders():
+            client = self.by_key.get(key)
+            order = orders.get(OrderId(order_id))
+            if client is not None and order is not None:
+                client.orders[order.order_id] = copy.deepcopy(order)
+                self.owner[order.order_id] = client
+        for key, cl_ord_id, order_id in self.store.cl_ord_ids():
+            client = self.by_key.get(key)
+            if client is not None:
+                client.cl_ord_ids[cl_ord_id] = OrderId(order_id)
+        self.runtime.subscribers.append(self.on_events)
+
+    async def start(self) -> list[int]:
+        """Listen on every configured port; returns the ports."""
+        ports = sorted({s.port or self.config.fix_port for s in self.config.fix_sessions})
+        loop = asyncio.get_running_loop()
+        for port in ports:
+            server = await loop.create_server(lambda port=port: FixConnection(self, port),  # type: ignore[misc]
+                                              self.config.fix_host, port)
+            self._servers.append(server)
+        self._ticker = asyncio.create_task(self._tick(), name="fix-heartbeats")
+        log.info("FIX acceptor listening on %s port(s) %s: %s", self.config.fix_host, ", ".join(map(str, ports)),
+                 ", ".join(self.by_key))
+        return ports
+
+    async def stop(self) -> None:
+        """Log every session out (waiting briefly for the answers), close, flush the store."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for server in self._servers:
+            server.close()
+        for client in self.clients.values():
+            client.session.logout("OpenOMS is shutting down")
+        self.flush()
+        for _ in range(20):
+            if not self.connections:
+                break
+            await asyncio.sleep(0.05)
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.close()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1)
+
+    def close(self) -> None:
+        """After the engine has drained: what it reported last is kept for the sessions' resends."""
+        self.store.close()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.time_ns()
+            for client in self.clients.values():
+                client.session.timer(now)
+            self.flush()
+
+    def on_events(self, events: Sequence[ev.Event]) -> None:
+        """Runtime subscriber: durable events -> reports for the sessions owning the orders."""
+        owner = self.owner
+        for event in events:
+            order_id = getattr(event, "order_id", None)
+            if order_id is None:
+                continue
+            client = owner.get(order_id)
+            if client is None:
+                if type(event) is ev.OrderAccepted and event.actor.source == "fix":
+                    client = self.by_key.get(event.actor.session)
+                    if client is not None:
+                        accepted: ev.OrderAccepted = event  # type: ignore[assignment]
+                        client.accepted(client.adopt(accepted), accepted)
+                continue
+            if type(event) is ev.CommandRejected:
+                continue  # answered to whoever sent the command (see ClientSession._post)
+            client.report(client.orders[order_id], event)
+        self.flush()
+
+    def flush(self) -> None:
+        """Commit the store, then write what every session has to send."""
+        self.store.flush()
+        for client in self.clients.values():
+            session = client.session
+            if not session.outbox:
+                continue
+            connection = client.connection
+            if connection is not None and connection.transport is not None and not connection.transport.is_closing():
+                connection.transport.writelines(session.outbox)
+            session.outbox.clear()
+            if session.disconnect and connection is not None and connection.transport is not None:
+                connection.transport.close()
+
