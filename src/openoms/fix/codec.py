@@ -81,6 +81,8 @@ class Framer:
                     yield Garbled("BeginString is not terminated", self._skip(1))
                     continue
                 return
+            if len(buf) < first + 3:
+                return
             if not buf.startswith(b"9=", first + 1):
                 yield Garbled("BodyLength(9) is not the second field", self._skip(1))
                 continue
