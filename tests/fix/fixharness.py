@@ -109,7 +109,8 @@ class Peer:
         self.seen: list[dict[str, Any]] = []
         assert self.proc.stdout is not None
         stdout = self.proc.stdout
-        threading.Thread(target=lambda: [self.events.put(json.loads(line)) for line in stdout], daemon=True).start()
+        self._reader = threading.Thread(target=lambda: [self.events.put(json.loads(line)) for line in stdout], daemon=True)
+        self._reader.start()
         self.wait_for("logon")
 
     def wait_for(self, name: str, timeout: float = 15.0) -> dict[str, Any]:
@@ -141,13 +142,20 @@ class Peer:
                 return fields
 
     def close(self) -> int:
+        """Log out and stop; QuickFIX must not have rejected anything the OMS sent."""
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         try:
-            return self.proc.wait(timeout=20)
+            code = self.proc.wait(timeout=20)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
+        self._reader.join(5)
+        while not self.events.empty():
+            self.seen.append(self.events.get())
+        rejected = [e for e in self.seen if e["event"] == "sent" and e.get("msg") == "Reject"]
+        assert not rejected, f"QuickFIX rejected messages from the OMS: {rejected}"
+        return code
 
 
 def market(rest: httpx.Client, symbol: str = "AAPL") -> dict[str, str]:

@@ -120,7 +120,7 @@ def build(names: Names, msgtype: str, fields: dict) -> fix.Message:
     msg.getHeader().setField(fix.MsgType(msgtype))
     for key, value in fields.items():
         msg.setField(fix.StringField(names.tag(str(key)), str(value)))
-    if msgtype in ("D", "F", "G") and not msg.isSetField(60):
+    if msgtype in ("D", "F", "G", "q") and not msg.isSetField(60):
         msg.setField(fix.StringField(60, utc_now()))  # TransactTime is required on all three
     return msg
 
@@ -158,6 +158,7 @@ class Peer(fix.Application):
         self.quiet = quiet  # --quiet: no sent/recv lines, for load runs
         self.bursting = False  # during a burst step: skip even the parsing
         self.logged_on = threading.Event()
+        self.logged_out = threading.Event()
         self.inbox: queue.Queue = queue.Queue()
 
     def onCreate(self, sessionID):
@@ -168,6 +169,7 @@ class Peer(fix.Application):
         emit("logon", session=sessionID.toString())
 
     def onLogout(self, sessionID):  # also called per failed reconnect: report real logouts only
+        self.logged_out.set()
         if self.logged_on.is_set():
             self.logged_on.clear()
             emit("logout", session=sessionID.toString())
@@ -482,7 +484,13 @@ def main() -> int:
             engine = fix.ThreadedSocketInitiator(peer, store, settings, log)
             engine.start()
             rc = run_initiator(peer, steps, args)
-        engine.stop()
+        if not args.acceptor and peer.logged_on.is_set():
+            # Log out and wait for the answer: QuickFIX's own stop() polls for it in 1 s steps.
+            fix.Session.lookupSession(peer.session).logout()
+            peer.logged_out.wait(5)
+            engine.stop(True)
+        else:
+            engine.stop()
     except (fix.ConfigError, fix.RuntimeError) as e:  # e.g. port already in use
         emit("error", message=str(e))
         return 1

@@ -323,8 +323,7 @@ class FixConnection(asyncio.Protocol):
         self._logon_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport subclasses
         self.peer = str(transport.get_extra_info("peername"))
         self.gateway.connections.add(self)
         self._logon_timer = asyncio.get_running_loop().call_later(LOGON_TIMEOUT_S, self._no_logon)

@@ -17,7 +17,6 @@ from ..domain import commands as cmd
 from ..domain.ids import AccountId, ClientOrderId, Symbol
 from ..domain.order import Order
 from ..domain.rejects import CXL_REJ_REASON, Reject
-from ..service.views import avg_px_text
 from . import codec
 from . import tags as t
 from .codec import FixMessage
@@ -71,6 +70,13 @@ def number(text: str) -> Decimal:
 
 def fmt(value: Decimal) -> str:
     return format(value, "f")
+
+
+def avg_px(order: Order) -> str:
+    """AvgPx as FIX float text: exact when it terminates, never in exponent notation."""
+    if not order.cum_qty:
+        return "0"
+    return format(order.avg_px.normalize(), "f")
 
 
 def check_body(message: FixMessage) -> SessionProblem | None:
@@ -176,7 +182,7 @@ def execution_report(
     pairs += _order_fields(order)
     if last is not None:
         pairs += [(t.LastQty, fmt(last[0])), (t.LastPx, fmt(last[1]))]
-    pairs += [(t.LeavesQty, fmt(order.leaves_qty)), (t.CumQty, fmt(order.cum_qty)), (t.AvgPx, avg_px_text(order)),
+    pairs += [(t.LeavesQty, fmt(order.leaves_qty)), (t.CumQty, fmt(order.cum_qty)), (t.AvgPx, avg_px(order)),
               (t.TransactTime, transact_time)]
     if text:
         pairs.append((t.Text, text))
