@@ -484,13 +484,18 @@ def main() -> int:
             engine = fix.ThreadedSocketInitiator(peer, store, settings, log)
             engine.start()
             rc = run_initiator(peer, steps, args)
-        if not args.acceptor and peer.logged_on.is_set():
-            # Log out and wait for the answer: QuickFIX's own stop() polls for it in 1 s steps.
-            fix.Session.lookupSession(peer.session).logout()
+        if args.interactive and peer.logged_on.is_set():
+            # Tests run many short sessions: QuickFIX's logout() waits for its next 1 s timer tick
+            # and stop() polls in 1 s steps, so send the Logout now, wait for the answer, and exit.
+            logout = fix.Message()
+            logout.getHeader().setField(fix.MsgType("5"))
+            peer.send(logout)
             peer.logged_out.wait(5)
-            engine.stop(True)
-        else:
-            engine.stop()
+            emit("done", rc=rc)
+            if not args.log_dir:
+                shutil.rmtree(workdir, ignore_errors=True)
+            os._exit(rc)
+        engine.stop()
     except (fix.ConfigError, fix.RuntimeError) as e:  # e.g. port already in use
         emit("error", message=str(e))
         return 1

@@ -199,13 +199,15 @@ def encode(
     if orig_sending_time is not None:
         message.append_pair(t.OrigSendingTime, orig_sending_time)
     for tag, value in body:
-        message.append_pair(tag, value)
+        # Text is latin-1 both ways (what we parse comes back byte for byte in a resend or a
+        # reject); a character outside it (an engine message) becomes "?".
+        message.append_pair(tag, value.encode("latin-1", "replace"))
     return bytes(message.encode())
 
 
 def encode_body(body: Iterable[tuple[int, str]]) -> bytes:
     """The body alone (for the resend store)."""
-    return b"".join(b"%d=%s\x01" % (tag, value.encode("latin-1")) for tag, value in body)
+    return b"".join(b"%d=%s\x01" % (tag, value.encode("latin-1", "replace")) for tag, value in body)
 
 
 def decode_body(data: bytes) -> list[tuple[int, str]]:

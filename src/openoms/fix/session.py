@@ -25,6 +25,7 @@ from .store import SessionStore
 
 log = logging.getLogger("openoms.fix.session")
 
+MAX_QUEUED = 10_000  # messages held while a gap is being filled; a counterparty that never fills it is logged out
 MIN_HEARTBEAT = 1
 MAX_HEARTBEAT = 3600
 
@@ -128,6 +129,9 @@ class FixSession:
                 self._resend(message)
             if kind == t.LOGOUT:
                 self._logout("", close=True)
+                return
+            if len(self._queued) >= MAX_QUEUED:
+                self._logout(f"more than {MAX_QUEUED} messages after a gap at MsgSeqNum {self.next_in} that was never filled", close=True)
                 return
             self._queued[seq] = message
             if not self._resend_asked:
