@@ -1,4 +1,11 @@
-"""FIX 4.4 wire format: cut a byte stream into messages, check them, parse and encode (simplefix).
+"""FIX 4.4 wire format: cut a byte stream into messages, check them, parse and encode.
+
+Parsing and encoding are a split and a join on SOH; simplefix (a well-kept pure-Python FIX
+library) is the reference they are tested against byte for byte, and parses the rare message
+carrying a raw-data field (whose value may hold SOH). Why not simplefix on the hot path: it
+walks messages a byte at a time in Python, measured here at about 6,500 NewOrderSingle parses/s
+and 21,000 encodes/s against 80,000 and 105,000 for the split and join, and the parse alone
+would cap the acceptor well below its 10,000 orders/s aim.
 
 Framing is by BodyLength, as the spec defines it: ``8=FIX.4.4|9=N|`` then N bytes then
 ``10=NNN|``. A frame whose BodyLength, trailer or CheckSum does not add up is *garbled*: per the
@@ -15,6 +22,7 @@ from datetime import UTC, datetime
 
 import simplefix
 from simplefix import errors as simplefix_errors
+from simplefix.data import RAW_LEN_TAGS
 
 from . import tags as t
 
@@ -23,6 +31,7 @@ MAX_MESSAGE_BYTES = 64 * 1024  # bigger than any order message; an oversized fra
 _START = b"8=FIX"
 _TRAILER = re.compile(rb"10=(\d{3})\x01")
 _SEQ = re.compile(rb"\x0134=(\d{1,9})\x01")
+_RAW_LENGTH_TAGS = frozenset(RAW_LEN_TAGS)
 
 
 @dataclass(slots=True)
@@ -127,12 +136,36 @@ class Framer:
 
 def parse(frame: bytes) -> FixMessage:
     """Parse one checked frame. Problems with content are recorded, never raised."""
+    message = FixMessage(raw=frame, pairs=[])
+    pairs = message.pairs
+    fields = message.fields
+    for token in frame.split(SOH)[:-1]:
+        key, _, raw_value = token.partition(b"=")
+        if not key.isdigit():
+            message.bad_tag = key.decode("latin-1")
+            continue
+        tag = int(key)
+        if tag in _RAW_LENGTH_TAGS:  # the next field's value may hold SOH: simplefix knows those
+            return _parse_with_simplefix(frame)
+        value = raw_value.decode("latin-1")
+        pairs.append((tag, value))
+        if tag in fields:
+            message.repeated.add(tag)
+            continue
+        fields[tag] = value
+        if not value:
+            message.empty.append(tag)
+    return message
+
+
+def _parse_with_simplefix(frame: bytes) -> FixMessage:
+    """The slow path, for messages with raw-data fields (a length field, then bytes that may hold SOH)."""
     parser = simplefix.FixParser(allow_empty_values=True)
     parser.append_buffer(frame)
     message = FixMessage(raw=frame, pairs=[])
     try:
         parsed = parser.get_message()
-    except simplefix_errors.TagNotNumberError as exc:
+    except (simplefix_errors.TagNotNumberError, simplefix_errors.IncompleteTagError) as exc:
         message.bad_tag = str(exc)
         seq = _SEQ.search(frame)
         pairs = [(t.MsgSeqNum, seq.group(1).decode())] if seq else []
@@ -155,23 +188,34 @@ def parse(frame: bytes) -> FixMessage:
     return message
 
 
+_second_text: tuple[int, str] = (-1, "")
+
+
 def utc_timestamp(ns: int) -> str:
-    """FIX UTCTimestamp with milliseconds."""
+    """FIX UTCTimestamp with milliseconds (the date and time part is formatted once a second)."""
+    global _second_text
     seconds, rest = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S") + f".{rest // 1_000_000:03d}"
+    cached_second, text = _second_text
+    if seconds != cached_second:
+        text = datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
+        _second_text = (seconds, text)
+    return f"{text}.{rest // 1_000_000:03d}"
 
 
-_TIMESTAMP = re.compile(r"\d{8}-\d{2}:\d{2}:\d{2}(\.\d{1,9})?")
+_TIMESTAMP = re.compile(r"(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
 
 
 def parse_utc_timestamp(text: str) -> int | None:
     """FIX UTCTimestamp -> ns since the epoch; None if it is not one."""
-    if not _TIMESTAMP.fullmatch(text):
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
         return None
-    main, _, fraction = text.partition(".")
+    year, month, day, hour, minute, second, fraction = match.groups()
     try:
-        moment = datetime.strptime(main, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), min(int(second), 59), tzinfo=UTC)
     except ValueError:
+        return None
+    if int(second) > 60:  # 60 is a leap second
         return None
     return int(moment.timestamp()) * 1_000_000_000 + int((fraction or "0").ljust(9, "0"))
 
@@ -182,38 +226,26 @@ def encode(
     target: str,
     seq: int,
     sending_time: str,
-    body: Iterable[tuple[int, str]],
+    body: Iterable[tuple[int, str]] | bytes,
     poss_dup: bool = False,
     orig_sending_time: str | None = None,
 ) -> bytes:
-    """A complete message: header in the standard order, body as given, BodyLength and CheckSum."""
-    message = simplefix.FixMessage()
-    message.append_pair(t.BeginString, t.BEGIN_STRING)
-    message.append_pair(t.MsgType, msg_type)
-    message.append_pair(t.SenderCompID, sender)
-    message.append_pair(t.TargetCompID, target)
-    message.append_pair(t.MsgSeqNum, seq)
+    """A complete message: header in the standard order, body as given, BodyLength and CheckSum.
+    Text is latin-1 both ways (what we parse comes back byte for byte in a resend or a reject);
+    a character outside it (in an engine message) becomes "?"."""
+    parts = [b"35=%s\x0149=%s\x0156=%s\x0134=%d\x01" % (msg_type.encode("latin-1", "replace"),
+             sender.encode("latin-1", "replace"), target.encode("latin-1", "replace"), seq)]
     if poss_dup:
-        message.append_pair(t.PossDupFlag, "Y")
-    message.append_pair(t.SendingTime, sending_time)
+        parts.append(b"43=Y\x01")
+    parts.append(b"52=%s\x01" % sending_time.encode("latin-1", "replace"))
     if orig_sending_time is not None:
-        message.append_pair(t.OrigSendingTime, orig_sending_time)
-    for tag, value in body:
-        # Text is latin-1 both ways (what we parse comes back byte for byte in a resend or a
-        # reject); a character outside it (an engine message) becomes "?".
-        message.append_pair(tag, value.encode("latin-1", "replace"))
-    return bytes(message.encode())
+        parts.append(b"122=%s\x01" % orig_sending_time.encode("latin-1", "replace"))
+    parts.append(body if isinstance(body, bytes) else encode_body(body))
+    payload = b"".join(parts)
+    message = b"8=FIX.4.4\x019=%d\x01%s" % (len(payload), payload)
+    return b"%s10=%03d\x01" % (message, sum(message) % 256)
 
 
 def encode_body(body: Iterable[tuple[int, str]]) -> bytes:
     """The body alone (for the resend store)."""
-    return b"".join(b"%d=%s\x01" % (tag, value.encode("latin-1", "replace")) for tag, value in body)
-
-
-def decode_body(data: bytes) -> list[tuple[int, str]]:
-    pairs = []
-    for token in data.split(SOH):
-        if token:
-            key, _, raw_value = token.partition(b"=")
-            pairs.append((int(key), raw_value.decode("latin-1")))
-    return pairs
+    return b"".join([b"%d=%s\x01" % (tag, value.encode("latin-1", "replace")) for tag, value in body])

@@ -277,7 +277,7 @@ class FixSession:
             if seq > cursor:
                 self._gap_fill(cursor, seq, now)
             self._write(codec.encode(msg_type, self.identity.sender_comp_id, self.identity.target_comp_id, seq, now,
-                                     codec.decode_body(body), poss_dup=True, orig_sending_time=sending_time))
+                                     body, poss_dup=True, orig_sending_time=sending_time))
             cursor = seq + 1
         if cursor <= end:
             self._gap_fill(cursor, end + 1, now)
@@ -293,10 +293,11 @@ class FixSession:
         seq = self.next_out
         self.next_out += 1
         now = codec.utc_timestamp(self.clock_ns())
-        self.store.add_outbound(self.key, seq, msg_type, now, codec.encode_body(body))
+        encoded = codec.encode_body(body)
+        self.store.add_outbound(self.key, seq, msg_type, now, encoded)
         self.store.set_seqs(self.key, self.next_out, self.next_in)
         if self.logged_on:
-            self._write(codec.encode(msg_type, self.identity.sender_comp_id, self.identity.target_comp_id, seq, now, body))
+            self._write(codec.encode(msg_type, self.identity.sender_comp_id, self.identity.target_comp_id, seq, now, encoded))
 
     def reject(self, message: FixMessage, reason: int, tag: int | None, text: str) -> None:
         """Session-level Reject (35=3) of ``message``."""

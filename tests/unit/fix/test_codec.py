@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import simplefix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from simplefix.data import RAW_DATA_TAGS, RAW_LEN_TAGS
 
 from openoms.fix import codec
 from openoms.fix import tags as t
@@ -101,3 +103,30 @@ def test_fuzz_raw_bytes_never_crash_the_framer_parser_or_session(fuzz_store: Ses
     for frame in frames(logon + data, chunk):
         if isinstance(frame, bytes):
             session.receive(codec.parse(frame))
+
+
+_values = st.text(st.characters(min_codepoint=32, max_codepoint=255, blacklist_characters="\x7f"), min_size=1, max_size=20)
+_tags = st.integers(min_value=1, max_value=20000).filter(lambda tag: tag not in (8, 9, 10, 35, 49, 56, 34, 52, 43, 122)
+                                                         and tag not in RAW_LEN_TAGS and tag not in RAW_DATA_TAGS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_tags, _values), max_size=15), st.sampled_from(["D", "8", "AF"]), st.integers(1, 10**9))
+def test_encode_and_parse_agree_with_simplefix_byte_for_byte(body: list[tuple[int, str]], msg_type: str, seq: int) -> None:
+    ours = codec.encode(msg_type, "OPENOMS", "CLIENT", seq, "20261126-12:00:00.000", body)
+    reference = simplefix.FixMessage()
+    reference.append_pair(8, "FIX.4.4")
+    reference.append_pair(35, msg_type)
+    for tag, value in [(49, "OPENOMS"), (56, "CLIENT"), (34, str(seq)), (52, "20261126-12:00:00.000"), *body]:
+        reference.append_pair(tag, value.encode("latin-1"))
+    assert ours == reference.encode()
+    parser = simplefix.FixParser()
+    parser.append_buffer(ours)
+    expected = [(int(tag), value.decode("latin-1")) for tag, value in parser.get_message().pairs]
+    assert codec.parse(ours).pairs == expected
+
+
+def test_raw_data_fields_may_hold_soh() -> None:
+    raw = codec.encode("D", "C", "O", 2, codec.utc_timestamp(T0), [(t.ClOrdID, "A"), (95, "3"), (96, "a\x01b"), (t.Symbol, "X")])
+    message = codec.parse(raw)
+    assert message.fields[96] == "a\x01b" and message.fields[t.Symbol] == "X"
