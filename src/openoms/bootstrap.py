@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import secrets
@@ -17,12 +18,12 @@ from dataclasses import dataclass, field
 
 from . import __version__
 from .api.fix_acceptor import FixGateway
-from .config import Config, parse_hhmm
+from .config import Config, ConfigError, parse_hhmm
 from .demo import DEMO_START_PRICES, SIM, demo_reference
 from .domain import commands as cmd
 from .domain.accounts import ReferenceData
 from .domain.engine import NS_PER_DAY, OrderEngine
-from .domain.ids import Symbol
+from .domain.ids import Symbol, VenueId
 from .fix.store import SessionStore
 from .journal.sqlite import SqliteJournal
 from .marketdata.simulator import MarketDataSimulator
@@ -33,6 +34,7 @@ from .risk.gate import RiskGate
 from .risk.limits import LimitError
 from .service.ports import Journal, VenueGateway
 from .service.runtime import EngineRuntime, ReplayReport
+from .venues.fix_venue import FixVenue
 from .venues.simulated.venue import SimulatedVenue
 
 log = logging.getLogger("openoms")
@@ -72,6 +74,14 @@ class OMS:
     # users of the OMS (tests, benchmarks) leave it off unless they want it.
     serve_fix: bool = False
     fix: FixGateway | None = None
+    fix_venues: list[FixVenue] = field(default_factory=list)  # [[fix.venues]], connected from start()
+    fix_store: SessionStore | None = None
+
+    def session_store(self) -> SessionStore:
+        """FIX sequence numbers and sent messages (one file for every FIX session of this OMS)."""
+        if self.fix_store is None:
+            self.fix_store = SessionStore(self.config.data_dir / "fix-sessions.sqlite")
+        return self.fix_store
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def recover(self) -> ReplayReport:
@@ -93,7 +103,7 @@ class OMS:
             self._publish_quotes()
         if self.serve_fix and self.config.fix_enabled:
             # Before the engine runs: the FIX sessions must see every event from here on.
-            self.fix = FixGateway(self.config, self.runtime, self.engine, SessionStore(self.config.data_dir / "fix-sessions.sqlite"))
+            self.fix = FixGateway(self.config, self.runtime, self.engine, self.session_store())
             self.fix.attach()
         restored = self.runtime.restore_venues()
         if restored:
@@ -106,6 +116,8 @@ class OMS:
         )
         if self.fix is not None:
             await self.fix.start()
+        for venue in self.fix_venues:
+            await venue.start()
         if self.config.market_data:
             self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
         self._tasks.append(asyncio.create_task(self._timer_loop(), name="timers"))
@@ -132,9 +144,13 @@ class OMS:
         self._tasks.clear()
         if self.fix is not None:
             await self.fix.stop()
+        for venue in self.fix_venues:
+            await venue.stop()
         await self.runtime.stop()
         if self.fix is not None:
             self.fix.close()
+        elif self.fix_store is not None:
+            self.fix_store.close()
 
     def _publish_quotes(self) -> None:
         for quote in self.market.tick(time.time_ns()):
@@ -189,7 +205,7 @@ def tune_interpreter(config: Config) -> None:
 
 
 def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:
-    reference = reference or demo_reference()
+    reference = route_to_fix_venues(reference or demo_reference(), config)
     journal = journal or SqliteJournal(config.journal_path, durability=config.durability)
     quotes = MarketDataStore()
     gate = RiskGate(reference, reference_prices(quotes), config.reference_max_age_ms * 1_000_000)
@@ -203,4 +219,23 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     market = MarketDataSimulator(reference.instruments, DEMO_START_PRICES, seed=config.seed)
     gateways: dict[str, VenueGateway] = dict(venues)
     runtime.venues = gateways  # type: ignore[assignment]
-    return OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate)
+    oms = OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate)
+    for settings in config.fix_venues:
+        venue = FixVenue(settings, runtime.post, oms.session_store())
+        oms.fix_venues.append(venue)
+        gateways[venue.venue_id] = venue
+    return oms
+
+
+def route_to_fix_venues(reference: ReferenceData, config: Config) -> ReferenceData:
+    """Instruments a [[fix.venues]] entry lists are routed to that venue instead of the simulated one."""
+    if not config.fix_venues:
+        return reference
+    instruments = dict(reference.instruments)
+    for settings in config.fix_venues:
+        for symbol in settings.symbols:
+            instrument = instruments.get(Symbol(symbol))
+            if instrument is None:
+                raise ConfigError(f"fix venue {settings.venue_id}: unknown instrument {symbol!r}")
+            instruments[instrument.symbol] = dataclasses.replace(instrument, venues=(VenueId(settings.venue_id),))
+    return dataclasses.replace(reference, instruments=instruments)

@@ -65,6 +65,9 @@ def serve(
     except LimitError as exc:
         console.print(f"[red]limits problem, not starting:[/red] {exc}")
         raise typer.Exit(2) from None
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
     oms.serve_fix = True  # the FIX acceptor (config fix_enabled, on by default)
     api = create_app(oms, manage_lifecycle=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler

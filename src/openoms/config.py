@@ -32,6 +32,22 @@ class FixSessionConfig:
     port: int = 0  # 0: the acceptor's fix_port
 
 
+@dataclass(frozen=True, slots=True)
+class FixVenueConfig:
+    """A FIX venue: OpenOMS connects as initiator and routes the listed instruments there."""
+
+    venue_id: str
+    port: int
+    sender_comp_id: str = "OPENOMS"  # ours
+    target_comp_id: str = "EXCH"  # the venue's
+    host: str = "127.0.0.1"
+    symbols: tuple[str, ...] = ()  # instruments routed to this venue instead of the simulated one
+    heartbeat_s: int = 30
+    reset_on_logon: bool = True  # ResetSeqNumFlag on every Logon (day sessions); false: sequence numbers persist
+    cancel_on_disconnect: bool = False  # the venue cancels our orders when the session drops: book them canceled
+    reconnect_s: float = 1.0
+
+
 DEMO_FIX_SESSION = FixSessionConfig("DEMO-CLIENT", "OPENOMS", ("ACC-EQ-1",), "demo")
 
 
@@ -77,6 +93,7 @@ class Config:
     fix_host: str = "127.0.0.1"
     fix_port: int = 9878
     fix_sessions: tuple[FixSessionConfig, ...] = (DEMO_FIX_SESSION,)
+    fix_venues: tuple[FixVenueConfig, ...] = ()  # [[fix.venues]]: external venues reached over FIX
 
     @property
     def journal_path(self) -> Path:
@@ -176,7 +193,7 @@ def load(
                     raise ConfigError(f"config file {path}: unknown setting {key!r}")
                 values[key] = _coerce(key, kinds[key], value)
     for name, kind in kinds.items():
-        if name == "fix_sessions":
+        if name in ("fix_sessions", "fix_venues"):
             continue  # only from the config file
         env_value = environ.get(f"OMS_{name.upper()}")
         if env_value is not None:
@@ -199,7 +216,7 @@ def _fix_section(path: Path, section: Any) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: [fix] must be a table")
     values: dict[str, Any] = {}
     for key, value in section.items():
-        if key == "sessions":
+        if key in ("sessions", "venues"):
             continue
         if key not in _FIX_KEYS:
             raise ConfigError(f"config file {path}: unknown setting fix.{key}")
@@ -227,4 +244,39 @@ def _fix_section(path: Path, section: Any) -> dict[str, Any]:
                 port=_coerce("fix session port", int, item.get("port", 0)),
             ))
         values["fix_sessions"] = tuple(parsed)
+    venues = section.get("venues")
+    if venues is not None:
+        values["fix_venues"] = tuple(_fix_venue(path, item) for item in (venues if isinstance(venues, list) else [venues]))
     return values
+
+
+_FIX_VENUE_KEYS = {f.name for f in fields(FixVenueConfig)}
+
+
+def _fix_venue(path: Path, item: Any) -> FixVenueConfig:
+    if not isinstance(item, dict):
+        raise ConfigError(f"config file {path}: fix.venues must be an array of tables ([[fix.venues]])")
+    unknown = set(item) - _FIX_VENUE_KEYS
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown fix venue setting(s) {sorted(unknown)}")
+    for required in ("venue_id", "port"):
+        if required not in item:
+            raise ConfigError(f"config file {path}: a fix venue needs {required}")
+    symbols = item.get("symbols", [])
+    if not isinstance(symbols, list) or not all(isinstance(symbol, str) for symbol in symbols):
+        raise ConfigError(f"config file {path}: fix venue symbols must be a list of strings")
+    venue = FixVenueConfig(
+        venue_id=str(item["venue_id"]),
+        port=_coerce("fix venue port", int, item["port"]),
+        sender_comp_id=str(item.get("sender_comp_id", "OPENOMS")),
+        target_comp_id=str(item.get("target_comp_id", "EXCH")),
+        host=str(item.get("host", "127.0.0.1")),
+        symbols=tuple(symbols),
+        heartbeat_s=_coerce("fix venue heartbeat_s", int, item.get("heartbeat_s", 30)),
+        reset_on_logon=_coerce("fix venue reset_on_logon", bool, item.get("reset_on_logon", True)),
+        cancel_on_disconnect=_coerce("fix venue cancel_on_disconnect", bool, item.get("cancel_on_disconnect", False)),
+        reconnect_s=float(item.get("reconnect_s", 1.0)),
+    )
+    if not 0 < venue.port < 65536 or not 1 <= venue.heartbeat_s <= 3600 or venue.reconnect_s <= 0:
+        raise ConfigError(f"config file {path}: fix venue {venue.venue_id}: port 1-65535, heartbeat_s 1-3600, reconnect_s > 0")
+    return venue

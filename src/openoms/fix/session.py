@@ -60,6 +60,7 @@ class FixSession:
         self._last_sent = 0
         self._last_received = 0
         self._test_request_sent = 0
+        self._logon_sent = False
         self.on_logon: Callable[[], None] | None = None
 
     # --- connection -----------------------------------------------------------------------
@@ -73,6 +74,7 @@ class FixSession:
         self._resend_asked = False
         self._test_request_sent = 0
         self._last_received = self._last_sent = self.clock_ns()
+        self._logon_sent = False
         self.outbox.clear()
 
     def connection_lost(self) -> None:
@@ -218,19 +220,23 @@ class FixSession:
             self._logout("EncryptMethod(98) must be 0 (none)", close=True)
             return
         reset = fields.get(t.ResetSeqNumFlag) == "Y"
-        if reset:
+        initiated = self._logon_sent
+        if reset and not initiated:
             self.store.reset(self.key)
             self.next_in = 1
             self.next_out = 1
+        elif reset and initiated:
+            self.next_in = 1  # the answer to our own reset: our side was reset when we sent it
         if seq < self.next_in:
             self._logout(f"MsgSeqNum too low, expecting {self.next_in} but received {seq}", close=True)
             return
         self.heartbeat_s = int(heartbeat)
         self.logged_on = True
-        body = [(t.EncryptMethod, "0"), (t.HeartBtInt, heartbeat)]
-        if reset:
-            body.append((t.ResetSeqNumFlag, "Y"))
-        self._send_admin(t.LOGON, body)
+        if not initiated:
+            body = [(t.EncryptMethod, "0"), (t.HeartBtInt, heartbeat)]
+            if reset:
+                body.append((t.ResetSeqNumFlag, "Y"))
+            self._send_admin(t.LOGON, body)
         log.info("%s: logged on (their seq %d, expected %d; our next %d)", self.key, seq, self.next_in, self.next_out)
         if seq > self.next_in:
             self._resend_asked = True
@@ -287,6 +293,19 @@ class FixSession:
                                  [(t.GapFillFlag, "Y"), (t.NewSeqNo, str(new_seq))], poss_dup=True, orig_sending_time=now))
 
     # --- outbound -------------------------------------------------------------------------
+
+    def initiate_logon(self, heartbeat_s: int, reset: bool) -> None:
+        """We are the initiator (a venue connection): send Logon; its answer completes the logon."""
+        if reset:
+            self.store.reset(self.key)
+            self.next_out = self.next_in = 1
+        self.heartbeat_s = heartbeat_s
+        body = [(t.EncryptMethod, "0"), (t.HeartBtInt, str(heartbeat_s))]
+        if reset:
+            body.append((t.ResetSeqNumFlag, "Y"))
+        self._send_admin(t.LOGON, body)
+        self._logon_sent = True
+        self._save()
 
     def send_app(self, msg_type: str, body: Sequence[tuple[int, str]]) -> None:
         """Send (or, while the counterparty is away, keep for its ResendRequest) an application message."""

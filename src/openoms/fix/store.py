@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS fix_outbound (
     body BLOB NOT NULL, PRIMARY KEY (session, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fix_order (
     order_id TEXT PRIMARY KEY, session TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fix_route (
+    session TEXT NOT NULL, route_id TEXT NOT NULL, cl_ord_id TEXT NOT NULL, PRIMARY KEY (session, route_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fix_cl_ord_id (
     session TEXT NOT NULL, cl_ord_id TEXT NOT NULL, order_id TEXT NOT NULL, PRIMARY KEY (session, cl_ord_id)) WITHOUT ROWID;
 """
@@ -41,6 +43,7 @@ class SessionStore:
         self._orders: list[tuple[str, str]] = []
         self._cl_ord_ids: list[tuple[str, str, str]] = []
         self._resets: list[str] = []
+        self._routes: list[tuple[str, str, str]] = []
 
     # --- sequence numbers and sent messages --------------------------------------------------
 
@@ -77,6 +80,15 @@ class SessionStore:
     def add_cl_ord_id(self, session: str, cl_ord_id: str, order_id: str) -> None:
         self._cl_ord_ids.append((session, cl_ord_id, order_id))
 
+    def set_route(self, session: str, route_id: str, cl_ord_id: str) -> None:
+        """A venue session's current ClOrdID for a route (after a confirmed replace)."""
+        self._routes.append((session, route_id, cl_ord_id))
+
+    def routes(self, session: str) -> dict[str, str]:
+        self.flush()
+        rows = self._db.execute("SELECT route_id, cl_ord_id FROM fix_route WHERE session = ?", (session,))
+        return {str(route_id): str(cl_ord_id) for route_id, cl_ord_id in rows}
+
     def orders(self) -> list[tuple[str, str]]:
         return [(str(a), str(b)) for a, b in self._db.execute("SELECT order_id, session FROM fix_order")]
 
@@ -86,7 +98,7 @@ class SessionStore:
     # --- commit ---------------------------------------------------------------------------
 
     def flush(self) -> None:
-        if not (self._seqs or self._outbound or self._orders or self._cl_ord_ids or self._resets):
+        if not (self._seqs or self._outbound or self._orders or self._cl_ord_ids or self._resets or self._routes):
             return
         db = self._db
         db.execute("BEGIN")
@@ -99,6 +111,8 @@ class SessionStore:
                 db.executemany("INSERT OR REPLACE INTO fix_order VALUES (?, ?)", self._orders)
             if self._cl_ord_ids:
                 db.executemany("INSERT OR REPLACE INTO fix_cl_ord_id VALUES (?, ?, ?)", self._cl_ord_ids)
+            if self._routes:
+                db.executemany("INSERT OR REPLACE INTO fix_route VALUES (?, ?, ?)", self._routes)
             if self._seqs:
                 db.executemany("INSERT OR REPLACE INTO fix_session VALUES (?, ?, ?)",
                                [(session, out, inn) for session, (out, inn) in self._seqs.items()])
@@ -111,6 +125,7 @@ class SessionStore:
         self._orders.clear()
         self._cl_ord_ids.clear()
         self._resets.clear()
+        self._routes.clear()
 
     def close(self) -> None:
         self.flush()
