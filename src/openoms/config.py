@@ -30,6 +30,7 @@ class FixSessionConfig:
     accounts: tuple[str, ...] = ("ACC-EQ-1",)  # the first is used when an order names no Account(1)
     user: str = "demo"  # the trader every command from this session is sent as
     port: int = 0  # 0: the acceptor's fix_port
+    drop_copy: bool = False  # receives a copy of every ExecutionReport on its accounts; sends no orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +206,7 @@ def load(
 
 
 _FIX_KEYS = {"enabled": ("fix_enabled", bool), "host": ("fix_host", str), "port": ("fix_port", int)}
-_FIX_SESSION_KEYS = {"sender_comp_id", "target_comp_id", "accounts", "user", "port"}
+_FIX_SESSION_KEYS = {"sender_comp_id", "target_comp_id", "accounts", "user", "port", "drop_copy"}
 
 
 def _fix_section(path: Path, section: Any) -> dict[str, Any]:
@@ -242,6 +243,7 @@ def _fix_section(path: Path, section: Any) -> dict[str, Any]:
                 accounts=tuple(accounts),
                 user=str(item.get("user", DEMO_FIX_SESSION.user)),
                 port=_coerce("fix session port", int, item.get("port", 0)),
+                drop_copy=_coerce("fix session drop_copy", bool, item.get("drop_copy", False)),
             ))
         values["fix_sessions"] = tuple(parsed)
     venues = section.get("venues")

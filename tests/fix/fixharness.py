@@ -32,6 +32,12 @@ sender_comp_id = "RAW-CLIENT"
 target_comp_id = "OPENOMS"
 accounts = ["ACC-EQ-1", "ACC-EQ-2"]
 user = "alice"
+
+[[fix.sessions]]
+sender_comp_id = "DROP-COPY"
+target_comp_id = "OPENOMS"
+accounts = ["ACC-EQ-1"]
+drop_copy = true
 """
 
 

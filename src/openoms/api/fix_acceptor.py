@@ -52,6 +52,7 @@ class ClientSession:
         self.settings = settings
         self.session = session
         self.accounts = tuple(AccountId(a) for a in settings.accounts)
+        self.drop_copy = settings.drop_copy
         self.actor = cmd.Actor(settings.user, "fix", session.key)
         self.connection: FixConnection | None = None
         self.cl_ord_ids: dict[str, OrderId] = {}  # every ClOrdID of the session's orders
@@ -100,6 +101,9 @@ class ClientSession:
 
     def on_message(self, message: FixMessage) -> None:
         kind = message.msg_type
+        if self.drop_copy:
+            self._business_reject(message, t.BUSINESS_OTHER, "a drop copy session receives reports and takes no requests")
+            return
         if kind not in mapping.SUPPORTED:
             self._business_reject(message, t.UNSUPPORTED_MESSAGE_TYPE, f"Unsupported Message Type {kind}")
             return
@@ -252,7 +256,7 @@ class ClientSession:
         order.apply(event)
         when = codec.utc_timestamp(event.ts)
         exec_id = f"{order.order_id}-{event.seq}"
-        send = self.session.send_app
+        send = self._send_report
         if kind is ev.OrderFilled:
             fill: ev.OrderFilled = event  # type: ignore[assignment]
             send(t.EXECUTION_REPORT, mapping.execution_report(order, "F", fill.exec_id, when, last=(fill.last_qty, fill.last_px)))
@@ -261,7 +265,8 @@ class ClientSession:
                 send(t.EXECUTION_REPORT, mapping.execution_report(order, "0", exec_id, when))
         elif kind is ev.CancelRequested or kind is ev.ReplaceRequested:
             request: ev.CancelRequested = event  # type: ignore[assignment]
-            self.index(request.cl_ord_id, order.order_id)
+            if not self.drop_copy:
+                self.index(request.cl_ord_id, order.order_id)
             send(t.EXECUTION_REPORT, mapping.execution_report(
                 order, "6" if kind is ev.CancelRequested else "E", exec_id, when,
                 cl_ord_id=request.cl_ord_id, orig_cl_ord_id=previous_cl_ord_id))
@@ -298,8 +303,21 @@ class ClientSession:
                 order, "G", exec_id, when, last=(corrected.last_qty, corrected.last_px), extra=[(t.ExecRefID, corrected.exec_id)]))
 
     def accepted(self, order: Order, event: ev.OrderAccepted) -> None:
-        self.session.send_app(t.EXECUTION_REPORT, mapping.execution_report(
+        self._send_report(t.EXECUTION_REPORT, mapping.execution_report(
             order, "A", f"{order.order_id}-{event.seq}", codec.utc_timestamp(event.ts)))
+
+    def _send_report(self, msg_type: str, body: Pairs) -> None:
+        if self.drop_copy:
+            if msg_type != t.EXECUTION_REPORT:
+                return  # a drop copy carries execution reports only
+            body.append((t.CopyMsgIndicator, "Y"))
+        self.session.send_app(msg_type, body)
+
+    def copy(self, event: ev.OrderAccepted) -> Order:
+        """A drop copy session follows an order on one of its accounts."""
+        order = Order(event)
+        self.orders[order.order_id] = order
+        return order
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -414,6 +432,8 @@ class FixGateway:
         self.by_key: dict[str, ClientSession] = {}
         self.owner: dict[OrderId, ClientSession] = {}
         self.connections: set[FixConnection] = set()
+        self.drop_copies: list[ClientSession] = []
+        self.copied: dict[OrderId, list[ClientSession]] = {}  # order -> the drop copy sessions following it
         self._servers: list[asyncio.Server] = []
         self._ticker: asyncio.Task[None] | None = None
         for settings in config.fix_sessions:
@@ -421,6 +441,8 @@ class FixGateway:
             client = ClientSession(self, settings, FixSession(identity, store, clock_ns))
             self.clients[(settings.target_comp_id, settings.sender_comp_id)] = client
             self.by_key[client.session.key] = client
+            if settings.drop_copy:
+                self.drop_copies.append(client)
 
     def attach(self) -> None:
         """Before the engine starts: copy the orders the sessions own, then follow every event."""
@@ -431,6 +453,11 @@ class FixGateway:
             if client is not None and order is not None:
                 client.orders[order.order_id] = copy.deepcopy(order)
                 self.owner[order.order_id] = client
+        for client in self.drop_copies:
+            for order in orders.values():
+                if order.account in client.accounts:
+                    client.orders[order.order_id] = copy.deepcopy(order)
+                    self.copied.setdefault(order.order_id, []).append(client)
         for key, cl_ord_id, order_id in self.store.cl_ord_ids():
             client = self.by_key.get(key)
             if client is not None:
@@ -486,6 +513,8 @@ class FixGateway:
 
     def on_events(self, events: Sequence[ev.Event]) -> None:
         """Runtime subscriber: durable events -> reports for the sessions owning the orders."""
+        if self.drop_copies:
+            self._copy(events)
         owner = self.owner
         for event in events:
             order_id = getattr(event, "order_id", None)
@@ -503,6 +532,22 @@ class FixGateway:
                 continue  # answered to whoever sent the command (see ClientSession._post)
             client.report(client.orders[order_id], event)
         self.flush()
+
+    def _copy(self, events: Sequence[ev.Event]) -> None:
+        """Drop copies: every report on the accounts each copy session follows."""
+        for event in events:
+            order_id = getattr(event, "order_id", None)
+            if order_id is None or type(event) is ev.CommandRejected:
+                continue
+            if type(event) is ev.OrderAccepted:
+                accepted: ev.OrderAccepted = event  # type: ignore[assignment]
+                for client in self.drop_copies:
+                    if accepted.account in client.accounts:
+                        client.accepted(client.copy(accepted), accepted)
+                        self.copied.setdefault(order_id, []).append(client)
+                continue
+            for client in self.copied.get(order_id, ()):
+                client.report(client.orders[order_id], event)
 
     def flush(self) -> None:
         """Commit the store, then write what every session has to send."""

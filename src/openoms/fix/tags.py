@@ -74,6 +74,7 @@ TotalAffectedOrders = 533
 MassStatusReqID = 584
 MassStatusReqType = 585
 TotNumReports = 911
+CopyMsgIndicator = 797
 LastRptRequested = 912
 
 # MsgType values
