@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -563,3 +564,17 @@ class FixGateway:
             if session.disconnect and connection is not None and connection.transport is not None:
                 connection.transport.close()
 
+
+
+def unavailable_port(config: Config) -> str | None:
+    """Why the acceptor could not listen (checked before `oms serve` starts), or None."""
+    if not config.fix_enabled:
+        return None
+    for port in sorted({s.port or config.fix_port for s in config.fix_sessions}):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((config.fix_host, port))
+            except OSError as exc:
+                return f"the FIX acceptor cannot listen on {config.fix_host}:{port}: {exc.strerror}"
+    return None

@@ -63,3 +63,17 @@ def test_environment_beats_the_file_for_the_port(tmp_path: Path) -> None:
 def test_bad_fix_settings_are_named(tmp_path: Path, text: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         load(write(tmp_path, text), environ={})
+
+
+def test_a_fix_port_in_use_is_named_before_serving() -> None:
+    import socket
+
+    from openoms.api.fix_acceptor import unavailable_port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        problem = unavailable_port(load(environ={"OMS_FIX_PORT": str(port)}))
+        assert problem is not None and f"127.0.0.1:{port}" in problem
+        assert unavailable_port(load(environ={"OMS_FIX_PORT": str(port), "OMS_FIX_ENABLED": "false"})) is None
