@@ -32,6 +32,7 @@ from ..domain.engine import OrderEngine
 from ..domain.ids import AccountId, ClientOrderId, OrderId
 from ..domain.lifecycle import Pending
 from ..domain.order import Order
+from ..domain.rejects import Reject, RejectCode
 from ..fix import codec, mapping
 from ..fix import tags as t
 from ..fix.codec import FixMessage, Framer, Garbled
@@ -59,12 +60,16 @@ class ClientSession:
         self.cl_ord_ids: dict[str, OrderId] = {}  # every ClOrdID of the session's orders
         self.orders: dict[OrderId, Order] = {}  # the session's orders, folded from durable events
         self._in_flight = 0  # commands posted and not yet durable
+        self._unanswered: dict[int, Callable[[Outcome], None]] = {}
+        self._post_n = count(1)
         self._waiting: deque[tuple[bool, Callable[[], None]]] = deque()  # (needs quiet, action)
         self._report_n = count(1)
 
     # --- ordering ---------------------------------------------------------------------------
 
     def _enqueue(self, needs_quiet: bool, action: Callable[[], None]) -> None:
+        if self.unavailable is not None and self._in_flight:
+            self.abandon()
         if not self._waiting and (not needs_quiet or self._in_flight == 0):
             action()
         else:
@@ -82,9 +87,17 @@ class ClientSession:
 
     def _post(self, command: cmd.Command, answer: Callable[[Outcome], None]) -> None:
         runtime = self.gateway.runtime
+        if self.unavailable is not None:  # answered as the engine answers everyone while it is down
+            reason = Reject(RejectCode.ENGINE_UNAVAILABLE, self.unavailable)
+            answer(Outcome([], None, reason))
+            return
         self._in_flight += 1
+        key = next(self._post_n)
+        self._unanswered[key] = answer
 
         def done(outcome: Outcome) -> None:
+            if self._unanswered.pop(key, None) is None:
+                return  # already answered as refused (the engine stopped)
             self._in_flight -= 1
             answer(outcome)
             if self._in_flight == 0 and self._waiting:
@@ -92,6 +105,16 @@ class ClientSession:
                 asyncio.get_running_loop().call_soon(self._drain)
 
         runtime.post(command, done)
+
+    def abandon(self) -> None:
+        """The engine stopped: what was posted will never be answered by it. Refuse it all
+        (rejects and cancel rejects go out), then let what waited behind it run (and be refused)."""
+        reason = Reject(RejectCode.ENGINE_UNAVAILABLE, self.unavailable or "engine is not running")
+        unanswered, self._unanswered = self._unanswered, {}
+        self._in_flight = 0
+        for answer in unanswered.values():
+            answer(Outcome([], None, reason))
+        self._drain()
 
     @property
     def unavailable(self) -> str | None:
@@ -510,6 +533,8 @@ class FixGateway:
             now = time.time_ns()
             for client in self.clients.values():
                 client.session.timer(now)
+                if client.unavailable is not None and (client._unanswered or client._waiting):
+                    client.abandon()
             self.flush()
 
     def on_events(self, events: Sequence[ev.Event]) -> None:

@@ -56,6 +56,7 @@ class FixSession:
         self.logout_sent = False
         self.heartbeat_s = 30
         self._queued: dict[int, FixMessage] = {}
+        self._answered: set[int] = set()
         self._resend_asked = False
         self._last_sent = 0
         self._last_received = 0
@@ -71,6 +72,7 @@ class FixSession:
         self.disconnect = False
         self.logout_sent = False
         self._queued.clear()
+        self._answered.clear()
         self._resend_asked = False
         self._test_request_sent = 0
         self._last_received = self._last_sent = self.clock_ns()
@@ -129,6 +131,7 @@ class FixSession:
         if seq > self.next_in:
             if kind == t.RESEND_REQUEST:  # answer at once, or both sides could wait for each other
                 self._resend(message)
+                self._answered.add(seq)
             if kind == t.LOGOUT:
                 self._logout("", close=True)
                 return
@@ -160,7 +163,10 @@ class FixSession:
                 return
             self._send_admin(t.HEARTBEAT, [(t.TestReqID, test_id)])
         elif kind == t.RESEND_REQUEST:
-            self._resend(message)
+            if seq in self._answered:
+                self._answered.discard(seq)  # answered when it arrived ahead of a gap
+            else:
+                self._resend(message)
         elif kind == t.SEQUENCE_RESET:
             self._sequence_reset(message, gap_fill=True)
         elif kind == t.LOGOUT:

@@ -213,3 +213,14 @@ def test_logout_is_answered_and_closes(tmp_path: Path) -> None:
     session.receive(message(t.LOGOUT, 2))
     [logout] = sent(session)
     assert logout.msg_type == t.LOGOUT and session.disconnect
+
+
+def test_resend_request_ahead_of_a_gap_is_answered_at_once_and_only_once(tmp_path: Path) -> None:
+    session = logged_on(tmp_path)
+    session.send_app(t.EXECUTION_REPORT, [(t.ClOrdID, "A")])  # our 2
+    sent(session)
+    session.receive(message(t.RESEND_REQUEST, 3, [(t.BeginSeqNo, "2"), (t.EndSeqNo, "2")]))  # their 2 is missing
+    out = sent(session)
+    assert [m.msg_type for m in out] == [t.EXECUTION_REPORT, t.RESEND_REQUEST]  # answered, and we ask for 2
+    session.receive(message(t.HEARTBEAT, 2, poss_dup=True, orig=codec.utc_timestamp(T0)))
+    assert sent(session) == [] and session.next_in == 4  # the queued request is not answered twice
