@@ -31,6 +31,11 @@ class FixSessionConfig:
     user: str = "demo"  # the trader every command from this session is sent as
     port: int = 0  # 0: the acceptor's fix_port
     drop_copy: bool = False  # receives a copy of every ExecutionReport on its accounts; sends no orders
+    # Daily session hours, "HH:MM" UTC (both or neither; start after end wraps midnight): logons
+    # outside them are refused, the session is logged out at the end, and each day's session
+    # starts again at sequence number 1.
+    start_utc: str = ""
+    end_utc: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,9 @@ class Config:
             seen.add(pair)
             if not session.accounts:
                 raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: accounts must not be empty")
+            hours = (session.start_utc, session.end_utc)
+            if (any(hours) and not all(hours)) or not all(parse_hhmm(h) is not None for h in hours if h):
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: start_utc and end_utc must both be HH:MM (UTC)")
             if not 0 <= session.port < 65536:
                 raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: port must be 1-65535, got {session.port}")
 
@@ -206,7 +214,7 @@ def load(
 
 
 _FIX_KEYS = {"enabled": ("fix_enabled", bool), "host": ("fix_host", str), "port": ("fix_port", int)}
-_FIX_SESSION_KEYS = {"sender_comp_id", "target_comp_id", "accounts", "user", "port", "drop_copy"}
+_FIX_SESSION_KEYS = {"sender_comp_id", "target_comp_id", "accounts", "user", "port", "drop_copy", "start_utc", "end_utc"}
 
 
 def _fix_section(path: Path, section: Any) -> dict[str, Any]:
@@ -244,6 +252,8 @@ def _fix_section(path: Path, section: Any) -> dict[str, Any]:
                 user=str(item.get("user", DEMO_FIX_SESSION.user)),
                 port=_coerce("fix session port", int, item.get("port", 0)),
                 drop_copy=_coerce("fix session drop_copy", bool, item.get("drop_copy", False)),
+                start_utc=str(item.get("start_utc", "")),
+                end_utc=str(item.get("end_utc", "")),
             ))
         values["fix_sessions"] = tuple(parsed)
     venues = section.get("venues")

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import count
 
-from ..config import Config, FixSessionConfig
+from ..config import Config, FixSessionConfig, parse_hhmm
 from ..domain import commands as cmd
 from ..domain import events as ev
 from ..domain.engine import OrderEngine
@@ -36,7 +36,7 @@ from ..domain.rejects import Reject, RejectCode
 from ..fix import codec, mapping
 from ..fix import tags as t
 from ..fix.codec import FixMessage, Framer, Garbled
-from ..fix.session import FixSession, SessionIdentity
+from ..fix.session import FixSession, Schedule, SessionIdentity
 from ..fix.store import SessionStore
 from ..service.runtime import EngineRuntime, Outcome
 
@@ -462,7 +462,7 @@ class FixGateway:
         self._ticker: asyncio.Task[None] | None = None
         for settings in config.fix_sessions:
             identity = SessionIdentity(settings.target_comp_id, settings.sender_comp_id)
-            client = ClientSession(self, settings, FixSession(identity, store, clock_ns))
+            client = ClientSession(self, settings, FixSession(identity, store, clock_ns, schedule_of(settings)))
             self.clients[(settings.target_comp_id, settings.sender_comp_id)] = client
             self.by_key[client.session.key] = client
             if settings.drop_copy:
@@ -603,3 +603,10 @@ def unavailable_port(config: Config) -> str | None:
             except OSError as exc:
                 return f"the FIX acceptor cannot listen on {config.fix_host}:{port}: {exc.strerror}"
     return None
+
+
+def schedule_of(settings: FixSessionConfig) -> Schedule | None:
+    start, end = parse_hhmm(settings.start_utc), parse_hhmm(settings.end_utc)
+    if start is None or end is None:
+        return None
+    return Schedule(start[0] * 60 + start[1], end[0] * 60 + end[1])

@@ -30,6 +30,32 @@ MIN_HEARTBEAT = 1
 MAX_HEARTBEAT = 3600
 
 
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Daily session hours in UTC (minutes after midnight); start >= end wraps past midnight.
+    Each day's session starts with sequence numbers at 1."""
+
+    start_minute: int
+    end_minute: int
+
+    def period(self, now: int) -> int | None:
+        """The start (ns) of the session period ``now`` falls in, or None outside the hours."""
+        day = now - now % NS_PER_DAY
+        minute = (now - day) // 60_000_000_000
+        start = day + self.start_minute * 60_000_000_000
+        if self.start_minute < self.end_minute:
+            return start if self.start_minute <= minute < self.end_minute else None
+        if minute >= self.start_minute:
+            return start
+        return start - NS_PER_DAY if minute < self.end_minute else None
+
+    def describe(self) -> str:
+        return "-".join(f"{m // 60:02d}:{m % 60:02d}" for m in (self.start_minute, self.end_minute)) + " UTC"
+
+
 @dataclass(frozen=True, slots=True)
 class SessionIdentity:
     """Our CompID and the counterparty's, as they appear in what *we* send."""
@@ -43,8 +69,10 @@ class SessionIdentity:
 
 
 class FixSession:
-    def __init__(self, identity: SessionIdentity, store: SessionStore, clock_ns: Callable[[], int]) -> None:
+    def __init__(self, identity: SessionIdentity, store: SessionStore, clock_ns: Callable[[], int],
+                 schedule: Schedule | None = None) -> None:
         self.identity = identity
+        self.schedule = schedule
         self.key = identity.key
         self.store = store
         self.clock_ns = clock_ns
@@ -225,6 +253,15 @@ class FixSession:
         if fields.get(t.EncryptMethod, "0") != "0":
             self._logout("EncryptMethod(98) must be 0 (none)", close=True)
             return
+        if self.schedule is not None:
+            period = self.schedule.period(self.clock_ns())
+            if period is None:
+                self._logout(f"outside the session's hours ({self.schedule.describe()})", close=True)
+                return
+            if self.store.period(self.key) != period:  # a new day's session: sequence numbers start again
+                self.store.reset(self.key)
+                self.next_in = self.next_out = 1
+                self.store.set_period(self.key, period)
         reset = fields.get(t.ResetSeqNumFlag) == "Y"
         initiated = self._logon_sent
         if reset and not initiated:
@@ -343,6 +380,10 @@ class FixSession:
     def timer(self, now: int) -> None:
         """Heartbeat when quiet; TestRequest when the counterparty is; disconnect if it stays so."""
         if not self.logged_on or self.disconnect:
+            return
+        if self.schedule is not None and self.schedule.period(now) != self.store.period(self.key):
+            self.logout(f"end of the session ({self.schedule.describe()})")
+            self._save()
             return
         interval = self.heartbeat_s * 1_000_000_000
         if self._test_request_sent and now - self._test_request_sent >= interval:

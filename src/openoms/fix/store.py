@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS fix_outbound (
     body BLOB NOT NULL, PRIMARY KEY (session, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fix_order (
     order_id TEXT PRIMARY KEY, session TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fix_period (session TEXT PRIMARY KEY, started INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fix_route (
     session TEXT NOT NULL, route_id TEXT NOT NULL, cl_ord_id TEXT NOT NULL, PRIMARY KEY (session, route_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fix_cl_ord_id (
@@ -44,6 +45,7 @@ class SessionStore:
         self._cl_ord_ids: list[tuple[str, str, str]] = []
         self._resets: list[str] = []
         self._routes: list[tuple[str, str, str]] = []
+        self._periods: dict[str, int | None] = {}
 
     # --- sequence numbers and sent messages --------------------------------------------------
 
@@ -79,6 +81,18 @@ class SessionStore:
 
     def add_cl_ord_id(self, session: str, cl_ord_id: str, order_id: str) -> None:
         self._cl_ord_ids.append((session, cl_ord_id, order_id))
+
+    def period(self, session: str) -> int | None:
+        """When the scheduled session's current period started (ns), if it has a schedule."""
+        if session in self._periods:
+            return self._periods[session]
+        row = self._db.execute("SELECT started FROM fix_period WHERE session = ?", (session,)).fetchone()
+        self._periods[session] = int(row[0]) if row else None
+        return self._periods[session]
+
+    def set_period(self, session: str, started: int) -> None:
+        self._periods[session] = started
+        self._db.execute("INSERT OR REPLACE INTO fix_period VALUES (?, ?)", (session, started))
 
     def set_route(self, session: str, route_id: str, cl_ord_id: str) -> None:
         """A venue session's current ClOrdID for a route (after a confirmed replace)."""

@@ -59,6 +59,8 @@ def test_environment_beats_the_file_for_the_port(tmp_path: Path) -> None:
     ("[[fix.sessions]]\nsender_comp_id = 'A'\n[[fix.sessions]]\nsender_comp_id = 'A'\n", "configured twice"),
     ("[fix]\nport = 70000\n", "fix_port must be 1-65535"),
     ("[fix]\nport = 'x'\n", "cannot use 'x'"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '08:00'\n", "start_utc and end_utc must both be HH:MM"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '8am'\nend_utc = '17:00'\n", "must both be HH:MM"),
 ])
 def test_bad_fix_settings_are_named(tmp_path: Path, text: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):

@@ -9,7 +9,7 @@ import pytest
 from openoms.fix import codec
 from openoms.fix import tags as t
 from openoms.fix.codec import FixMessage
-from openoms.fix.session import FixSession, SessionIdentity
+from openoms.fix.session import FixSession, Schedule, SessionIdentity
 from openoms.fix.store import SessionStore
 
 OURS, THEIRS = "OPENOMS", "CLIENT"
@@ -224,3 +224,38 @@ def test_resend_request_ahead_of_a_gap_is_answered_at_once_and_only_once(tmp_pat
     assert [m.msg_type for m in out] == [t.EXECUTION_REPORT, t.RESEND_REQUEST]  # answered, and we ask for 2
     session.receive(message(t.HEARTBEAT, 2, poss_dup=True, orig=codec.utc_timestamp(T0)))
     assert sent(session) == [] and session.next_in == 4  # the queued request is not answered twice
+
+
+MINUTE = 60_000_000_000
+MIDNIGHT = T0 - T0 % (1440 * MINUTE)
+
+
+def test_schedule_periods_same_day_and_across_midnight() -> None:
+    day = Schedule(8 * 60, 17 * 60)
+    assert day.period(MIDNIGHT + 9 * 60 * MINUTE) == MIDNIGHT + 8 * 60 * MINUTE
+    assert day.period(MIDNIGHT + 17 * 60 * MINUTE) is None and day.period(MIDNIGHT + 7 * 60 * MINUTE) is None
+    night = Schedule(22 * 60, 21 * 60)  # Sunday-to-Friday style: open 22:00 until 21:00 next day
+    assert night.period(MIDNIGHT + 23 * 60 * MINUTE) == MIDNIGHT + 22 * 60 * MINUTE
+    assert night.period(MIDNIGHT + 60 * MINUTE) == MIDNIGHT - 2 * 60 * MINUTE
+    assert night.period(MIDNIGHT + 21 * 60 * MINUTE + MINUTE) is None
+
+
+def test_scheduled_session_refuses_logons_outside_hours_resets_daily_and_logs_out_at_the_end(tmp_path: Path) -> None:
+    clock = Clock()
+    clock.now = MIDNIGHT + 7 * 60 * MINUTE  # 07:00, before the 08:00-17:00 session
+    store = SessionStore(tmp_path / "fix.sqlite")
+    session = FixSession(SessionIdentity(OURS, THEIRS), store, clock, Schedule(8 * 60, 17 * 60))
+    session.connection_made()
+    session.receive(message(t.LOGON, 1, [(t.EncryptMethod, "0"), (t.HeartBtInt, "30")]))
+    [logout] = sent(session)
+    assert logout.msg_type == t.LOGOUT and "08:00-17:00 UTC" in logout.fields[t.Text] and not session.logged_on
+    clock.now = MIDNIGHT + 9 * 60 * MINUTE
+    session.connection_made()
+    session.next_in, session.next_out = 40, 50  # yesterday's numbers
+    session.receive(message(t.LOGON, 1, [(t.EncryptMethod, "0"), (t.HeartBtInt, "30")]))
+    [logon] = sent(session)
+    assert session.logged_on and logon.seq == 1 and session.next_in == 2  # a new day starts at 1
+    clock.now = MIDNIGHT + 17 * 60 * MINUTE
+    session.timer(clock.now)
+    [bye] = sent(session)
+    assert bye.msg_type == t.LOGOUT and "end of the session" in bye.fields[t.Text]
