@@ -19,6 +19,9 @@ import pytest
 from fixharness import PEER, FixServer, free_port, need_quickfix
 
 
+EXCHANGES: list[Exchange] = []
+
+
 class Exchange:
     """peer.py --acceptor as a subprocess, its JSON events on a queue."""
 
@@ -26,6 +29,7 @@ class Exchange:
         need_quickfix()
         self.port, self.sender, self.extra = port, sender, extra
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        EXCHANGES.append(self)
         self.start()
 
     def start(self) -> None:
@@ -53,6 +57,7 @@ class Exchange:
 def exchanges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Exchange, Exchange, FixServer]]:
     fast = Exchange(free_port(), "EXCH")
     slow = Exchange(free_port(), "SLOW", "--fill-delay", "-1")
+    dropping = Exchange(free_port(), "CXL", "--fill-delay", "-1")
     base = tmp_path_factory.mktemp("venue")
     config = base / "oms.toml"
     config.write_text(f"""
@@ -72,16 +77,26 @@ port = {slow.port}
 target_comp_id = "SLOW"
 symbols = ["NVDA"]
 reconnect_s = 0.2
+
+[[fix.venues]]
+venue_id = "CXL"
+port = {dropping.port}
+target_comp_id = "CXL"
+symbols = ["SAP"]
+cancel_on_disconnect = true
+reconnect_s = 0.2
 """)
     server = FixServer(base / "oms-data", config).start()
     try:
         fast.wait_for("logon")
         slow.wait_for("logon")
+        dropping.wait_for("logon")
         yield fast, slow, server
     finally:
         server.stop()
         fast.stop()
         slow.stop()
+        dropping.stop()
 
 
 def submit(client: httpx.Client, symbol: str, price: str, quantity: str = "100") -> dict[str, Any]:
@@ -144,3 +159,14 @@ def test_disconnect_refuses_new_orders_and_reconnect_settles_open_ones(exchanges
         assert "SLOW" in settled["text"]
         again = submit(client, "NVDA", "100.00")
         wait_status(client, again["order_id"], "new")
+
+
+def test_cancel_on_disconnect_books_open_orders_canceled(exchanges: tuple[Exchange, Exchange, FixServer]) -> None:
+    _, _, server = exchanges
+    with server.client() as client:
+        order = submit(client, "SAP", "200.00")
+        wait_status(client, order["order_id"], "new")
+        cxl = next(e for e in EXCHANGES if e.sender == "CXL")
+        cxl.stop()
+        canceled = wait_status(client, order["order_id"], "canceled")
+        assert canceled["text"] == "venue cancels on disconnect"
