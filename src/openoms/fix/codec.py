@@ -248,4 +248,4 @@ def encode(
 
 def encode_body(body: Iterable[tuple[int, str]]) -> bytes:
     """The body alone (for the resend store)."""
-    return b"".join([b"%d=%s\x01" % (tag, value.encode("latin-1", "replace")) for tag, value in body])
+    return "".join([f"{tag}={value}\x01" for tag, value in body]).encode("latin-1", "replace")
