@@ -56,6 +56,20 @@ class RawClient:
                 return None
             self.framer.feed(data)
 
+    def drain(self) -> bool:
+        """Read whatever has arrived without waiting; True if the connection is closed."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return True
+                self.framer.feed(data)
+        except BlockingIOError:
+            return False
+        finally:
+            self.sock.setblocking(True)
+
     def expect(self, match: object, timeout: float = 10.0) -> FixMessage:
         """Read until a message satisfies ``match`` (a predicate, or a dict of tag -> value)."""
         deadline = time.monotonic() + timeout

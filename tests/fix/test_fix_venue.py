@@ -18,7 +18,6 @@ import httpx
 import pytest
 from fixharness import PEER, FixServer, free_port, need_quickfix
 
-
 EXCHANGES: list[Exchange] = []
 
 

@@ -59,8 +59,7 @@ class ClientSession:
         self.connection: FixConnection | None = None
         self.cl_ord_ids: dict[str, OrderId] = {}  # every ClOrdID of the session's orders
         self.orders: dict[OrderId, Order] = {}  # the session's orders, folded from durable events
-        self._in_flight = 0  # commands posted and not yet durable
-        self._unanswered: dict[int, Callable[[Outcome], None]] = {}
+        self._unanswered: dict[int, Callable[[Outcome], None]] = {}  # commands posted, not yet durable
         self._post_n = count(1)
         self._waiting: deque[tuple[bool, Callable[[], None]]] = deque()  # (needs quiet, action)
         self._report_n = count(1)
@@ -68,9 +67,9 @@ class ClientSession:
     # --- ordering ---------------------------------------------------------------------------
 
     def _enqueue(self, needs_quiet: bool, action: Callable[[], None]) -> None:
-        if self.unavailable is not None and self._in_flight:
+        if self.unavailable is not None and self._unanswered:
             self.abandon()
-        if not self._waiting and (not needs_quiet or self._in_flight == 0):
+        if not self._waiting and (not needs_quiet or not self._unanswered):
             action()
         else:
             self._waiting.append((needs_quiet, action))
@@ -79,7 +78,7 @@ class ClientSession:
         waiting = self._waiting
         while waiting:
             needs_quiet, action = waiting[0]
-            if needs_quiet and self._in_flight:
+            if needs_quiet and self._unanswered:
                 return
             waiting.popleft()
             action()
@@ -91,16 +90,14 @@ class ClientSession:
             reason = Reject(RejectCode.ENGINE_UNAVAILABLE, self.unavailable)
             answer(Outcome([], None, reason))
             return
-        self._in_flight += 1
         key = next(self._post_n)
         self._unanswered[key] = answer
 
         def done(outcome: Outcome) -> None:
             if self._unanswered.pop(key, None) is None:
                 return  # already answered as refused (the engine stopped)
-            self._in_flight -= 1
             answer(outcome)
-            if self._in_flight == 0 and self._waiting:
+            if not self._unanswered and self._waiting:
                 # After this batch's reports (subscribers run right after replies).
                 asyncio.get_running_loop().call_soon(self._drain)
 
@@ -111,7 +108,6 @@ class ClientSession:
         (rejects and cancel rejects go out), then let what waited behind it run (and be refused)."""
         reason = Reject(RejectCode.ENGINE_UNAVAILABLE, self.unavailable or "engine is not running")
         unanswered, self._unanswered = self._unanswered, {}
-        self._in_flight = 0
         for answer in unanswered.values():
             answer(Outcome([], None, reason))
         self._drain()
@@ -188,6 +184,11 @@ class ClientSession:
         if order is None:
             self.session.send_app(t.ORDER_CANCEL_REJECT, mapping.cancel_reject(
                 None, cl_ord_id, orig, response_to, None, f"UNKNOWN_ORDER: no order with ClOrdID {orig!r} on this session"))
+            return
+        if fields[t.Symbol] != order.symbol or t.SIDES.get(fields[t.Side_]) is not order.side:
+            self.session.send_app(t.ORDER_CANCEL_REJECT, mapping.cancel_reject(
+                order, cl_ord_id, orig, response_to, None,
+                f"Symbol(55)/Side(54) do not match order {orig!r} ({order.symbol}, {t.SIDE_CODE[order.side]})"))
             return
         command: cmd.Command
         if response_to == "1":
