@@ -175,3 +175,13 @@ def test_cancel_naming_the_wrong_side_or_symbol_is_refused(client: RawClient) ->
     reject = client.expect({t.MsgType: t.ORDER_CANCEL_REJECT})
     assert (reject.fields[t.ClOrdID], reject.fields[t.CxlRejReason], reject.fields[t.OrdStatus_]) == (a + "C", "99", "0")
     assert "do not match" in reject.fields[t.Text]
+
+
+def test_a_possible_resend_of_a_known_order_gets_its_status_not_a_duplicate_reject(client: RawClient) -> None:
+    client.send(t.NEW_ORDER_SINGLE, new_order(a := uid()))
+    order_id = client.expect({t.ClOrdID: a, t.ExecType: "0"}).fields[t.OrderID]
+    client.send(t.NEW_ORDER_SINGLE, [*new_order(a), (t.PossResend, "Y")])
+    status = client.expect({t.ClOrdID: a, t.ExecType: "I"})
+    assert (status.fields[t.OrderID], status.fields[t.OrdStatus_]) == (order_id, "0")
+    client.send(t.NEW_ORDER_SINGLE, [*new_order(b := uid()), (t.PossResend, "Y")])  # never seen: a new order
+    assert client.expect({t.ClOrdID: b, t.ExecType: "0"}).fields[t.OrdStatus_] == "0"

@@ -137,7 +137,10 @@ class ClientSession:
             else:
                 self._business_reject(message, t.APPLICATION_NOT_AVAILABLE, f"ENGINE_UNAVAILABLE: {self.unavailable}")
             return
-        if kind == t.NEW_ORDER_SINGLE:
+        if kind == t.NEW_ORDER_SINGLE and message.fields.get(t.PossResend) == "Y":
+            # Possibly sent before under another sequence number: it must see the orders before it.
+            self._enqueue(True, lambda: self._new_order(message))
+        elif kind == t.NEW_ORDER_SINGLE:
             self._enqueue(False, lambda: self._new_order(message))
         elif kind == t.ORDER_CANCEL_REQUEST:
             self._enqueue(True, lambda: self._cancel(message))
@@ -151,6 +154,11 @@ class ClientSession:
             self._enqueue(True, lambda: self._mass_status(message))
 
     def _new_order(self, message: FixMessage) -> None:
+        if message.fields.get(t.PossResend) == "Y":
+            known = self._find(message.fields[t.ClOrdID])
+            if known is not None:  # a resend of an order we have: its status, not a duplicate reject
+                self.session.send_app(t.EXECUTION_REPORT, mapping.execution_report(known, "I", self._exec_id("S"), self._now()))
+                return
         command = mapping.new_order(message, self.accounts, self.actor)
         if isinstance(command, mapping.BusinessProblem):
             self._reject_new(message, command)
