@@ -79,3 +79,15 @@ def test_a_fix_port_in_use_is_named_before_serving() -> None:
         problem = unavailable_port(load(environ={"OMS_FIX_PORT": str(port)}))
         assert problem is not None and f"127.0.0.1:{port}" in problem
         assert unavailable_port(load(environ={"OMS_FIX_PORT": str(port), "OMS_FIX_ENABLED": "false"})) is None
+
+
+def test_the_readme_fix_config_samples_load(tmp_path: Path) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme[readme.index("## FIX 4.4"):readme.index("## Configuration")]
+    samples = re.findall(r"```toml\n(.*?)```", section, flags=re.S)
+    assert len(samples) == 2
+    config = load(write(tmp_path, "\n".join(samples)), environ={})
+    assert [s.sender_comp_id for s in config.fix_sessions] == ["CLIENT1"]
+    assert config.fix_sessions[0].start_utc == "07:00" and config.fix_venues[0].symbols == ("MSFT",)
