@@ -35,6 +35,7 @@ from .fix_client_session import ClientSession
 log = logging.getLogger("openoms.fix")
 
 LOGON_TIMEOUT_S = 10.0
+MAX_UNSENT_BYTES = 32 * 1024 * 1024
 
 
 class FixConnection(asyncio.Protocol):
@@ -268,12 +269,17 @@ class FixGateway:
             if not session.outbox:
                 continue
             connection = client.connection
-            if connection is not None and connection.transport is not None and not connection.transport.is_closing():
-                connection.transport.writelines(session.outbox)
+            transport = connection.transport if connection is not None else None
+            if transport is not None and not transport.is_closing():
+                transport.writelines(session.outbox)
+                if transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
+                    # A client that does not read must not grow our memory without end: its
+                    # reports stay in the store for the ResendRequest after it logs on again.
+                    log.warning("%s: more than %d bytes unread by the client: disconnecting", session.key, MAX_UNSENT_BYTES)
+                    session.disconnect = True
             session.outbox.clear()
-            if session.disconnect and connection is not None and connection.transport is not None:
-                connection.transport.close()
-
+            if session.disconnect and transport is not None:
+                transport.close()
 
 
 def unavailable_port(config: Config) -> str | None:
