@@ -160,6 +160,20 @@ def test_disconnect_refuses_new_orders_and_reconnect_settles_open_ones(exchanges
         wait_status(client, again["order_id"], "new")
 
 
+def test_after_an_oms_restart_open_routes_are_asked_about_and_still_work(exchanges: tuple[Exchange, Exchange, FixServer]) -> None:
+    _, slow, server = exchanges
+    with server.client() as client:
+        order = submit(client, "NVDA", "100.00")
+        wait_status(client, order["order_id"], "new")
+    assert server.stop() == 0
+    server.start()
+    slow.wait_for("logon")
+    with server.client() as client:
+        assert wait_status(client, order["order_id"], "new")["status"] == "new"  # the exchange still has it
+        assert client.post(f"/api/v1/orders/{order['order_id']}/cancel").status_code == 202
+        assert wait_status(client, order["order_id"], "canceled")["text"] == "requested"
+
+
 def test_cancel_on_disconnect_books_open_orders_canceled(exchanges: tuple[Exchange, Exchange, FixServer]) -> None:
     _, _, server = exchanges
     with server.client() as client:
