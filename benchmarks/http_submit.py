@@ -109,7 +109,7 @@ def main() -> None:
 
     port = free_port()
     with tempfile.TemporaryDirectory(dir=".") as tmp:
-        env = dict(os.environ, OMS_LOG_LEVEL="warning")
+        env = dict(os.environ, OMS_LOG_LEVEL="warning", OMS_FIX_ENABLED="false")  # HTTP alone, as measured before FIX
         server = subprocess.Popen(
             [sys.executable, "-m", "openoms", "serve", "--port", str(port), "--data-dir", str(Path(tmp) / "data"),
              "--durability", args.durability],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import secrets
@@ -16,13 +17,15 @@ import time
 from dataclasses import dataclass, field
 
 from . import __version__
+from .api.fix_acceptor import FixGateway
 from .audit.index import AuditIndex
-from .config import Config, parse_hhmm
+from .config import Config, ConfigError, parse_hhmm
 from .demo import DEMO_START_PRICES, SIM, demo_reference
 from .domain import commands as cmd
 from .domain.accounts import ReferenceData
 from .domain.engine import NS_PER_DAY, OrderEngine
-from .domain.ids import Symbol
+from .domain.ids import Symbol, VenueId
+from .fix.store import SessionStore
 from .journal.sqlite import SqliteJournal
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
@@ -35,6 +38,7 @@ from .risk.gate import RiskGate
 from .risk.limits import LimitError
 from .service.ports import Journal, VenueGateway
 from .service.runtime import EngineRuntime, ReplayReport
+from .venues.fix_venue import FixVenue
 from .venues.simulated.venue import SimulatedVenue
 
 log = logging.getLogger("openoms")
@@ -72,6 +76,18 @@ class OMS:
     metrics: OmsMetrics
     replay_report: ReplayReport | None = None
     started_at: float = 0.0
+    # The FIX acceptor runs when the process serves clients (`oms serve` sets this); in-process
+    # users of the OMS (tests, benchmarks) leave it off unless they want it.
+    serve_fix: bool = False
+    fix: FixGateway | None = None
+    fix_venues: list[FixVenue] = field(default_factory=list)  # [[fix.venues]], connected from start()
+    fix_store: SessionStore | None = None
+
+    def session_store(self) -> SessionStore:
+        """FIX sequence numbers and sent messages (one file for every FIX session of this OMS)."""
+        if self.fix_store is None:
+            self.fix_store = SessionStore(self.config.data_dir / "fix-sessions.sqlite")
+        return self.fix_store
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -102,6 +118,10 @@ class OMS:
         # Prime the venues with a first quote so marketable orders have liquidity from the start.
         if self.config.market_data:
             self._publish_quotes()
+        if self.serve_fix and self.config.fix_enabled:
+            # Before the engine runs: the FIX sessions must see every event from here on.
+            self.fix = FixGateway(self.config, self.runtime, self.engine, self.session_store())
+            self.fix.attach()
         restored = self.runtime.restore_venues()
         if restored:
             log.info("restored %d open routes at the simulated venues", restored)
@@ -114,6 +134,10 @@ class OMS:
             cmd.RecordStart(actor=SYSTEM, version=__version__, clock="system clock, UTC (time.time_ns)",
                             replayed_events=self.replay_report.events)
         )
+        if self.fix is not None:
+            await self.fix.start()
+        for venue in self.fix_venues:
+            await venue.start()
         if self.config.market_data:
             self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
         self._tasks.append(asyncio.create_task(self._timer_loop(), name="timers"))
@@ -139,7 +163,15 @@ class OMS:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.fix is not None:
+            await self.fix.stop()
+        for venue in self.fix_venues:
+            await venue.stop()
         await self.runtime.stop()
+        if self.fix is not None:
+            self.fix.close()
+        elif self.fix_store is not None:
+            self.fix_store.close()
 
     def _publish_quotes(self) -> None:
         for quote in self.market.tick(time.time_ns()):
@@ -212,7 +244,7 @@ def attach_audit_index(runtime: EngineRuntime, engine: OrderEngine) -> AuditInde
 
 
 def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:
-    reference = reference or demo_reference()
+    reference = route_to_fix_venues(reference or demo_reference(), config)
     journal = journal or open_journal(config)
     quotes = MarketDataStore()
     limits = limits_file.load(config.limits_file) if config.limits_file else limits_file.DEMO_LIMITS
@@ -229,4 +261,23 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     audit = attach_audit_index(runtime, engine)
     metrics = OmsMetrics(runtime, engine, gateways)
     metrics.attach()  # before replay: its counts cover the whole journal
-    return OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate, audit, metrics)
+    oms = OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate, audit, metrics)
+    for settings in config.fix_venues:
+        venue = FixVenue(settings, runtime.post, oms.session_store())
+        oms.fix_venues.append(venue)
+        gateways[venue.venue_id] = venue
+    return oms
+
+
+def route_to_fix_venues(reference: ReferenceData, config: Config) -> ReferenceData:
+    """Instruments a [[fix.venues]] entry lists are routed to that venue instead of the simulated one."""
+    if not config.fix_venues:
+        return reference
+    instruments = dict(reference.instruments)
+    for settings in config.fix_venues:
+        for symbol in settings.symbols:
+            instrument = instruments.get(Symbol(symbol))
+            if instrument is None:
+                raise ConfigError(f"fix venue {settings.venue_id}: unknown instrument {symbol!r}")
+            instruments[instrument.symbol] = dataclasses.replace(instrument, venues=(VenueId(settings.venue_id),))
+    return dataclasses.replace(reference, instruments=instruments)

@@ -77,6 +77,16 @@ def serve(
     except LimitError as exc:
         console.print(f"[red]limits problem, not starting:[/red] {exc}")
         raise typer.Exit(2) from None
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    from .api.fix_acceptor import unavailable_port
+
+    problem = unavailable_port(cfg)
+    if problem is not None:
+        console.print(f"[red]{problem}[/red] (set fix_port / OMS_FIX_PORT, or OMS_FIX_ENABLED=false)")
+        raise typer.Exit(1)
+    oms.serve_fix = True  # the FIX acceptor (config fix_enabled, on by default)
     api = create_app(oms, manage_lifecycle=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler
     # that was installed before it; a no-op handler there lets a clean shutdown exit with status 0.

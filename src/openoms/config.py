@@ -23,6 +23,42 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class FixSessionConfig:
+    """One FIX client session of the acceptor, named as the client sees it."""
+
+    sender_comp_id: str  # the client's SenderCompID(49)
+    target_comp_id: str = "OPENOMS"  # ours: the client's TargetCompID(56)
+    accounts: tuple[str, ...] = ("ACC-EQ-1",)  # the first is used when an order names no Account(1)
+    user: str = "demo"  # the trader every command from this session is sent as
+    port: int = 0  # 0: the acceptor's fix_port
+    drop_copy: bool = False  # receives a copy of every ExecutionReport on its accounts; sends no orders
+    # Daily session hours, "HH:MM" UTC (both or neither; start after end wraps midnight): logons
+    # outside them are refused, the session is logged out at the end, and each day's session
+    # starts again at sequence number 1.
+    start_utc: str = ""
+    end_utc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FixVenueConfig:
+    """A FIX venue: OpenOMS connects as initiator and routes the listed instruments there."""
+
+    venue_id: str
+    port: int
+    sender_comp_id: str = "OPENOMS"  # ours
+    target_comp_id: str = "EXCH"  # the venue's
+    host: str = "127.0.0.1"
+    symbols: tuple[str, ...] = ()  # instruments routed to this venue instead of the simulated one
+    heartbeat_s: int = 30
+    reset_on_logon: bool = True  # ResetSeqNumFlag on every Logon (day sessions); false: sequence numbers persist
+    cancel_on_disconnect: bool = False  # the venue cancels our orders when the session drops: book them canceled
+    reconnect_s: float = 1.0
+
+
+DEMO_FIX_SESSION = FixSessionConfig("DEMO-CLIENT", "OPENOMS", ("ACC-EQ-1",), "demo")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -69,6 +105,13 @@ class Config:
     log_level: str = "info"
     log_format: str = "text"  # text, or json: one JSON object per line with order ids (ops/logs.py)
     access_log: bool = False
+    # FIX 4.4 client acceptor (openoms.api.fix_acceptor). Sessions come from [[fix.sessions]] in
+    # the config file; with none, the demo session DEMO-CLIENT -> OPENOMS on account ACC-EQ-1.
+    fix_enabled: bool = True
+    fix_host: str = "127.0.0.1"
+    fix_port: int = 9878
+    fix_sessions: tuple[FixSessionConfig, ...] = (DEMO_FIX_SESSION,)
+    fix_venues: tuple[FixVenueConfig, ...] = ()  # [[fix.venues]]: external venues reached over FIX
 
     @property
     def journal_path(self) -> Path:
@@ -99,7 +142,27 @@ class Config:
             raise ConfigError("max_batch must be positive")
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
+        self._validate_fix()
         return self
+
+    def _validate_fix(self) -> None:
+        if not 0 < self.fix_port < 65536:
+            raise ConfigError(f"fix_port must be 1-65535, got {self.fix_port}")
+        seen: set[tuple[str, str]] = set()
+        for session in self.fix_sessions:
+            pair = (session.sender_comp_id, session.target_comp_id)
+            if not all(pair):
+                raise ConfigError("fix session: sender_comp_id and target_comp_id must not be empty")
+            if pair in seen:
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]} is configured twice")
+            seen.add(pair)
+            if not session.accounts:
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: accounts must not be empty")
+            hours = (session.start_utc, session.end_utc)
+            if (any(hours) and not all(hours)) or not all(parse_hhmm(h) is not None for h in hours if h):
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: start_utc and end_utc must both be HH:MM (UTC)")
+            if not 0 <= session.port < 65536:
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: port must be 1-65535, got {session.port}")
 
 
 def parse_hhmm(text: str) -> tuple[int, int] | None:
@@ -148,6 +211,7 @@ def load(
             raise ConfigError(f"config file {path} not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
+        values.update(_fix_section(path, data.get("fix")))
         for section in (data, data.get("oms", {})):
             for key, value in section.items():
                 if isinstance(value, dict):
@@ -156,6 +220,8 @@ def load(
                     raise ConfigError(f"config file {path}: unknown setting {key!r}")
                 values[key] = _coerce(key, kinds[key], value)
     for name, kind in kinds.items():
+        if name in ("fix_sessions", "fix_venues"):
+            continue  # only from the config file
         env_value = environ.get(f"OMS_{name.upper()}")
         if env_value is not None:
             values[name] = _coerce(f"OMS_{name.upper()}", kind, env_value)
@@ -163,3 +229,84 @@ def load(
         if value is not None:
             values[name] = _coerce(name, kinds[name], value)
     return dataclasses.replace(Config(), **values).validate()
+
+
+_FIX_KEYS = {"enabled": ("fix_enabled", bool), "host": ("fix_host", str), "port": ("fix_port", int)}
+_FIX_SESSION_KEYS = {"sender_comp_id", "target_comp_id", "accounts", "user", "port", "drop_copy", "start_utc", "end_utc"}
+
+
+def _fix_section(path: Path, section: Any) -> dict[str, Any]:
+    """The ``[fix]`` table: ``enabled``, ``host``, ``port`` and ``[[fix.sessions]]``."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: [fix] must be a table")
+    values: dict[str, Any] = {}
+    for key, value in section.items():
+        if key in ("sessions", "venues"):
+            continue
+        if key not in _FIX_KEYS:
+            raise ConfigError(f"config file {path}: unknown setting fix.{key}")
+        name, kind = _FIX_KEYS[key]
+        values[name] = _coerce(f"fix.{key}", kind, value)
+    sessions = section.get("sessions")
+    if sessions is not None:
+        if not isinstance(sessions, list) or not all(isinstance(item, dict) for item in sessions):
+            raise ConfigError(f"config file {path}: fix.sessions must be an array of tables ([[fix.sessions]])")
+        parsed = []
+        for item in sessions:
+            unknown = set(item) - _FIX_SESSION_KEYS
+            if unknown:
+                raise ConfigError(f"config file {path}: unknown fix session setting(s) {sorted(unknown)}")
+            if "sender_comp_id" not in item:
+                raise ConfigError(f"config file {path}: a fix session needs sender_comp_id")
+            accounts = item.get("accounts", list(DEMO_FIX_SESSION.accounts))
+            if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
+                raise ConfigError(f"config file {path}: fix session accounts must be a list of strings")
+            parsed.append(FixSessionConfig(
+                sender_comp_id=str(item["sender_comp_id"]),
+                target_comp_id=str(item.get("target_comp_id", DEMO_FIX_SESSION.target_comp_id)),
+                accounts=tuple(accounts),
+                user=str(item.get("user", DEMO_FIX_SESSION.user)),
+                port=_coerce("fix session port", int, item.get("port", 0)),
+                drop_copy=_coerce("fix session drop_copy", bool, item.get("drop_copy", False)),
+                start_utc=str(item.get("start_utc", "")),
+                end_utc=str(item.get("end_utc", "")),
+            ))
+        values["fix_sessions"] = tuple(parsed)
+    venues = section.get("venues")
+    if venues is not None:
+        values["fix_venues"] = tuple(_fix_venue(path, item) for item in (venues if isinstance(venues, list) else [venues]))
+    return values
+
+
+_FIX_VENUE_KEYS = {f.name for f in fields(FixVenueConfig)}
+
+
+def _fix_venue(path: Path, item: Any) -> FixVenueConfig:
+    if not isinstance(item, dict):
+        raise ConfigError(f"config file {path}: fix.venues must be an array of tables ([[fix.venues]])")
+    unknown = set(item) - _FIX_VENUE_KEYS
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown fix venue setting(s) {sorted(unknown)}")
+    for required in ("venue_id", "port"):
+        if required not in item:
+            raise ConfigError(f"config file {path}: a fix venue needs {required}")
+    symbols = item.get("symbols", [])
+    if not isinstance(symbols, list) or not all(isinstance(symbol, str) for symbol in symbols):
+        raise ConfigError(f"config file {path}: fix venue symbols must be a list of strings")
+    venue = FixVenueConfig(
+        venue_id=str(item["venue_id"]),
+        port=_coerce("fix venue port", int, item["port"]),
+        sender_comp_id=str(item.get("sender_comp_id", "OPENOMS")),
+        target_comp_id=str(item.get("target_comp_id", "EXCH")),
+        host=str(item.get("host", "127.0.0.1")),
+        symbols=tuple(symbols),
+        heartbeat_s=_coerce("fix venue heartbeat_s", int, item.get("heartbeat_s", 30)),
+        reset_on_logon=_coerce("fix venue reset_on_logon", bool, item.get("reset_on_logon", True)),
+        cancel_on_disconnect=_coerce("fix venue cancel_on_disconnect", bool, item.get("cancel_on_disconnect", False)),
+        reconnect_s=float(item.get("reconnect_s", 1.0)),
+    )
+    if not 0 < venue.port < 65536 or not 1 <= venue.heartbeat_s <= 3600 or venue.reconnect_s <= 0:
+        raise ConfigError(f"config file {path}: fix venue {venue.venue_id}: port 1-65535, heartbeat_s 1-3600, reconnect_s > 0")
+    return venue

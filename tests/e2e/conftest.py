@@ -29,9 +29,10 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{port}"
         self.log = data_dir.parent / f"serve-{port}.log"
+        self.fix_port = free_port()  # `oms serve` runs the FIX acceptor too: never on a fixed port in tests
 
     def start(self, timeout: float = 30.0) -> Server:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", OMS_FIX_PORT=str(self.fix_port))
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "openoms", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra],

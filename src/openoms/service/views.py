@@ -23,7 +23,7 @@ def dec(value: Decimal | None) -> str | None:
 
 def avg_px_text(order: Order) -> str:
     # AvgPx = sum(qty*px) / CumQty: exact when it terminates, else 28 significant digits, trimmed.
-    return str(order.avg_px.normalize()) if order.cum_qty else "0"
+    return format(order.avg_px.normalize(), "f") if order.cum_qty else "0"  # "420", never "4.2E+2"
 
 
 def order_view(order: Order) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def position_view(position: Position, instrument: Instrument, mark: Decimal | No
         "account": position.account,
         "symbol": position.symbol,
         "quantity": str(position.quantity),
-        "avg_price": str(position.avg_price.normalize()) if position.quantity else "0",
+        "avg_price": format(position.avg_price.normalize(), "f") if position.quantity else "0",
         "realized_pnl": str(position.realized_pnl),
         "unrealized_pnl": dec(unrealized),
         "mark": dec(mark),

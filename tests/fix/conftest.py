@@ -1,0 +1,36 @@
+"""Fixtures for the FIX tests: one `oms serve` per module, a QuickFIX peer per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fixharness import SESSIONS_TOML, FixServer, Peer
+
+
+@pytest.fixture(scope="module")
+def fix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixServer]:
+    base = tmp_path_factory.mktemp("fix")
+    config = base / "oms.toml"
+    config.write_text(SESSIONS_TOML)
+    server = FixServer(base / "oms-data", config).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def peer(fix_server: FixServer) -> Iterator[Peer]:
+    client = Peer(fix_server.fix_port)
+    try:
+        yield client
+    finally:
+        assert client.close() == 0
+
+
+@pytest.fixture(scope="module")
+def rest(fix_server: FixServer) -> Iterator[httpx.Client]:
+    with fix_server.client() as client:
+        yield client
