@@ -258,3 +258,13 @@ def test_a_watch_list_admits_the_order_with_an_alert() -> None:
     accepted = of_type(desk.submit("10", "12.50", symbol="AAPL261218C00230000"), ev.OrderAccepted)[0]
     assert accepted.alerts == ("AAPL is on the watch list of firm:DEMO",)
     assert of_type(desk.submit("10", "420.00", symbol="MSFT"), ev.OrderAccepted)[0].alerts == ()
+
+
+@pytest.mark.parametrize(("reference", "price", "passes"), [("last", "231.00", True), ("mid", "231.00", False),
+                                                            ("mid", "230.55", True)])
+def test_the_collar_measures_from_the_last_trade_or_the_mid(reference: str, price: str, passes: bool) -> None:
+    desk, market = risk_desk({FIRM: {"price_collar_ticks": "50"}, ACCOUNT: {"collar_reference": reference}})
+    market.quote("AAPL", "230.60")
+    market["AAPL"] = dataclasses.replace(market["AAPL"], bid=D("230.00"), ask=D("230.10"))  # type: ignore[index]
+    events = desk.submit("1", price)
+    assert bool(of_type(events, ev.OrderAccepted)) is passes
