@@ -111,7 +111,8 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts:
     gate = None
     if with_risk:  # pre-trade risk on, with the demo limits (quantity, notional, collar at three scopes)
         quote = deep_quote(time.time_ns())
-        gate = RiskGate(reference, lambda symbol: Reference(bid=quote.bid, ask=quote.ask, last=quote.last, ts=quote.ts),
+        market = Reference(bid=quote.bid, ask=quote.ask, last=quote.last, ts=quote.ts)
+        gate = RiskGate(reference, lambda symbol: market,
                         3600 * 10**9)
         if with_risk == "risk20":
             gate.limits["firm:DEMO"] = LimitSet.parse(dict(RISK20_FIRM), "firm")

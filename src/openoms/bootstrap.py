@@ -51,11 +51,19 @@ LIMITS_FILE = cmd.Actor("system", "limits-file")
 def reference_prices(quotes: MarketDataStore) -> PriceSource:
     """Pre-trade risk's view of the market: the latest simulated quote of each instrument."""
 
+    # One Reference per quote, not per order: risk asks for the same quote many times between ticks.
+    made: dict[Symbol, tuple[object, Reference]] = {}
+
     def reference(symbol: Symbol) -> Reference | None:
         quote = quotes.get(symbol)
         if quote is None:
             return None
-        return Reference(bid=quote.bid, ask=quote.ask, last=quote.last, ts=quote.ts, halted=quote.halted)
+        cached = made.get(symbol)
+        if cached is not None and cached[0] is quote:
+            return cached[1]
+        found = Reference(bid=quote.bid, ask=quote.ask, last=quote.last, ts=quote.ts, halted=quote.halted)
+        made[symbol] = (quote, found)
+        return found
 
     return reference
 

@@ -48,6 +48,10 @@ class AccountBook:
     day_messages: int = 0  # new orders, replace and cancel requests accepted today
     day_fills: int = 0
     day_realized: dict[str, Decimal] = field(default_factory=dict)  # realized P&L today, per currency
+    # Each position's cost basis as cash (the notional of Position.cost), and the sum over the
+    # long ones per currency (buying power used): kept as fills apply, read by every credit check.
+    cost_notional: dict[Symbol, Decimal] = field(default_factory=dict)
+    long_costs: dict[str, Decimal] = field(default_factory=dict)
     recent_replaces: deque[int] = field(default_factory=deque)
     recent_cancels: deque[int] = field(default_factory=deque)
     locates: dict[Symbol, list[Locate]] = field(default_factory=dict)
@@ -82,6 +86,19 @@ class AccountBook:
     def add_realized(self, currency: str, delta: Decimal) -> None:
         if delta:
             self.day_realized[currency] = self.day_realized.get(currency, ZERO) + delta
+
+    def position_changed(self, position: Position, instrument: Instrument, realized_before: Decimal) -> None:
+        """A fill, bust or correction moved ``position``: today's realized P&L and the cost basis follow."""
+        self.add_realized(instrument.currency, position.realized_pnl - realized_before)
+        symbol = position.symbol
+        before = self.cost_notional.get(symbol, ZERO)
+        was_long = before > ZERO  # a long position's cost is positive, a short's negative
+        after = instrument.notional(Decimal(1), position.cost) if position.quantity else ZERO
+        self.cost_notional[symbol] = after
+        delta = (after if position.quantity > ZERO else ZERO) - (before if was_long else ZERO)
+        if delta:
+            currency = instrument.currency
+            self.long_costs[currency] = self.long_costs.get(currency, ZERO) + delta
 
     def grant_locate(self, symbol: Symbol, locate: Locate) -> None:
         self.locates.setdefault(symbol, []).append(locate)
@@ -121,15 +138,6 @@ class AccountBook:
 
     def locates_held(self, order_id: OrderId) -> Decimal:
         return sum((taken for _, taken in self.locate_use.get(order_id, ())), ZERO)
-
-    def long_cost(self, instruments: Mapping[Symbol, Instrument]) -> dict[str, Decimal]:
-        """What the account paid for its long positions, per currency (buying power used)."""
-        totals: dict[str, Decimal] = {}
-        for symbol, position in self.positions.items():
-            if position.quantity > ZERO:
-                instrument = instruments[symbol]
-                totals[instrument.currency] = totals.get(instrument.currency, ZERO) + instrument.notional(Decimal(1), position.cost)
-        return totals
 
     def messages_within(self, recent: deque[int], now: int) -> int:
         floor = now - NS_PER_SECOND

@@ -197,7 +197,7 @@ class OrderEngine:
             book = self._book(order.account)
             book.new_day(event.ts)
             book.day_fills += 1
-            book.add_realized(self.reference.instruments[order.symbol].currency, position.realized_pnl - realized)
+            book.position_changed(position, self.reference.instruments[order.symbol], realized)
         elif kind is ev.TradeBusted or kind is ev.TradeCorrected:
             fill = None
             if isinstance(event, ev.TradeCorrected):
@@ -205,7 +205,7 @@ class OrderEngine:
             position = self._position(order)
             realized = position.realized_pnl
             position.amend_fill(event.exec_id, fill, self._instrument(order))  # type: ignore[attr-defined]
-            self._book(order.account).add_realized(self._instrument(order).currency, position.realized_pnl - realized)
+            self._book(order.account).position_changed(position, self._instrument(order), realized)
             if order.working not in TERMINAL:
                 self.live[order.order_id] = order  # a bust can reopen a Filled order
                 if order.tif is TimeInForce.GTD:

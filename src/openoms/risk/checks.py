@@ -10,7 +10,7 @@ set anywhere above the order are not run at all (``applicable_rules``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..domain.accounts import ReferenceData
@@ -37,11 +37,12 @@ class Reference:
     last: Decimal
     ts: int
     halted: bool = False
+    # The reference an order is judged against: the last trade, else the mid. Worked out once
+    # per quote, not once per rule and order.
+    price: Decimal = field(init=False)
 
-    @property
-    def price(self) -> Decimal:
-        """The reference an order is judged against: the last trade, else the mid."""
-        return self.last if self.last > 0 else (self.bid + self.ask) / 2
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "price", self.last if self.last > 0 else (self.bid + self.ask) / 2)
 
 
 PriceSource = Callable[[Symbol], Reference | None]
@@ -174,11 +175,14 @@ class Case:
                     continue
                 instrument = instruments[symbol]
                 mark = self.mark_of(symbol, self.market if symbol == self.facts.symbol else None).price
-                value = self.in_account_ccy(instrument.notional(position.quantity, mark), instrument.currency, rule)
+                value = instrument.notional(position.quantity, mark)
+                pnl = value - self.book.cost_notional[symbol]
+                if instrument.currency != self.currency:
+                    value = self.in_account_ccy(value, instrument.currency, rule)
+                    pnl = self.in_account_ccy(pnl, instrument.currency, rule)
                 gross += abs(value)
                 net += value
-                unrealized += self.in_account_ccy(instrument.notional(Decimal(1), position.quantity * mark - position.cost),
-                                                  instrument.currency, rule)
+                unrealized += pnl
             self._marked = (gross, net, unrealized)
         return self._marked
 
@@ -303,8 +307,8 @@ def _pct_adv(case: Case) -> Reject | None:
     if not adv:
         return _refuse(RejectCode.RISK_NO_ADV, f"no average daily volume is known for {case.facts.symbol} "
                        f"to check the {scope} limit of {cap}% of ADV", "max_pct_adv", scope, cap)
-    pct = case.facts.quantity * HUNDRED / adv
-    if pct > cap:
+    if case.facts.quantity * HUNDRED > cap * adv:  # multiply, not divide: this runs for every order
+        pct = case.facts.quantity * HUNDRED / adv
         return _refuse(RejectCode.RISK_PCT_ADV, f"quantity {case.facts.quantity} is {pct.quantize(CENT)}% of the average "
                        f"daily volume {adv}, above the {scope} limit of {cap}%", "max_pct_adv", scope, cap, pct.quantize(CENT))
     return None
@@ -440,8 +444,8 @@ def _order_to_trade(case: Case) -> Reject | None:
     floor = case.limits.order_to_trade_min_messages
     if floor is not None and messages < floor.value:
         return None
-    ratio = Decimal(messages) / (fills or 1)
-    if ratio > cap:
+    if messages > cap * (fills or 1):  # multiply, not divide: this runs for every order
+        ratio = Decimal(messages) / (fills or 1)
         return _refuse(RejectCode.RISK_ORDER_TO_TRADE, f"{messages} messages for {fills} fills today is a ratio of "
                        f"{ratio.quantize(CENT)}, above the {scope} limit of {cap}", "max_order_to_trade_ratio", scope, cap,
                        ratio.quantize(CENT))
@@ -496,11 +500,10 @@ def _price_collar(case: Case) -> Reject | None:
         return None
     choice = case.limits.collar_reference
     ref = (market.bid + market.ask) / 2 if choice is not None and choice.value == "mid" else market.price
-    pct, ticks = case.limits.price_collar_pct, case.limits.price_collar_ticks
-    for name, bound, width in (("price_collar_pct", pct, None if pct is None else ref * pct.value / HUNDRED),
-                               ("price_collar_ticks", ticks, None if ticks is None else ticks.value * case.instrument.tick_size)):
-        if bound is None or width is None:
+    for name, bound in (("price_collar_pct", case.limits.price_collar_pct), ("price_collar_ticks", case.limits.price_collar_ticks)):
+        if bound is None:
             continue
+        width = ref * bound.value / HUNDRED if name == "price_collar_pct" else bound.value * case.instrument.tick_size
         if facts.side is Side.BUY:
             if facts.price <= ref + width:
                 continue
@@ -522,7 +525,7 @@ def _credit(case: Case) -> Reject | None:
     position limits and locates); a buy that covers a short still counts (conservative)."""
     if case.facts.side is not Side.BUY:
         return None
-    used = case.total(case.book.long_cost(case.reference.instruments), "credit_limit") + case.working(0, "credit_limit") \
+    used = case.total(case.book.long_costs, "credit_limit") + case.working(0, "credit_limit") \
         - case.own_previous()
     projected = used + case.own_order_notional()
     cap, level = set_bound(case.limits.credit_limit)
@@ -649,7 +652,7 @@ def account_usage(case: Case) -> dict[str, object]:
 
     try:
         buys, sells = case.working(0, "usage"), case.working(1, "usage")
-        usage["credit_limit"] = entry("credit_limit", case.total(book.long_cost(case.reference.instruments), "usage") + buys)
+        usage["credit_limit"] = entry("credit_limit", case.total(book.long_costs, "usage") + buys)
         gross, net, unrealized = case.marked_positions("usage")
         usage["max_gross_exposure"] = entry("max_gross_exposure", gross + buys + sells)
         usage["max_net_exposure"] = entry("max_net_exposure", abs(net + buys - sells))

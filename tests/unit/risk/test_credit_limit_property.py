@@ -76,6 +76,6 @@ def test_no_sequence_passes_the_credit_limit(ops: list[tuple[str, str, int, int,
         book = desk.engine.books.get(ACCOUNT)
         if book is not None:  # the running totals the rule reads equal the recount
             running = sum((FX.convert(sides[0], ccy, "USD") for ccy, sides in book.working_notional.items()), D(0))
-            running += sum((FX.convert(v, ccy, "USD") for ccy, v in book.long_cost(desk.engine.reference.instruments).items()), D(0))
+            running += sum((FX.convert(v, ccy, "USD") for ccy, v in book.long_costs.items()), D(0))
             assert running == used
     assert replay(desk.events).books == desk.engine.books
