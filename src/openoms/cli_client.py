@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Annotated, Any, Optional
 
 import msgspec
@@ -47,6 +48,11 @@ class Target(msgspec.Struct, frozen=True):
 
 def target(url: str, token: str | None, user: str | None, timeout: float, as_json: bool = False) -> Target:
     return Target(url, token, user, timeout, as_json)
+
+
+def say(line: str) -> None:
+    """One line of plain text on stdout: no markup (ids and messages may hold brackets), no wrapping."""
+    out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def say_error(message: str) -> None:
@@ -115,7 +121,7 @@ def text(value: object) -> str:
         return format(value, "f")
     if isinstance(value, datetime):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if hasattr(value, "value"):  # an enum
+    if isinstance(value, Enum):
         return str(value.value)
     return str(value)
 
@@ -150,18 +156,17 @@ def register(app: typer.Typer) -> None:
             path = credentials.save(url, session.token, user=session.user,
                                     expires_at=text(session.expires_at) if session.expires_at else None)
         expiry = f", until {text(session.expires_at)}" if session.expires_at else ""
-        out.print(f"signed in to {url} as {session.user}{expiry}; token saved in {path}", markup=False, highlight=False, soft_wrap=True)
+        say(f"signed in to {url} as {session.user}{expiry}; token saved in {path}")
 
     @app.command()
     def logout(url: UrlOpt = DEFAULT_URL, timeout: TimeoutOpt = 10.0) -> None:
         """End the saved session on the server and forget its token."""
-        token = None
         try:
             token = credentials.token_for(url)
         except OmsInputError as error:
             raise fail_input(str(error)) from None
         if token is None:
-            out.print(f"no saved session for {url}", markup=False, highlight=False, soft_wrap=True)
+            say(f"no saved session for {url}")
             return
         with connected(target(url, token, None, timeout)) as client:
             try:
@@ -170,7 +175,7 @@ def register(app: typer.Typer) -> None:
                 if error.status not in (401, 404, 405):  # expired, or no sessions there: forget it all the same
                     raise
             credentials.forget(url)
-        out.print(f"signed out of {url}", markup=False, highlight=False, soft_wrap=True)
+        say(f"signed out of {url}")
 
 
 def fail_server(message: str) -> typer.Exit:

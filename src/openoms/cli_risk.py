@@ -20,7 +20,7 @@ from .cli_client import (
     connected,
     emit,
     fail_input,
-    out,
+    say,
     table,
     target,
     text,
@@ -55,7 +55,7 @@ def limits(
     if lists:
         table("lists", ["scope", "list", "symbols"], lists)
     switches = ", ".join(f"{scope} ({reason})" for scope, reason in answer.kill_switches.items())
-    out.print(f"kill switches: {switches or 'none'}", markup=False, highlight=False, soft_wrap=True)
+    say(f"kill switches: {switches or 'none'}")
 
 
 def use_row(name: str, use: LimitUse | None) -> list[object] | None:
@@ -85,7 +85,7 @@ def usage(
         table(f"{row.account} ({row.currency})", ["measure", "used", "limit", "used %", "scope"],
               [line for line in lines if line is not None], NUMERIC)
         if row.unavailable:
-            out.print(f"  not computed: {row.unavailable}", markup=False, highlight=False, soft_wrap=True)
+            say(f"  not computed: {row.unavailable}")
     if answer.usage:
         table("positions against limits", ["account", "symbol", "position", "working buys", "working sells", "long", "short"],
               [[u.account, u.symbol, u.position, u.working_buys, u.working_sells, bound(u.long), bound(u.short)]
@@ -153,13 +153,12 @@ def what_if(
             for result in answer.orders:
                 verdict = "would be accepted" if result.would_be_accepted else "WOULD BE REFUSED"
                 failed = [c for c in result.checks if not c.passed]
-                out.print(f"#{result.index} {result.side.value} {text(result.quantity)} {result.symbol} on {result.account}: {verdict}"
-                          + "".join(f"; {c.code}: {c.message}" for c in failed), markup=False, highlight=False, soft_wrap=True)
+                say(f"#{result.index} {result.side.value} {text(result.quantity)} {result.symbol} on {result.account}: {verdict}"
+                    + "".join(f"; {c.code}: {c.message}" for c in failed))
             table("basket buys against credit", ["account", "used", "basket buys", "projected", "limit", "fits"],
                   [[name, c.used, c.basket_buys, c.projected, c.limit, "yes" if c.fits else f"NO {c.problem or ''}"]
                    for name, c in answer.credit.items()], frozenset({"used", "basket buys", "projected", "limit"}))
-            out.print("basket: " + ("would be accepted" if answer.would_be_accepted else "WOULD BE REFUSED"), markup=False,
-                      highlight=False, soft_wrap=True)
+            say("basket: " + ("would be accepted" if answer.would_be_accepted else "WOULD BE REFUSED"))
         raise typer.Exit(0 if answer.would_be_accepted else 1)
     if side is None or quantity is None or symbol is None or account is None:
         raise fail_input("what-if needs SIDE QUANTITY SYMBOL and --account (or --basket FILE)")
@@ -169,7 +168,7 @@ def what_if(
         emit(single)
     else:
         table("checks", ["check", "result", "code", "message"], check_rows(list(single.checks)))
-        out.print("would be accepted" if single.would_be_accepted else "WOULD BE REFUSED", markup=False, highlight=False, soft_wrap=True)
+        say("would be accepted" if single.would_be_accepted else "WOULD BE REFUSED")
     raise typer.Exit(0 if single.would_be_accepted else 1)
 
 
@@ -186,7 +185,7 @@ def kill(
         emit(answer)
     else:
         canceling = f"; canceling {', '.join(answer.canceling)}" if answer.canceling else "; no working orders to cancel"
-        out.print(f"kill switch engaged on {answer.scope}{canceling}", markup=False, highlight=False, soft_wrap=True)
+        say(f"kill switch engaged on {answer.scope}{canceling}")
 
 
 @risk_app.command("release")
@@ -201,7 +200,7 @@ def release(
     if as_json:
         emit(answer)
     else:
-        out.print(f"kill switch released on {answer.scope}", markup=False, highlight=False, soft_wrap=True)
+        say(f"kill switch released on {answer.scope}")
 
 
 def register(app: typer.Typer) -> None:

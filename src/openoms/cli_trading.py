@@ -17,7 +17,7 @@ from .cli_client import (
     connected,
     emit,
     moment,
-    out,
+    say,
     table,
     target,
     text,
@@ -60,7 +60,7 @@ def acknowledge(ack: OrderAck, as_json: bool) -> None:
         if event.get("type") == "ReplaceRequested":
             asked = [f"{name} {text(event[name])}" for name in ("quantity", "price", "stop_price") if event.get(name) is not None]
             line += f"; replace to {', '.join(asked)} requested"
-    out.print(line, markup=False, highlight=False, soft_wrap=True)
+    say(line)
 
 
 def actor_user(actor: object) -> str:
@@ -166,9 +166,9 @@ def show(
         emit(detail)
         return
     order = detail.order
-    out.print(order_line(order), markup=False, highlight=False, soft_wrap=True)
+    say(order_line(order))
     if order.text:
-        out.print(f"text: {order.text}", markup=False, highlight=False, soft_wrap=True)
+        say(f"text: {order.text}")
     if order.routes:
         table("routes", ["route", "venue", "qty", "price", "filled", "venue order", "done"],
               [[r.route_id, r.venue, r.quantity, r.price, r.cum_qty, r.venue_order_id, r.done] for r in order.routes],

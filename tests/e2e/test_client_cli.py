@@ -5,8 +5,12 @@ runner) to keep the suite fast; the last test runs the installed command itself.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -22,6 +26,7 @@ from conftest import Server, free_port
 from openoms.cli import app
 
 pytestmark = pytest.mark.e2e
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +157,31 @@ def test_the_installed_command_answers_and_says_when_no_server_answers(url: str,
     dead = run("positions", "--url", nowhere, "--timeout", "2")
     assert dead.returncode == 2 and dead.stderr.startswith(f"no OpenOMS answering at {nowhere}")
     assert len(dead.stderr.strip().splitlines()) == 1
+
+
+def readme_section() -> str:
+    text = README.read_text()
+    start = text.index("## CLI and Python SDK\n")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def test_the_readme_examples_run_as_written(server_factory: Any, tmp_path: Path) -> None:
+    """Each command line of the section, then its first Python example, against a fresh server."""
+    server = server_factory().start()
+    with server.client() as http:
+        until(lambda: all(http.get(f"/api/v1/marketdata/{s}").status_code == 200 for s in ("AAPL", "MSFT")))
+    section = readme_section()
+    printed = []
+    for line in re.findall(r"```bash\n(.*?)```", section, flags=re.S)[0].splitlines():
+        words = shlex.split(line, comments=True)
+        assert words[0] == "oms", line
+        result = oms(*words[1:], home=tmp_path, url=server.url)
+        assert result.exit_code == 0, f"{line}: {result.stdout}{result.stderr}"
+        printed.append(result.stdout)
+    assert printed[1].startswith("O1 pending_new: buy 100 AAPL @ 240.00") and "kill switch released" in printed[-1]
+
+    example = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0].replace("http://127.0.0.1:8000", server.url)
+    with contextlib.redirect_stdout(io.StringIO()) as output:
+        exec(compile(example, "README.md", "exec"), {})
+    lines = output.getvalue().splitlines()
+    assert lines[0].endswith(" pending_new") and lines[1] == "RISK_MAX_QUANTITY 1000000" and lines[2].startswith("True ")

@@ -5,6 +5,7 @@ the same and their arguments are checked in one place, before anything is sent.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,11 +73,13 @@ def error_of(status: int, content: bytes | bytearray) -> OmsApiError:
     return api_error(status, error.code, error.message, error.detail)
 
 
+@functools.cache  # one decoder per answer type, built on first use
 def _decoder(kind: type[T]) -> Callable[[bytes], T]:
     decoder = msgspec.json.Decoder(kind, float_hook=Decimal)
     return decoder.decode
 
 
+@functools.cache
 def _field(name: str, decode_as: Any) -> Callable[[bytes], Any]:
     """Decode ``{name: ...}`` and return the inner value (lists of orders, positions...)."""
     wrapper = msgspec.defstruct(f"{name.title()}Envelope", [(name, decode_as)])
