@@ -164,7 +164,8 @@ class OmsClient:
     def stream(self, from_seq: int | None = None, *, reconnect: bool = True) -> Iterator[m.StreamMessage]:
         """Live updates from ``/api/v1/stream``: a snapshot, then updates, each once. With
         ``reconnect`` a dropped connection is opened again from the last ``seq`` received (up to
-        ``retries`` times in a row); without it, it ends the iteration with ``OmsConnectionError``."""
+        ``retries`` times in a row); without it, it ends the iteration with ``OmsConnectionError``.
+        The stream opens its own WebSocket to the client's URL (an injected ``http`` client is not used)."""
         from websockets.exceptions import InvalidStatus, WebSocketException
         from websockets.sync.client import connect
 
