@@ -10,6 +10,7 @@ The market price: the journal records what the OMS saw, not the whole market fee
 would be millions of ticks a day). Each entry therefore names its source:
 - ``OrderAccepted``: the reference price pre-trade risk judged the order against;
 - ``OrderFilled`` / ``TradeCorrected``: the execution price itself;
+- ``CancelRequested`` / ``ReplaceRequested``: the market price the OMS saw when asked;
 - anything else: the last price the journal saw for the instrument at or before that seq (a
   reference price of any order, or any execution in it), with that record's seq and time,
   so an auditor sees how fresh it was.
@@ -68,6 +69,9 @@ def _market(event: ev.Event, symbol: str, price_at: PriceAt | None, own: PriceSe
                 "seq": event.seq, "time": iso_us(event.ts)}
     if kind is ev.OrderFilled or kind is ev.TradeCorrected:
         return {"price": str(event.last_px), "source": "this execution", "seq": event.seq, "time": iso_us(event.ts)}  # type: ignore[attr-defined]
+    if (kind is ev.CancelRequested or kind is ev.ReplaceRequested) and event.market_price is not None:  # type: ignore[attr-defined]
+        return {"price": str(event.market_price), "source": "market price when the request was made",  # type: ignore[attr-defined]
+                "seq": event.seq, "time": iso_us(event.ts)}
     seen = price_at(symbol, event.seq) if price_at is not None else own
     if seen is None:
         return None

@@ -562,6 +562,7 @@ class OrderEngine:
                 seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                 cl_ord_id=command.cl_ord_id, route_id=route.route_id if route else None,
                 quantity=quantity, price=price, stop_price=stop_price,
+                market_price=self.gate.market_price(order.symbol) if self.gate is not None else None,
             )
         )
         if route is None:  # nothing at a venue to amend (e.g. reopened by a bust after its route finished)
@@ -590,7 +591,8 @@ class OrderEngine:
         route = order.open_route()
         self._emit(
             ev.CancelRequested(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                               cl_ord_id=cl_ord_id, route_id=route.route_id if route else None)
+                               cl_ord_id=cl_ord_id, route_id=route.route_id if route else None,
+                               market_price=self.gate.market_price(order.symbol) if self.gate is not None else None)
         )
         if route is None:
             self._emit(

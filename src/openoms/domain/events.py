@@ -92,6 +92,7 @@ class CancelRequested(Event, frozen=True, kw_only=True):
     order_id: OrderId
     cl_ord_id: ClientOrderId
     route_id: RouteId | None  # the route asked to cancel; None when nothing is at a venue
+    market_price: Decimal | None = None  # the market price the OMS saw when asked (for the audit trail)
 
 
 class CancelRejected(Event, frozen=True, kw_only=True):
@@ -115,6 +116,7 @@ class ReplaceRequested(Event, frozen=True, kw_only=True):
     quantity: Decimal
     price: Decimal | None
     stop_price: Decimal | None
+    market_price: Decimal | None = None  # the market price the OMS saw when asked (for the audit trail)
 
 
 class ReplaceRejected(Event, frozen=True, kw_only=True):

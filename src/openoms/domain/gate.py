@@ -77,6 +77,10 @@ class PreTradeGate(Protocol):
         """Scopes whose override has expired at ``now`` (the scheduler journals their end)."""
         ...
 
+    def market_price(self, symbol: Symbol) -> Decimal | None:
+        """The market price now, only to record it with a request (never to decide one)."""
+        ...
+
     def check_cancel(self, account: AccountId, trader: TraderId, cancels_last_second: int) -> Reject | None:
         """The cancel-rate throttle: the only check a cancel request passes."""
         ...

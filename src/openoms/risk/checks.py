@@ -494,7 +494,8 @@ def _price_collar(case: Case) -> Reject | None:
     facts, market = case.facts, case.market
     if facts.price is None or market is None:
         return None
-    ref = market.price
+    choice = case.limits.collar_reference
+    ref = (market.bid + market.ask) / 2 if choice is not None and choice.value == "mid" else market.price
     pct, ticks = case.limits.price_collar_pct, case.limits.price_collar_ticks
     for name, bound, width in (("price_collar_pct", pct, None if pct is None else ref * pct.value / HUNDRED),
                                ("price_collar_ticks", ticks, None if ticks is None else ticks.value * case.instrument.tick_size)):

@@ -110,6 +110,13 @@ class RiskGate:
         return tuple(f"{name} is on the watch list of {scope}" for scope in case.scopes
                      for name in sorted(names & self.watch.get(scope, frozenset())))
 
+    def market_price(self, symbol: Symbol) -> Decimal | None:
+        try:
+            market = self.prices(symbol)
+        except Exception:  # noqa: BLE001 - only recorded: a failing feed records nothing
+            return None
+        return market.price if market is not None else None
+
     def check_cancel(self, account: AccountId, trader: TraderId, cancels_last_second: int) -> Reject | None:
         try:
             applies = self._in_force(account, trader, 0)

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 LEVELS = ("firm", "desk", "trader", "account")
 STP_POLICIES = ("reject_incoming", "cancel_resting")
+COLLAR_REFERENCES = ("last", "mid")
 ASSET_CLASSES = ("equity", "bond", "future", "option")
 
 
@@ -44,6 +45,7 @@ class LimitSet:
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     price_collar_ticks: Decimal | None = None  # like price_collar_pct, in ticks of the instrument
+    collar_reference: str | None = None  # what collars measure from: "last" trade (default) or NBBO "mid"
     max_pct_adv: Decimal | None = None  # order quantity as % of the instrument's average daily volume
     # --- account-wide, in the account's currency (FX-converted) ---
     credit_limit: Decimal | None = None  # buying power: long positions at cost + working buys at their price
@@ -112,6 +114,10 @@ def _parse_value(key: str, raw: object, where: str) -> object:
     if key == "self_trade_prevention":
         if raw not in STP_POLICIES:
             raise LimitError(f"{where}: self_trade_prevention must be one of {', '.join(STP_POLICIES)}, got {raw!r}")
+        return raw
+    if key == "collar_reference":
+        if raw not in COLLAR_REFERENCES:
+            raise LimitError(f"{where}: collar_reference must be one of {', '.join(COLLAR_REFERENCES)}, got {raw!r}")
         return raw
     if key == "short_sale_rules":
         if isinstance(raw, bool):
@@ -212,6 +218,7 @@ class Effective:
     order_to_trade_min_messages: Bound | None
     self_trade_prevention: Bound | None
     short_sale_rules: Bound | None
+    collar_reference: Bound | None
     allowed_asset_classes: tuple[Bound, ...] | None
     allowed_venues: tuple[Bound, ...] | None
     trading_hours_utc: tuple[Bound, ...] | None
@@ -237,6 +244,8 @@ class Effective:
                 chosen = min(bounds, key=lambda bound: bound.value)
             elif name == "short_sale_rules":
                 chosen = next((bound for bound in bounds if bound.value), None)
+            elif name == "collar_reference":
+                chosen = bounds[-1]  # the most specific scope's choice
             elif name == "self_trade_prevention":
                 chosen = next((bound for bound in bounds if bound.value == "reject_incoming"), bounds[0])
             setattr(self, name, chosen)

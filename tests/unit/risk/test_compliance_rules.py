@@ -258,3 +258,31 @@ def test_a_watch_list_admits_the_order_with_an_alert() -> None:
     accepted = of_type(desk.submit("10", "12.50", symbol="AAPL261218C00230000"), ev.OrderAccepted)[0]
     assert accepted.alerts == ("AAPL is on the watch list of firm:DEMO",)
     assert of_type(desk.submit("10", "420.00", symbol="MSFT"), ev.OrderAccepted)[0].alerts == ()
+
+
+@pytest.mark.parametrize(("reference", "price", "passes"), [("last", "231.00", True), ("mid", "231.00", False),
+                                                            ("mid", "230.55", True)])
+def test_the_collar_measures_from_the_last_trade_or_the_mid(reference: str, price: str, passes: bool) -> None:
+    desk, market = risk_desk({FIRM: {"price_collar_ticks": "50"}, ACCOUNT: {"collar_reference": reference}})
+    market.quote("AAPL", "230.60")
+    market["AAPL"] = dataclasses.replace(market["AAPL"], bid=D("230.00"), ask=D("230.10"))  # type: ignore[index]
+    events = desk.submit("1", price)
+    assert bool(of_type(events, ev.OrderAccepted)) is passes
+
+
+def test_cancel_and_replace_requests_record_the_market_price_seen() -> None:
+    from openoms.audit.reconstruct import order_history
+
+    desk, market = risk_desk({FIRM: {"max_order_quantity": "1000"}})
+    order_id = desk.submit_ok("10", "229.00")
+    desk.ack(order_id)
+    market.quote("AAPL", "229.50")
+    replace = of_type(desk.replace(order_id, "R1", qty="20"), ev.ReplaceRequested)[0]
+    desk.venue_replaced(order_id, "20", "229.00")
+    market.quote("AAPL", "228.75")
+    cancel = of_type(desk.cancel(order_id, "C1"), ev.CancelRequested)[0]
+    assert (replace.market_price, cancel.market_price) == (D("229.50"), D("228.75"))
+    history = order_history([e for e in desk.events if getattr(e, "order_id", None) == order_id])
+    by_type = {entry["type"]: entry for entry in history["events"]}
+    assert by_type["CancelRequested"]["market"]["price"] == "228.75"
+    assert by_type["CancelRequested"]["market"]["source"] == "market price when the request was made"
