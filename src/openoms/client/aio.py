@@ -1,0 +1,196 @@
+"""``AsyncOmsClient``: the OpenOMS HTTP API over an asyncio httpx client; the same calls as
+``OmsClient`` (a test keeps their signatures equal), awaited.
+
+    async with AsyncOmsClient("http://127.0.0.1:8000", user="alice") as oms:
+        ack = await oms.submit_order("ACC-EQ-1", "AAPL", "buy", 100, price=Decimal("200.00"))
+        async for message in oms.stream():
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+
+from ..domain.lifecycle import OrdStatus
+from ..domain.values import OrdType, Side, TimeInForce
+from . import calls
+from . import models as m
+from .calls import Call, NewOrder, Number
+from .errors import OmsConnectionError
+from .settings import ClientSettings
+from .stream import StreamCursor, StreamGap
+
+T = TypeVar("T")
+
+
+class AsyncOmsClient:
+    """Typed asyncio client. Reads (GET) are retried on a dropped connection or a 502/503/504;
+    orders, cancels and kill switches are sent once. Every refusal raises an ``OmsApiError``
+    subclass carrying the server's code, message and detail; no answer raises ``OmsConnectionError``.
+
+    ``token`` (a session token or an API key) is sent as ``Authorization: Bearer``; ``user`` as
+    ``X-OMS-User`` (servers without logins). ``http`` may be any ``httpx.AsyncClient`` (for example
+    one over ``httpx.ASGITransport`` around an in-process app); it is then used as is, with its base URL.
+    """
+
+    def __init__(self, url: str = "http://127.0.0.1:8000", *, token: str | None = None, user: str | None = None,
+                 timeout: float = 10.0, retries: int = 2, backoff: float = 0.2, http: httpx.AsyncClient | None = None) -> None:
+        self.settings = ClientSettings.of(url if http is None else str(http.base_url), token, user, timeout, retries, backoff)
+        self._owned = http is None
+        self._http = http if http is not None else httpx.AsyncClient(base_url=self.settings.url, timeout=self.settings.timeout)
+
+    async def __aenter__(self) -> AsyncOmsClient:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owned:
+            await self._http.aclose()
+
+    async def send(self, call: Call[T]) -> T:
+        """Carry one call; retry reads that got no answer or a temporary one."""
+        delays = calls.backoff_delays(self.settings.retries, self.settings.backoff) if call.idempotent else []
+        for attempt in range(len(delays) + 1):
+            try:
+                response = await self._http.request(call.method, call.path, params=call.params, content=call.body,
+                                              headers=self.settings.headers(call.body is not None))
+            except httpx.TransportError as exc:
+                if attempt < len(delays):
+                    await asyncio.sleep(delays[attempt])
+                    continue
+                raise OmsConnectionError(self.settings.unreachable(exc)) from None
+            if response.status_code in calls.RETRY_STATUSES and attempt < len(delays):
+                await asyncio.sleep(delays[attempt])
+                continue
+            return calls.read_answer(call, response.status_code, response.content)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    # --- orders --------------------------------------------------------------------------------
+
+    async def submit_order(self, account: str, symbol: str, side: Side | str, quantity: Number, *, price: Number | None = None,
+                     ord_type: OrdType | str | None = None, stop_price: Number | None = None,
+                     tif: TimeInForce | str | None = None, expire_at: datetime | None = None,
+                     cl_ord_id: str | None = None) -> m.OrderAck:
+        """Submit an order; answered once journaled (PendingNew), before the venue acknowledges."""
+        return await self.send(calls.submit_order(calls.new_order(
+            account, symbol, side, quantity, price=price, ord_type=ord_type, stop_price=stop_price, tif=tif,
+            expire_at=expire_at, cl_ord_id=cl_ord_id)))
+
+    async def replace_order(self, order_id: str, *, quantity: Number | None = None, price: Number | None = None,
+                      stop_price: Number | None = None, cl_ord_id: str | None = None) -> m.OrderAck:
+        return await self.send(calls.replace_order(order_id, quantity, price, stop_price, cl_ord_id))
+
+    async def cancel_order(self, order_id: str, *, cl_ord_id: str | None = None) -> m.OrderAck:
+        return await self.send(calls.cancel_order(order_id, cl_ord_id))
+
+    async def list_orders(self, *, status: OrdStatus | str | None = None, account: str | None = None, symbol: str | None = None,
+                    since: datetime | None = None, until: datetime | None = None, open_only: bool = False,
+                    limit: int | None = None) -> list[m.Order]:
+        return await self.send(calls.list_orders(status, account, symbol, since, until, open_only, limit))
+
+    async def get_order(self, order_id: str) -> m.OrderDetail:
+        return await self.send(calls.get_order(order_id))
+
+    async def order_history(self, order_id: str) -> m.AuditHistory:
+        """The audit reconstruction: every event with the state before and after and the market price."""
+        return await self.send(calls.order_history(order_id))
+
+    # --- post-trade, reference and market data -------------------------------------------------
+
+    async def list_executions(self, *, account: str | None = None, symbol: str | None = None, order_id: str | None = None,
+                        limit: int | None = None) -> list[m.Execution]:
+        return await self.send(calls.list_executions(account, symbol, order_id, limit))
+
+    async def list_positions(self, *, account: str | None = None, symbol: str | None = None) -> list[m.Position]:
+        return await self.send(calls.list_positions(account, symbol))
+
+    async def instruments(self) -> list[m.Instrument]:
+        return await self.send(calls.instruments())
+
+    async def accounts(self) -> list[m.Account]:
+        return await self.send(calls.accounts())
+
+    async def quote(self, symbol: str) -> m.Quote:
+        return await self.send(calls.quote(symbol))
+
+    # --- risk ----------------------------------------------------------------------------------
+
+    async def risk_limits(self) -> m.RiskLimits:
+        return await self.send(calls.risk_limits())
+
+    async def risk_usage(self, *, account: str | None = None, symbol: str | None = None) -> m.RiskUsage:
+        return await self.send(calls.risk_usage(account, symbol))
+
+    async def what_if(self, account: str, symbol: str, side: Side | str, quantity: Number, *, price: Number | None = None,
+                ord_type: OrdType | str | None = None, stop_price: Number | None = None,
+                tif: TimeInForce | str | None = None) -> m.WhatIf:
+        """Every pre-trade check's answer for a proposed order; nothing is journaled or sent."""
+        return await self.send(calls.what_if(calls.new_order(account, symbol, side, quantity, price=price, ord_type=ord_type,
+                                                       stop_price=stop_price, tif=tif)))
+
+    async def what_if_basket(self, orders: Sequence[NewOrder]) -> m.BasketWhatIf:
+        """Each order's checks on its own, and each account's basket buys against its credit limit."""
+        return await self.send(calls.what_if_basket(orders))
+
+    async def engage_kill_switch(self, scope: str, reason: str) -> m.KillSwitch:
+        return await self.send(calls.engage_kill_switch(scope, reason))
+
+    async def release_kill_switch(self, scope: str, reason: str) -> m.KillSwitch:
+        return await self.send(calls.release_kill_switch(scope, reason))
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> m.Session:
+        """Sign in with a password; later calls of this client carry the session token."""
+        session = await self.send(calls.login(username, password))
+        self.settings = self.settings.with_token(session.token)
+        return session
+
+    async def logout(self) -> None:
+        await self.send(calls.logout())
+        self.settings = self.settings.with_token(None)
+
+    # --- the live stream -----------------------------------------------------------------------
+
+    async def stream(self, from_seq: int | None = None, *, reconnect: bool = True) -> AsyncIterator[m.StreamMessage]:
+        """Live updates from ``/api/v1/stream``: a snapshot, then updates, each once. With
+        ``reconnect`` a dropped connection is opened again from the last ``seq`` received (up to
+        ``retries`` times in a row); without it, it ends the iteration with ``OmsConnectionError``.
+        The stream opens its own WebSocket to the client's URL (an injected ``http`` client is not used)."""
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus, WebSocketException
+
+        cursor = StreamCursor(last_seq=from_seq)
+        failures = 0
+        while True:
+            try:
+                async with connect(cursor.url(self.settings.url), additional_headers=self.settings.headers(False),
+                                   open_timeout=self.settings.timeout) as socket:
+                    async for raw in socket:
+                        message = cursor.accept(raw)
+                        failures = 0
+                        if message is not None:
+                            yield message
+                if not reconnect:
+                    return
+                problem = "the server closed the stream"
+            except StreamGap as gap:
+                problem = str(gap)
+            except InvalidStatus as exc:
+                raise calls.error_of(exc.response.status_code, exc.response.body or b"") from None
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                problem = str(exc) or type(exc).__name__
+            if not reconnect or failures >= self.settings.retries:
+                raise OmsConnectionError(f"stream at {self.settings.url}: {problem}")
+            await asyncio.sleep(self.settings.stream_delay(failures))
+            failures += 1
+
