@@ -9,7 +9,6 @@ Everything here is derived from journaled events: replay rebuilds it exactly.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
