@@ -47,10 +47,23 @@ class Instrument:
     put_call: str | None = None  # "call" | "put"
     average_daily_volume: Decimal | None = None  # for the % of ADV limit (reference data, refreshed daily)
     extra: dict[str, str] = field(default_factory=dict)
+    # Derived once (risk reads them for every order): what positions per underlying group by, the
+    # side a long position counts on (a put's is short), and whether notional is just qty x price.
+    underlying_key: Symbol = field(init=False, repr=False, compare=False)
+    exposure_sign: int = field(init=False, repr=False, compare=False)
+    plain: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "underlying_key", self.underlying or self.symbol)
+        object.__setattr__(self, "exposure_sign", -1 if self.put_call == "put" else 1)
+        object.__setattr__(self, "plain", self.multiplier == 1 and self.quotation is Quotation.PRICE)
 
     def notional(self, quantity: Decimal, price: Decimal) -> Decimal:
         """Cash value of quantity at price, exact: multiplier for derivatives, /100 for % of par."""
-        value = quantity * price * self.multiplier
+        value = quantity * price
+        if self.plain:
+            return value
+        value *= self.multiplier
         if self.quotation is Quotation.PERCENT_OF_PAR:
             value = value / HUNDRED
         return value

@@ -25,6 +25,7 @@ from .limits import Effective, LimitSet, set_bound
 
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
+PERCENT = Decimal("0.01")  # x% = x * 0.01: a multiplication, where dividing by 100 costs several times more
 ZERO = Decimal(0)
 
 
@@ -342,32 +343,29 @@ def _position_limits(case: Case) -> Reject | None:
 def _underlying(case: Case) -> Reject | None:
     """Positions per underlying: the instrument and every future/option on it, in units of the
     underlying (quantity x multiplier; a put counts against the opposite side), working orders
-    included."""
-    facts, book = case.facts, case.book
+    included. Only the side the order adds to is counted."""
+    facts, book, order_instrument = case.facts, case.book, case.instrument
     instruments = case.reference.instruments
-    key = case.instrument.underlying or facts.symbol
-    long_side = short_side = ZERO
+    key = order_instrument.underlying_key
+    grows_long = (facts.side is Side.BUY) == (order_instrument.exposure_sign > 0)
+    projected = case.open_qty() * order_instrument.multiplier
     symbols = book.symbols if facts.symbol in book.symbols else (*book.symbols, facts.symbol)
     for symbol in symbols:
         instrument = instruments[symbol]
-        if (instrument.underlying or symbol) != key:
+        if instrument.underlying_key != key:
             continue
-        direction = -1 if instrument.put_call == "put" else 1
         position = book.positions.get(symbol)
-        held = position.quantity * instrument.multiplier * direction if position is not None else ZERO
+        held = position.quantity if position is not None else ZERO
         buys, sells = book.working_qty.get(symbol, (ZERO, ZERO))
         if symbol == facts.symbol and facts.is_replace:  # a replace is judged without its own working quantity
             buys, sells = (facts.working_buys, sells) if facts.side is Side.BUY else (buys, facts.working_sells)
-        up, down = (buys, sells) if direction > 0 else (sells, buys)
-        long_side += held + up * instrument.multiplier
-        short_side += -held + down * instrument.multiplier
-    adds = case.open_qty() * case.instrument.multiplier
-    if (facts.side is Side.BUY) == (case.instrument.put_call != "put"):
-        bound, projected, side = case.limits.max_long_underlying, long_side + adds, "long"
-    else:
-        bound, projected, side = case.limits.max_short_underlying, short_side + adds, "short"
+        if instrument.exposure_sign < 0:  # a put: long puts are short the underlying
+            held, buys, sells = -held, sells, buys
+        units = held + buys if grows_long else sells - held
+        projected += units if instrument.multiplier == 1 else units * instrument.multiplier
+    bound = case.limits.max_long_underlying if grows_long else case.limits.max_short_underlying
     if bound is not None and projected > bound.value:
-        beyond = "above" if side == "long" else "beyond"
+        side, beyond = ("long", "above") if grows_long else ("short", "beyond")
         return _refuse(RejectCode.RISK_POSITION_LIMIT, f"{side} {key} exposure would be {projected} (units of the "
                        f"underlying), {beyond} the {case.scopes[bound.level]} limit of {bound.value}", f"max_{side}_underlying",
                        case.scopes[bound.level], bound.value, projected)
@@ -503,7 +501,7 @@ def _price_collar(case: Case) -> Reject | None:
     for name, bound in (("price_collar_pct", case.limits.price_collar_pct), ("price_collar_ticks", case.limits.price_collar_ticks)):
         if bound is None:
             continue
-        width = ref * bound.value / HUNDRED if name == "price_collar_pct" else bound.value * case.instrument.tick_size
+        width = ref * bound.value * PERCENT if name == "price_collar_pct" else bound.value * case.instrument.tick_size
         if facts.side is Side.BUY:
             if facts.price <= ref + width:
                 continue
