@@ -3,7 +3,7 @@ reconciliation, and the FIX and ISO 20022 messages."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from lxml import etree
 from builders import only_rejection
 from openoms.demo import demo_instruments
 from openoms.domain import events as ev
+from openoms.domain.commands import Actor
 from openoms.domain.ids import AccountId, Symbol
 from openoms.domain.rejects import RejectCode
 from openoms.domain.values import Side
@@ -52,8 +53,8 @@ def test_accrued_interest_is_actual_over_actual_from_the_last_coupon() -> None:
 
 
 def test_a_bond_instruction_carries_accrued_interest_and_percent_of_par_money() -> None:
-    desk, book = posttrade_desk()
-    desk.now = int(__import__("datetime").datetime(2026, 7, 2, 15, tzinfo=__import__("datetime").UTC).timestamp()) * 10**9
+    desk, _ = posttrade_desk()
+    desk.now = int(datetime(2026, 7, 2, 15, tzinfo=UTC).timestamp()) * 10**9
     oid = desk.submit_ok("1000000", "98.5", symbol="UST-10Y", account="ACC-FI-1")
     desk.ack(oid)
     desk.fill(oid, "1000000", "98.5")
@@ -123,7 +124,7 @@ def test_settlement_status_moves_by_the_table_and_refuses_the_rest() -> None:
     # Once instructed, the allocation can no longer be amended or canceled.
     refused = only_rejection(desk.send(pc.CancelAllocation(actor=OPS, allocation_id="AL1", reason="oops")))
     assert "has gone out" in refused.reason.message
-    trader = __import__("openoms.domain.commands", fromlist=["Actor"]).Actor("alice", "test")
+    trader = Actor("alice", "test")
     assert only_rejection(desk.send(pc.UpdateSettlementStatus(actor=trader, instruction_id="SI1", status="settled"))).reason.code \
         is RejectCode.NOT_PERMITTED
 
@@ -148,7 +149,7 @@ def test_amend_and_cancel_before_instructions_go_out_are_journaled_with_the_user
 
 
 def test_a_pre_trade_plan_is_used_when_the_order_is_allocated_and_scaled_to_a_partial_fill() -> None:
-    desk, book = posttrade_desk()
+    desk, _ = posttrade_desk()
     oid = desk.submit_ok("1000", "230.00")
     planned = desk.send(pc.PlanAllocation(actor=OPS, block_order=oid, method="quantity",
                                           targets=quantities(ACC_EQ_1="600", ACC_EQ_2="400")))
