@@ -25,8 +25,9 @@ class Ledger:
         self.position = Position(self.account, self.symbol)
 
     def add(self, key: str, seq: int, signed_qty: Decimal, price: Decimal) -> None:
+        known = key in self.entries
         self.entries[key] = (seq, signed_qty, price)
-        if seq >= self.last_seq:  # the usual case: a new fill at the end
+        if not known and seq > self.last_seq:  # the usual case: a new fill at the end
             self.last_seq = seq
             self.position.apply_fill(ExecId(key), signed_qty, price, self.instrument)
         else:

@@ -13,8 +13,8 @@ from lxml import etree
 from builders import only_rejection
 from openoms.demo import demo_instruments
 from openoms.domain import events as ev
-from openoms.domain.commands import Actor
-from openoms.domain.ids import AccountId, Symbol
+from openoms.domain.commands import Actor, VenueTradeCorrected
+from openoms.domain.ids import AccountId, ExecId, Symbol
 from openoms.domain.rejects import RejectCode
 from openoms.domain.values import Side
 from openoms.fix.codec import parse
@@ -249,3 +249,15 @@ def test_a_bad_fee_schedule_is_refused(schedule: dict[str, str]) -> None:
         is RejectCode.INVALID_FEE_SCHEDULE
     assert not any(isinstance(e, ev.CommandRejected) for e in desk.send(pc.SetFeeSchedule(
         actor=OPS, schedule={"commission.equity.per_unit": "0.01"}, source="t")))
+
+
+def test_a_correction_rebooks_the_trade_and_the_position_exactly() -> None:
+    desk, book = posttrade_desk()
+    oid = desk.submit_ok("100", "231.00")
+    desk.ack(oid)
+    desk.fill(oid, "100", "230.00", exec_id="C1")
+    desk.send(VenueTradeCorrected(actor=OPS, exec_id=ExecId("C1"), last_qty=D(60), last_px=D("229.50")))
+    trade = book.trades[ExecId("C1")]
+    assert (trade.status, trade.quantity, trade.price, trade.gross) == ("corrected", D(60), D("229.50"), D("13770.00"))
+    position = book.ledgers[(AccountId("ACC-EQ-1"), Symbol("AAPL"))].position
+    assert (position.quantity, position.avg_price) == (D(60), D("229.50"))
