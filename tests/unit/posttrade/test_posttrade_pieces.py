@@ -261,3 +261,19 @@ def test_a_correction_rebooks_the_trade_and_the_position_exactly() -> None:
     assert (trade.status, trade.quantity, trade.price, trade.gross) == ("corrected", D(60), D("229.50"), D("13770.00"))
     position = book.ledgers[(AccountId("ACC-EQ-1"), Symbol("AAPL"))].position
     assert (position.quantity, position.avg_price) == (D(60), D("229.50"))
+
+
+def test_the_readme_post_trade_file_sample_loads() -> None:
+    import re
+    import tomllib
+
+    from openoms.posttrade import setup_file
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("## Post-trade", 1)[1].split("\n## ", 1)[0]
+    (sample,) = re.findall(r"```toml\n(.*?)```", section, flags=re.S)
+    setup = setup_file.parse(tomllib.loads(sample), "README")
+    assert setup.fees["commission.accounts.ACC-EQ-2.bps"] == "2" and setup.netting_accounts == ["ACC-EQ-2"]
+    assert setup.calendars.calendars["XNYS"].extra == frozenset({date(2026, 12, 24)})
+    with pytest.raises(setup_file.PostTradeFileError, match="unknown fee schedule entry"):
+        setup_file.parse({"fees": {"commission": {"equity": {"per_share": "1"}}}}, "bad")
