@@ -12,12 +12,16 @@ import csv
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from .cli_audit import DataDirOpt, JournalOpt, console, fail, open_journal, progress_bar
 from .config import ConfigError, load
+
+if TYPE_CHECKING:
+    from .posttrade.book import PostTradeBook
+    from .posttrade.setup_file import PostTradeSetup
 
 MarksOpt = Annotated[Optional[Path], typer.Option(help="Marks file, CSV symbol,price (default: each instrument's last trade price)")]  # noqa: UP045
 
@@ -35,11 +39,8 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
     ) -> None:
         """Positions and P&L statements, trade blotter, settlement and fails reports for one day."""
-        from .demo import demo_reference
-        from .domain.engine import OrderEngine
         from .posttrade import reports
         from .posttrade import setup_file as posttrade_file
-        from .posttrade.book import PostTradeBook
         from .posttrade.fix_alloc import allocation_instruction
         from .posttrade.sese023 import sese023
         from .risk import limits_file
@@ -56,15 +57,7 @@ def register(app: typer.Typer) -> None:
         except (ConfigError, posttrade_file.PostTradeFileError, ValueError) as exc:
             raise fail(f"configuration error: {exc}") from None
         given_marks = read_marks(marks) if marks is not None else None
-        reference = demo_reference()
-        engine = OrderEngine(reference)
-        book = PostTradeBook(reference, engine.orders, setup.calendars)
-        engine.extend(book)
-        with open_journal(journal, data_dir) as handle, progress_bar("replaying the journal", handle.count()) as advance:
-            for count, event in enumerate(handle.events(), 1):
-                engine.apply(event)
-                if count % 10_000 == 0:
-                    advance(count)
+        book = replayed_book(setup, journal, data_dir)
         last: dict[str, Decimal] = {}
         for trade in book.trades.values():
             if trade.status != "busted":
@@ -88,6 +81,44 @@ def register(app: typer.Typer) -> None:
         (out_dir / f"allocations-{day}.fix").write_bytes(b"".join(m + b"\n" for m in messages))
         console.print(f"{len(book.trades)} trades, {len(book.ledgers)} positions, {len(book.allocations)} allocations, "
                       f"{len(book.instructions)} settlement instructions -> {out_dir}")
+
+
+    @posttrade_app.command("reconcile")
+    def reconcile(
+        positions_file: Annotated[Path, typer.Argument(help="External positions, CSV account,symbol,quantity")],
+        journal: JournalOpt = None,
+        data_dir: DataDirOpt = None,
+    ) -> None:
+        """Compare the journal's positions with an external position file; exit 1 when there are breaks."""
+        from .posttrade import reports
+        from .posttrade import setup_file as posttrade_file
+
+        try:
+            external = reports.parse_position_rows(positions_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise fail(f"{positions_file}: {exc}") from None
+        breaks = reports.reconcile(replayed_book(posttrade_file.demo(), journal, data_dir), [(a, s, q) for a, s, q, _ in external])
+        print(reports.to_csv(breaks, ["account", "symbol", "ours", "theirs", "difference", "kind"]), end="")
+        if breaks:
+            raise typer.Exit(1)
+
+
+def replayed_book(setup: PostTradeSetup, journal: Path | None, data_dir: Path | None) -> PostTradeBook:
+    """The post-trade book as the journal file leaves it (a progress bar while it is read)."""
+    from .demo import demo_reference
+    from .domain.engine import OrderEngine
+    from .posttrade.book import PostTradeBook
+
+    reference = demo_reference()
+    engine = OrderEngine(reference)
+    book = PostTradeBook(reference, engine.orders, setup.calendars)
+    engine.extend(book)
+    with open_journal(journal, data_dir) as handle, progress_bar("replaying the journal", handle.count()) as advance:
+        for count, event in enumerate(handle.events(), 1):
+            engine.apply(event)
+            if count % 10_000 == 0:
+                advance(count)
+    return book
 
 
 def read_marks(path: Path) -> dict[str, Decimal]:

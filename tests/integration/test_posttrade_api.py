@@ -131,3 +131,9 @@ def test_a_block_through_allocation_settlement_and_exports_over_rest(tmp_path: P
     bad = subprocess.run([sys.executable, "-m", "openoms", "posttrade", "eod", "--date", "26/11", "--out-dir", str(out)],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "not a date" in bad.stderr and "Traceback" not in bad.stderr
+    external = tmp_path / "custodian.csv"
+    external.write_text("account,symbol,quantity\nACC-EQ-1,AAPL,1000\nACC-EQ-2,MSFT,200\n")
+    breaks = subprocess.run([sys.executable, "-m", "openoms", "posttrade", "reconcile", str(external),
+                             "--journal", str(tmp_path / "data" / "journal.sqlite")], capture_output=True, text=True, timeout=120)
+    assert breaks.returncode == 1, breaks.stderr
+    assert breaks.stdout.splitlines()[1:] == ["ACC-EQ-2,MSFT,250,200,50,quantity"]

@@ -21,7 +21,7 @@ from openoms.risk.fx import FxRates
 from posttrade_desk import OPS, allocate, posttrade_desk, quantities, weights
 
 D = Decimal
-# Friday 2026-07-02 15:00 UTC: T+1 is Monday 6 July, because Friday 3 July is Independence Day (observed).
+# Thursday 2026-07-02 15:00 UTC: T+1 is Monday 6 July, because Friday 3 July is Independence Day (observed).
 THURSDAY = int(datetime(2026, 7, 2, 15, 0, tzinfo=UTC).timestamp()) * 1_000_000_000
 
 
