@@ -19,7 +19,7 @@ import msgspec
 from ..domain import commands as cmd
 from ..domain import events as ev
 from ..domain.accounts import ReferenceData
-from ..domain.engine import trade_date_of
+from ..domain.engine import NS_PER_DAY, trade_date_of
 from ..domain.ids import AccountId, ExecId, OrderId, Symbol, VenueId
 from ..domain.instruments import Instrument
 from ..domain.lifecycle import TERMINAL, OrdStatus
@@ -109,6 +109,15 @@ class PostTradeBook:
         self._now = 0
         self._seq = 0
         self._actor = cmd.Actor("engine", "engine")
+        self._day: tuple[int, int, str] = (0, 0, "")  # [start, end) ns of the cached trade date
+
+    def _trade_date(self, ts: int) -> str:
+        start, end, day = self._day
+        if not start <= ts < end:
+            start = ts - ts % NS_PER_DAY
+            day = trade_date_of(ts)
+            self._day = (start, start + NS_PER_DAY, day)
+        return day
 
     # --- the extension's two entry points ---------------------------------------------------
 
@@ -152,7 +161,7 @@ class PostTradeBook:
         is_buy = order.side.is_buy
         trade = Trade(
             event.exec_id, order.order_id, order.account, order.symbol, order.side, event.last_qty, event.last_px, venue,
-            event.liquidity, event.ts, trade_date_of(event.ts), event.seq, gross,
+            event.liquidity, event.ts, self._trade_date(event.ts), event.seq, gross,
             self.fee_schedule.commission(order.account, instrument, event.last_qty, gross, is_buy, minimum=False),
             self.fee_schedule.execution_fees(venue, event.liquidity, instrument, event.last_qty, gross, is_buy),
         )

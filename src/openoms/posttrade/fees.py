@@ -60,6 +60,11 @@ class FeeSchedule:
                 raise FeeScheduleError(f"fee schedule entry {key} must be a non-negative number, got {value!r}")
             self.rates[key] = rate
 
+        self.sec_fee_rate = self.rates.get("regulatory.sec_fee_rate", ZERO)
+        # Resolved rates, memoized: every execution is charged (keys are built once, not per fill).
+        self._commission: dict[tuple[str, AssetClass], tuple[Decimal, Decimal, Decimal]] = {}
+        self._venue: dict[tuple[str, Liquidity], Decimal] = {}
+
     def _rate(self, account: AccountId, instrument: Instrument, field: str) -> Decimal:
         own = self.rates.get(f"commission.accounts.{account}.{field}")
         if own is not None:
@@ -70,15 +75,27 @@ class FeeSchedule:
                    is_buy: bool, minimum: bool = True) -> Decimal:
         """Per unit (contract, share; for bonds per unit of face) plus basis points of the value, at
         least the minimum (applied per allocation line, not per execution)."""
-        amount = self._rate(account, instrument, "per_unit") * quantity + self._rate(account, instrument, "bps") * abs(gross) / BPS
-        if minimum:
-            amount = max(amount, self._rate(account, instrument, "minimum"))
-        return cents(amount)
+        key = (account, instrument.asset_class)
+        rates = self._commission.get(key)
+        if rates is None:
+            rates = (self._rate(account, instrument, "per_unit"), self._rate(account, instrument, "bps"),
+                     self._rate(account, instrument, "minimum"))
+            self._commission[key] = rates
+        per_unit, bps, floor = rates
+        amount = per_unit * quantity if per_unit else ZERO
+        if bps:
+            amount += bps * abs(gross) / BPS
+        if minimum and floor > amount:
+            amount = floor
+        return cents(amount) if amount else ZERO
 
     def execution_fees(self, venue: VenueId, liquidity: Liquidity, instrument: Instrument, quantity: Decimal,
                        gross: Decimal, is_buy: bool) -> Decimal:
         """What the venue charges (or pays) for one execution, plus the SEC fee on equity sales."""
-        amount = self.rates.get(f"venue_fees.{venue}.{liquidity.value}", ZERO) * quantity
-        if not is_buy and instrument.asset_class is AssetClass.EQUITY:
-            amount += self.rates.get("regulatory.sec_fee_rate", ZERO) * abs(gross)
-        return cents(amount)
+        rate = self._venue.get((venue, liquidity))
+        if rate is None:
+            rate = self._venue[(venue, liquidity)] = self.rates.get(f"venue_fees.{venue}.{liquidity.value}", ZERO)
+        amount = rate * quantity if rate else ZERO
+        if not is_buy and self.sec_fee_rate and instrument.asset_class is AssetClass.EQUITY:
+            amount += self.sec_fee_rate * abs(gross)
+        return cents(amount) if amount else ZERO
