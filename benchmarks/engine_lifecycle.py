@@ -43,6 +43,9 @@ from openoms.domain.values import OrdType, Side, TimeInForce
 from openoms.journal.memory import NullJournal
 from openoms.journal.sqlite import SqliteJournal
 from openoms.ops.metrics import OmsMetrics
+from openoms.posttrade import setup_file as posttrade_file
+from openoms.posttrade.book import PostTradeBook
+from openoms.posttrade.fees import FeeSchedule
 from openoms.risk.checks import Reference
 from openoms.risk.gate import RiskGate
 from openoms.risk.limits import LimitSet
@@ -124,6 +127,11 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts:
             for scope, values in DEMO_LIMITS.limits.items():
                 gate.limits[scope] = LimitSet.parse(dict(values), scope)
     engine = OrderEngine(reference, default_venue=SIM, gate=gate)
+    if "posttrade" in extras:  # the post-trade book oms serve plugs in: every fill booked as a trade and a position
+        setup = posttrade_file.demo()
+        book = PostTradeBook(reference, engine.orders, setup.calendars)
+        engine.extend(book)
+        book.fee_schedule = FeeSchedule(setup.fees)
     runtime = EngineRuntime(engine, journal, {})
     venue = SimulatedVenue(SIM, reference.instruments, runtime.post, "bench")
     runtime.venues = {SIM: venue}
@@ -208,7 +216,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=1000, help="orders in flight")
     parser.add_argument("--modes", default="off,group,group+risk,event",
                         help="journal off / group / event, each optionally +risk (pre-trade risk with the demo limits) "
-                             "or +risk20 (every rule, --accounts accounts) and +ops (the audit index, order-event log "
+                             "or +risk20 (every rule, --accounts accounts), +posttrade (the post-trade book) and +ops (the audit index, order-event log "
                              "and metrics that oms serve runs)")
     parser.add_argument("--accounts", type=int, default=10_000, help="accounts for the +risk20 modes")
     parser.add_argument("--untuned", action="store_true",
@@ -234,7 +242,7 @@ def main() -> None:
                                  "ack_p99_vs_off": round(r["ack"]["p99_us"] / base["ack"]["p99_us"], 2)}
     by_mode = {r["mode"]: r for r in results}
     for durability in ("off", "group"):
-        for risk, base_mode in (("risk", durability), ("risk20", f"{durability}+wide")):
+        for risk, base_mode in (("risk", durability), ("risk20", f"{durability}+wide"), ("posttrade", durability)):
             if base_mode in by_mode and f"{durability}+{risk}" in by_mode:
                 with_risk, without = by_mode[f"{durability}+{risk}"], by_mode[base_mode]
                 ratios[f"{durability}+{risk}_vs_{durability}"] = {

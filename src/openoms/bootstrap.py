@@ -31,6 +31,9 @@ from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
 from .ops.logs import OrderEventLog
 from .ops.metrics import OmsMetrics
+from .posttrade import commands as posttrade_commands
+from .posttrade import setup_file as posttrade_file
+from .posttrade.book import PostTradeBook
 from .risk import limits_file
 from .risk.checks import PriceSource, Reference
 from .risk.fx import FxRates
@@ -90,6 +93,8 @@ class OMS:
     fix: FixGateway | None = None
     fix_venues: list[FixVenue] = field(default_factory=list)  # [[fix.venues]], connected from start()
     fix_store: SessionStore | None = None
+    posttrade: PostTradeBook | None = None  # trades, positions, allocations, settlement (engine extension)
+    posttrade_setup: posttrade_file.PostTradeSetup | None = None
 
     def session_store(self) -> SessionStore:
         """FIX sequence numbers and sent messages (one file for every FIX session of this OMS)."""
@@ -138,6 +143,7 @@ class OMS:
         # their answers (fills made meanwhile, cancels) are journaled before anything new is taken.
         await self.runtime.wait_reconciled(self.config.venue_status_timeout_ms / 1000)
         await self._load_limits()
+        await self._load_posttrade()
         await self.runtime.execute(
             cmd.RecordStart(actor=SYSTEM, version=__version__, clock="system clock, UTC (time.time_ns)",
                             replayed_events=self.replay_report.events)
@@ -164,6 +170,19 @@ class OMS:
                                                                        reason=f"loaded from {source}", kind=kind))
                 if outcome.rejected is not None:
                     raise LimitError(outcome.rejected.message)
+
+    async def _load_posttrade(self) -> None:
+        """The post-trade file's fee schedule and settlement setup, journaled when they change."""
+        setup = self.posttrade_setup
+        if setup is None:
+            return
+        actor = cmd.Actor("system", "posttrade-file")
+        for command in (posttrade_commands.SetFeeSchedule(actor=actor, schedule=setup.fees, source=setup.source),
+                        posttrade_commands.SetSettlementSetup(actor=actor, ssis=setup.ssis, netting_accounts=setup.netting_accounts,
+                                                              source=setup.source)):
+            outcome = await self.runtime.execute(command)
+            if outcome.rejected is not None:
+                raise ConfigError(f"{setup.source}: {outcome.rejected.message}")
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -258,6 +277,12 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     limits = limits_file.load(config.limits_file) if config.limits_file else limits_file.DEMO_LIMITS
     gate = RiskGate(reference, reference_prices(quotes), config.reference_max_age_ms * 1_000_000, FxRates(limits.fx_rates))
     engine = OrderEngine(reference, default_venue=SIM, gate=gate)
+    try:
+        posttrade_setup = posttrade_file.load(config.posttrade_file) if config.posttrade_file else posttrade_file.demo()
+    except posttrade_file.PostTradeFileError as exc:
+        raise ConfigError(str(exc)) from None
+    posttrade = PostTradeBook(reference, engine.orders, posttrade_setup.calendars)
+    engine.extend(posttrade)
     venues: dict[str, SimulatedVenue] = {}
     runtime = EngineRuntime(engine, journal, venues, max_batch=config.max_batch)  # type: ignore[arg-type]
     # Unique per start so execution ids never repeat across restarts (the engine books an exec id once).
@@ -270,6 +295,7 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     metrics = OmsMetrics(runtime, engine, gateways)
     metrics.attach()  # before replay: its counts cover the whole journal
     oms = OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate, audit, metrics)
+    oms.posttrade, oms.posttrade_setup = posttrade, posttrade_setup
     for settings in config.fix_venues:
         venue = FixVenue(settings, runtime.post, oms.session_store())
         oms.fix_venues.append(venue)

@@ -102,6 +102,9 @@ class Config:
     # After a restart, how long a venue that kept its state may take to answer the order status
     # requests before the engine fails closed (no new order is taken before it answers).
     venue_status_timeout_ms: int = 10_000
+    # Post-trade: fee schedule, standing settlement instructions, netting and calendars (TOML;
+    # empty: the built-in demo setup). What it changes is journaled at start.
+    posttrade_file: Path | None = None
     log_level: str = "info"
     log_format: str = "text"  # text, or json: one JSON object per line with order ids (ops/logs.py)
     access_log: bool = False

@@ -23,7 +23,8 @@ def demo_instruments() -> dict[Symbol, Instrument]:
         Instrument(Symbol("SAP"), AssetClass.EQUITY, "EUR", D("0.02"), D(1), "SAP SE", venues=(SIM,)),
         # A US Treasury note quoted in percent of par, in 1/128ths; quantity is face value.
         Instrument(Symbol("UST-10Y"), AssetClass.BOND, "USD", D("0.0078125"), D(1000), "US Treasury 4.25% 2036",
-                   quotation=Quotation.PERCENT_OF_PAR, settlement_days=1, venues=(SIM,), extra={"coupon": "4.25"}),
+                   quotation=Quotation.PERCENT_OF_PAR, settlement_days=1, venues=(SIM,),
+                   extra={"coupon": "4.25", "maturity": "2036-11-15", "isin": "US91282CPJ49"}),
         Instrument(Symbol("ESZ6"), AssetClass.FUTURE, "USD", D("0.25"), D(1), "E-mini S&P 500 Dec 2026",
                    multiplier=D(50), settlement_days=0, venues=(SIM,), underlying=Symbol("SPX"), expiry="2026-12-18"),
         Instrument(Symbol("AAPL261218C00230000"), AssetClass.OPTION, "USD", D("0.01"), D(1),

@@ -389,6 +389,9 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
     from .ops_routes import register_ops_routes
 
     register_audit_routes(app, oms)
+    from . import posttrade_api  # post-trade (issue 7): trades, positions, allocations, settlement
+
+    posttrade_api.register(app, oms)
     register_ops_routes(app, oms)
     return app
 

@@ -12,11 +12,13 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 
 from . import commands as cmd
 from . import events as ev
 from .accounts import ReferenceData
 from .book import AccountBook, Locate
+from .extension import EngineExtension
 from .gate import OrderFacts, PreTradeGate
 from .ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, TraderId, VenueId
 from .instruments import Instrument
@@ -73,6 +75,7 @@ class OrderEngine:
         self.books: dict[AccountId, AccountBook] = {}
         # Live orders by (beneficial owner, instrument): what self-trade prevention looks at
         self.resting: dict[tuple[str, Symbol], dict[OrderId, Order]] = {}
+        self.extensions: list[EngineExtension] = []  # post-trade: see extend()
         self._out: list[ev.Event] = []
         self._now = 0
         self._actor = ENGINE_ACTOR
@@ -104,6 +107,16 @@ class OrderEngine:
             cmd.GrantLocate: self._grant_locate,  # type: ignore[dict-item]
         }
 
+    def extend(self, extension: EngineExtension) -> None:
+        """Plug in an extension: the engine decides its commands through it and feeds it every applied event."""
+        self.extensions.append(extension)
+        for kind in extension.command_types:
+            self._dispatch[kind] = partial(self._extension_command, extension)
+
+    def _extension_command(self, extension: EngineExtension, command: cmd.Command) -> None:
+        for event in extension.decide(command, self._now, self.seq + 1):
+            self._emit(event)
+
     # --- the two entry points --------------------------------------------------------------
 
     def handle(self, command: cmd.Command, now: int) -> list[ev.Event]:
@@ -122,6 +135,9 @@ class OrderEngine:
         reads attributes without re-checking what the type already says.
         """
         self.seq = event.seq
+        if self.extensions:  # before the engine's own fold: an extension reads the order as the fill found it
+            for extension in self.extensions:
+                extension.apply(event)
         kind = type(event)
         if kind is ev.OrderAccepted:
             order = Order(event)  # type: ignore[arg-type]

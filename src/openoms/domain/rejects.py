@@ -55,6 +55,12 @@ class RejectCode(str, Enum):
     RISK_SELF_TRADE = "RISK_SELF_TRADE"
     KILL_SWITCH = "KILL_SWITCH"
     INVALID_SCOPE = "INVALID_SCOPE"
+    # post-trade (openoms.posttrade)
+    INVALID_ALLOCATION = "INVALID_ALLOCATION"
+    UNKNOWN_ALLOCATION = "UNKNOWN_ALLOCATION"
+    INVALID_SETTLEMENT = "INVALID_SETTLEMENT"
+    INVALID_POSITIONS = "INVALID_POSITIONS"
+    INVALID_FEE_SCHEDULE = "INVALID_FEE_SCHEDULE"
 
 
 # FIX 4.4 CxlRejReason(102) for the codes that can answer a cancel or replace request.

@@ -5,11 +5,12 @@ from __future__ import annotations
 import msgspec
 
 from ..domain.events import AnyEvent, Event
+from ..posttrade.events import PostTradeEvent
 
 SCHEMA_VERSION = 1
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(AnyEvent)
+_decoder = msgspec.msgpack.Decoder(AnyEvent | PostTradeEvent)  # type: ignore[valid-type]
 
 encode = _encoder.encode
 

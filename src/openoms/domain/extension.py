@@ -1,0 +1,26 @@
+"""Engine extensions as the engine sees them: a port, like the pre-trade gate (domain/gate.py).
+
+An extension (``openoms.posttrade.book.PostTradeBook``) owns some command types and some state.
+The single writer stays the engine: it hands the extension its commands to decide (the events
+come back numbered from ``next_seq``; the engine applies and journals them) and every event it
+applies, live or on replay, so the extension's state is replay(journal) too.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from . import commands as cmd
+from . import events as ev
+
+
+class EngineExtension(Protocol):
+    command_types: tuple[type[cmd.Command], ...]
+
+    def decide(self, command: cmd.Command, now: int, next_seq: int) -> list[ev.Event]:
+        """The command's events (a refusal is a CommandRejected), numbered from ``next_seq``; changes nothing."""
+        ...
+
+    def apply(self, event: ev.Event) -> None:
+        """Fold one event (the engine's or the extension's own); never raises for business reasons."""
+        ...
