@@ -39,6 +39,7 @@ class SubmitOrder(Command, frozen=True, kw_only=True):
     stop_price: Decimal | None = None
     tif: TimeInForce = TimeInForce.DAY
     expire_at: int | None = None  # GTD: ns since the epoch, UTC
+    route: str = ""  # how to route: "" the routing rules decide, "sor" the smart order router, or a venue id
 
 
 class ReplaceOrder(Command, frozen=True, kw_only=True):
@@ -72,6 +73,13 @@ class RecordStart(Command, frozen=True, kw_only=True):
     version: str
     clock: str
     replayed_events: int
+
+
+class SetRoutingRules(Command, frozen=True, kw_only=True):
+    """Replace the routing rules with ``rules`` (TOML text, as in the routing file)."""
+
+    rules: str
+    reason: str
 
 
 class SetLimits(Command, frozen=True, kw_only=True):
@@ -201,5 +209,5 @@ VenueReport = (
 )
 AnyCommand = (
     ClientCommand | VenueReport | EndOfDay | StartOfDay | ExpireDue | RecordStart | SetLimits | SetRestricted
-    | EngageKillSwitch | ReleaseKillSwitch | OverrideLimits | EndOverride | GrantLocate
+    | EngageKillSwitch | ReleaseKillSwitch | OverrideLimits | EndOverride | GrantLocate | SetRoutingRules
 )

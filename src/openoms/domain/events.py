@@ -63,6 +63,34 @@ class OrderRouted(Event, frozen=True, kw_only=True):
     price: Decimal | None
 
 
+class RoutingDecided(Event, frozen=True, kw_only=True):
+    """Where the router sent an order (or its unfilled remainder) and why: the rule that chose,
+    the quantity per venue, and notes (prices, fees, venues left out, fall-backs)."""
+
+    order_id: OrderId
+    rule: str
+    strategy: str  # "rule" or "sor"
+    allocations: tuple[tuple[VenueId, Decimal], ...]
+    notes: tuple[str, ...] = ()
+
+
+class RouteEnded(Event, frozen=True, kw_only=True):
+    """One route of an order split across venues finished unfilled (canceled or refused by its
+    venue) while the order goes on through its other routes (or a re-route)."""
+
+    order_id: OrderId
+    route_id: RouteId
+    reason: str
+
+
+class RoutingRulesChanged(Event, frozen=True, kw_only=True):
+    """The routing rules (TOML text) were replaced, over the API or from the config file."""
+
+    rules: str
+    previous: str
+    reason: str
+
+
 class OrderAcknowledged(Event, frozen=True, kw_only=True):
     """The venue accepted the route (ExecType New)."""
 
@@ -243,6 +271,9 @@ AnyEvent = (
     EngineStarted
     | OrderAccepted
     | OrderRouted
+    | RoutingDecided
+    | RouteEnded
+    | RoutingRulesChanged
     | OrderAcknowledged
     | OrderRejected
     | OrderFilled
