@@ -99,6 +99,12 @@ class Config:
     # market price may be before orders that need it are refused.
     limits_file: Path | None = None
     reference_max_age_ms: int = 5000
+    # Routing: the rules file (TOML, see openoms/routing/rules.py; empty: every order goes to its
+    # instrument's first venue unless it asks for "sor" or a venue), the three simulated
+    # exchanges SIM-A/B/C beside SIM, and how old a venue's quote may be for the smart router.
+    routing_file: Path | None = None
+    sim_venues: bool = True
+    sor_max_age_ms: int = 2000
     # After a restart, how long a venue that kept its state may take to answer the order status
     # requests before the engine fails closed (no new order is taken before it answers).
     venue_status_timeout_ms: int = 10_000
@@ -132,6 +138,8 @@ class Config:
                 raise ConfigError(f"{name} must be HH:MM (UTC), got {value!r}")
         if self.reference_max_age_ms <= 0:
             raise ConfigError("reference_max_age_ms must be positive")
+        if self.sor_max_age_ms <= 0:
+            raise ConfigError("sor_max_age_ms must be positive")
         if self.gc_threshold < 0:
             raise ConfigError("gc_threshold must be >= 0")
         if self.gil_switch_interval_us < 0:

@@ -159,6 +159,7 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             stop_price=body.stop_price,
             tif=body.tif,
             expire_at=to_ns(body.expire_at, "expire_at") if body.expire_at else None,
+            route=body.route,
         )
 
     async def run(command: cmd.Command, status: int) -> Response:
@@ -309,6 +310,10 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
     from . import risk_api  # here, not at the top: it uses this module's helpers
 
     risk_api.register(app, oms, submit_command)
+
+    from . import routing_api
+
+    routing_api.register(app, oms)
 
     # --- reference and market data ---------------------------------------------------------
 

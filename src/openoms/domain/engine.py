@@ -403,7 +403,9 @@ class OrderEngine:
                 alerts=alerts,
             )
         )
-        if decision is None:
+        if decision is None or (decision.rule == "default" and not decision.notes and len(decision.allocations) == 1):
+            # The plain default (no rule matched, first default venue taken, nothing to explain) is
+            # journaled by the route alone: the hot path keeps one event less per order.
             self._emit(
                 ev.OrderRouted(
                     seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order_id,
@@ -439,7 +441,7 @@ class OrderEngine:
         strategy = order.routing[-1].strategy if order.routing else ""
         decision = self.router.route(RoutingQuery(
             order.account, instrument, order.side, remainder, order.ord_type, order.price, order.tif,
-            "sor" if strategy == "sor" else "", frozenset(r.venue for r in order.routes.values())), self._now)
+            "sor" if strategy == "sor" else "", self._tried_venues(order, route.venue)), self._now)
         if decision.reject is not None or not decision.allocations:
             return False
         if self.gate is not None:
@@ -451,6 +453,14 @@ class OrderEngine:
                                  route_id=route_id, reason=why))
         self._emit_routes(order, decision, (f"re-route of {remainder} left by {route_id} at {route.venue}: {why}",))
         return True
+
+    @staticmethod
+    def _tried_venues(order: Order, venue: VenueId) -> frozenset[VenueId]:
+        """Venues not to route the order to again: those where a route ended short of its quantity
+        (refused or canceled by the venue), so every re-route tries somewhere new and the chain ends."""
+        tried = {r.venue for r in order.routes.values() if r.done and r.cum_qty < r.quantity}
+        tried.add(venue)
+        return frozenset(tried)
 
     def _other_open_route(self, order: Order, route_id: RouteId) -> bool:
         return any(not r.done and r.route_id != route_id for r in order.routes.values())
