@@ -1,0 +1,115 @@
+"""Routing over REST with `oms serve`'s wiring: venues and their state, the smart order router
+on the simulated exchanges, routing decisions per order, rules edited and journaled, restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from openoms.api.rest import create_app
+from openoms.bootstrap import build
+from openoms.config import Config, ConfigError
+
+RULES = '''\
+[[rules]]
+name = "msft-to-b"
+symbols = ["MSFT"]
+venues = ["SIM-B", "SIM-C"]
+'''
+
+
+def serve(data_dir: Path, **settings: Any) -> TestClient:
+    oms = build(Config(data_dir=data_dir, market_data_interval_ms=20, **settings))
+    return TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with serve(tmp_path) as test_client:
+        yield test_client
+
+
+def wait_for(check: Any, timeout: float = 5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)
+
+
+def submit(client: TestClient, **fields: Any) -> Any:
+    body = {"account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy", "quantity": "300", "ord_type": "market", **fields}
+    return client.post("/api/v1/orders", json=body)
+
+
+def test_venues_when_listed_then_three_simulated_exchanges_beside_sim_with_their_terms(client: TestClient) -> None:
+    venues = {v["venue_id"]: v for v in client.get("/api/v1/venues").json()["venues"]}
+    assert set(venues) == {"SIM", "SIM-A", "SIM-B", "SIM-C"}
+    assert all(v["state"] == "up" and v["connected"] for v in venues.values())
+    assert venues["SIM-C"]["round_lot"] == "100" and venues["SIM-A"]["taker_fee_bps"] == "0.30"
+    assert client.get("/health").json()["venues"] == {"SIM": "up", "SIM-A": "up", "SIM-B": "up", "SIM-C": "up"}
+
+
+def test_sor_order_when_filled_then_routing_decisions_explain_the_split(client: TestClient) -> None:
+    market = wait_for(lambda: client.get("/api/v1/marketdata/AAPL/venues").json().get("venues", {}).get("SIM-C"))
+    assert market["bids"] and market["asks"]
+    nbbo = client.get("/api/v1/marketdata/AAPL/venues").json()["nbbo"]
+    assert Decimal(nbbo["bid"]) < Decimal(nbbo["ask"]) and not nbbo["crossed"]
+    created = submit(client, quantity="3000", route="sor")
+    assert created.status_code == 201, created.text
+    order_id = created.json()["order"]["order_id"]
+    order = wait_for(lambda: (o := client.get(f"/api/v1/orders/{order_id}").json()["order"])["status"] == "filled" and o)
+    assert order, client.get(f"/api/v1/orders/{order_id}").json()
+    routing = client.get(f"/api/v1/orders/{order_id}/routing").json()
+    first = routing["decisions"][0]
+    assert first["rule"] == "client:sor" and first["strategy"] == "sor"
+    assert sum(Decimal(a["quantity"]) for a in first["allocations"]) == Decimal(3000)
+    assert sum(Decimal(r["cum_qty"]) for r in routing["routes"]) == Decimal(3000)
+    assert client.get("/api/v1/orders/NOPE/routing").status_code == 404
+
+
+def test_venue_when_marked_down_then_orders_naming_it_refused_and_sor_avoids_it(client: TestClient) -> None:
+    refused = client.put("/api/v1/venues/SIM-A/state", json={"state": "down"}, headers={"X-OMS-User": "alice"})
+    assert refused.status_code == 403
+    down = client.put("/api/v1/venues/SIM-A/state", json={"state": "down", "reason": "exchange outage"})
+    assert down.status_code == 200 and down.json()["state"] == "down"
+    assert client.put("/api/v1/venues/SIM-Z/state", json={"state": "down"}).status_code == 404
+    assert client.put("/api/v1/venues/SIM-A/state", json={"state": "sideways"}).status_code == 422
+    named = submit(client, route="SIM-A", ord_type="limit", price="100.00", quantity="100")
+    assert named.status_code == 422 and named.json()["error"]["code"] == "NO_ROUTE"
+    assert "exchange outage" in named.json()["error"]["message"]
+    wait_for(lambda: client.get("/api/v1/marketdata/AAPL/venues").json().get("venues", {}).get("SIM-C"))
+    sor = submit(client, route="sor", quantity="1000")
+    assert sor.status_code == 201
+    routing = client.get(f"/api/v1/orders/{sor.json()['order']['order_id']}/routing").json()
+    assert "SIM-A" not in {r["venue"] for r in routing["routes"]}
+    assert any("SIM-A left out: down: exchange outage" in note for note in routing["decisions"][0]["notes"])
+
+
+def test_rules_when_replaced_over_api_then_journaled_used_and_kept_across_restart(tmp_path: Path) -> None:
+    with serve(tmp_path) as client:
+        bad = client.put("/api/v1/routing/rules", json={"rules": '[[rules]]\nname = "x"\nvenues = ["SIM-Q"]\n'})
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "INVALID_ROUTING"
+        assert "routing rules:3" in bad.json()["error"]["message"]
+        assert client.put("/api/v1/routing/rules", json={"rules": RULES}, headers={"X-OMS-User": "alice"}).status_code == 403
+        put = client.put("/api/v1/routing/rules", json={"rules": RULES, "reason": "MSFT to B"})
+        assert put.status_code == 200 and put.json()["rules"][0]["name"] == "msft-to-b"
+        order = submit(client, symbol="MSFT", ord_type="limit", price="1.00", quantity="100").json()["order"]
+        routing = client.get(f"/api/v1/orders/{order['order_id']}/routing").json()
+        assert routing["decisions"][0]["rule"] == "msft-to-b" and routing["routes"][0]["venue"] == "SIM-B"
+    with serve(tmp_path) as client:
+        assert client.get("/api/v1/routing/rules").json()["rules_text"] == RULES
+
+
+def test_routing_file_when_it_names_an_unknown_venue_then_build_refused_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "routing.toml"
+    path.write_text('\n[[rules]]\nname = "x"\nvenues = ["SIM-A", "NOPE"]\n')
+    with pytest.raises(ConfigError, match=rf"^{path}:4: rule 'x': unknown venue 'NOPE'"):
+        build(Config(data_dir=tmp_path, routing_file=path))
