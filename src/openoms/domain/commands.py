@@ -82,6 +82,59 @@ class SetRoutingRules(Command, frozen=True, kw_only=True):
     reason: str
 
 
+class StartAlgo(Command, frozen=True, kw_only=True):
+    """Work ``quantity`` by an execution algorithm (twap, vwap, pov, iceberg) as child orders."""
+
+    account: AccountId
+    cl_ord_id: str
+    symbol: Symbol
+    side: Side
+    quantity: Decimal
+    kind: str
+    limit_price: Decimal | None = None
+    start_at: int | None = None  # ns since the epoch; None: now
+    end_at: int | None = None
+    interval_s: int = 60
+    participation_pct: Decimal | None = None
+    min_participation_pct: Decimal | None = None
+    max_participation_pct: Decimal | None = None
+    display_qty: Decimal | None = None
+    profile: tuple[Decimal, ...] = ()
+    route: str = ""
+    market_volume: Decimal = Decimal(0)  # the instrument's day volume now (the adapter reads market data)
+
+
+class PauseAlgo(Command, frozen=True, kw_only=True):
+    algo_id: str
+    reason: str = ""
+
+
+class ResumeAlgo(Command, frozen=True, kw_only=True):
+    algo_id: str
+    reason: str = ""
+
+
+class CancelAlgo(Command, frozen=True, kw_only=True):
+    algo_id: str
+    reason: str = ""
+
+
+class ModifyAlgo(Command, frozen=True, kw_only=True):
+    """New terms (None keeps the current); working children are canceled and re-sliced on the new terms."""
+
+    algo_id: str
+    quantity: Decimal | None = None
+    limit_price: Decimal | None = None
+    end_at: int | None = None
+    participation_pct: Decimal | None = None
+
+
+class AlgoTick(Command, frozen=True, kw_only=True):
+    """The scheduler's beat: time comes with the command, and the day volume per instrument."""
+
+    volumes: dict[str, Decimal] = {}
+
+
 class SetLimits(Command, frozen=True, kw_only=True):
     """Set (or with ``limits`` None remove) the risk limits of one scope, e.g. ``account:ACC-EQ-1``."""
 
@@ -210,4 +263,5 @@ VenueReport = (
 AnyCommand = (
     ClientCommand | VenueReport | EndOfDay | StartOfDay | ExpireDue | RecordStart | SetLimits | SetRestricted
     | EngageKillSwitch | ReleaseKillSwitch | OverrideLimits | EndOverride | GrantLocate | SetRoutingRules
+    | StartAlgo | PauseAlgo | ResumeAlgo | CancelAlgo | ModifyAlgo | AlgoTick
 )

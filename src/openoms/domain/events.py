@@ -51,6 +51,7 @@ class OrderAccepted(Event, frozen=True, kw_only=True):
     trade_date: str
     reference_price: Decimal | None = None  # the market price pre-trade risk judged the order against (far touch for market orders)
     alerts: tuple[str, ...] = ()  # compliance alerts raised but not refusing (watch lists)
+    parent_id: str = ""  # the execution algorithm (AlgoStarted.algo_id) this order is a child of
 
 
 class OrderRouted(Event, frozen=True, kw_only=True):
@@ -88,6 +89,51 @@ class RoutingRulesChanged(Event, frozen=True, kw_only=True):
 
     rules: str
     previous: str
+    reason: str
+
+
+class AlgoStarted(Event, frozen=True, kw_only=True):
+    """An execution algorithm (parent order) was accepted; its children are ordinary orders."""
+
+    algo_id: str
+    account: AccountId
+    trader: TraderId
+    symbol: Symbol
+    side: Side
+    cl_ord_id: str
+    params: dict[str, str]  # openoms.domain.algos.params_text
+    route: str = ""
+    volume_at_start: Decimal = Decimal(0)  # the instrument's day volume when it started (POV counts from here)
+
+
+class AlgoSliced(Event, frozen=True, kw_only=True):
+    """The algorithm decided to send a child: what should be out by now, and the volume it saw."""
+
+    algo_id: str
+    target: Decimal
+    observed_volume: Decimal
+
+
+class AlgoPaused(Event, frozen=True, kw_only=True):
+    algo_id: str
+    reason: str
+
+
+class AlgoResumed(Event, frozen=True, kw_only=True):
+    algo_id: str
+    reason: str
+
+
+class AlgoModified(Event, frozen=True, kw_only=True):
+    algo_id: str
+    params: dict[str, str]
+    previous: dict[str, str]
+
+
+class AlgoEnded(Event, frozen=True, kw_only=True):
+    """No more children: completed, canceled, or out of time (the reason says which)."""
+
+    algo_id: str
     reason: str
 
 
@@ -274,6 +320,12 @@ AnyEvent = (
     | RoutingDecided
     | RouteEnded
     | RoutingRulesChanged
+    | AlgoStarted
+    | AlgoSliced
+    | AlgoPaused
+    | AlgoResumed
+    | AlgoModified
+    | AlgoEnded
     | OrderAcknowledged
     | OrderRejected
     | OrderFilled

@@ -55,6 +55,7 @@ class Order:
         "ord_type",
         "order_id",
         "orig_cl_ord_id",
+        "parent_id",
         "pending",
         "pending_cl_ord_id",
         "pending_replace",
@@ -80,6 +81,7 @@ class Order:
 
     def __init__(self, event: ev.OrderAccepted) -> None:
         self.order_id: OrderId = event.order_id
+        self.parent_id: str = event.parent_id  # the execution algorithm that sent it, if any
         self.account: AccountId = event.account
         self.trader: TraderId = event.trader
         self.cl_ord_id: ClientOrderId = event.cl_ord_id
@@ -105,7 +107,8 @@ class Order:
         self.cum_qty: Decimal = ZERO
         self.px_qty_sum: Decimal = ZERO  # sum of last_qty * last_px over live executions: AvgPx stays exact
         self.routes: dict[RouteId, Route] = {}
-        self.routing: list[ev.RoutingDecided] = []  # the router's decisions, with the rule that chose and why
+        # The router's decisions, with the rule that chose and why (a tuple: most orders have none, and share ``()``).
+        self.routing: tuple[ev.RoutingDecided, ...] = ()
         self.executions: dict[ExecId, Execution] = {}
         self.created_ts: int = event.ts
         self.updated_ts: int = event.ts
@@ -207,7 +210,7 @@ class Order:
         self.routes[event.route_id] = Route(event.route_id, event.venue, event.quantity, event.price)
 
     def _on_routing_decided(self, event: ev.RoutingDecided) -> None:
-        self.routing.append(event)
+        self.routing = (*self.routing, event)
 
     def _on_route_ended(self, event: ev.RouteEnded) -> None:
         self.routes[event.route_id].done = True
