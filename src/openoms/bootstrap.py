@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from . import __version__
 from .api.fix_acceptor import FixGateway
@@ -172,6 +173,10 @@ class OMS:
                 if outcome.rejected is not None:
                     raise LimitError(outcome.rejected.message)
 
+    def day_volumes(self) -> dict[str, Decimal]:
+        """Each instrument's day volume as the market data shows it (what POV participates in)."""
+        return {quote.symbol: quote.volume for quote in self.quotes.all()}
+
     async def _load_routing(self) -> None:
         """The routing file is authoritative at start; what it changes is journaled."""
         if self.router is None or not self.config.routing_file:
@@ -222,6 +227,8 @@ class OMS:
             now = time.time_ns()
             if self.engine.good_till_date:
                 self.runtime.post(cmd.ExpireDue(actor=TIMER))
+            if self.engine.active_algos:  # execution algorithms slice on this beat, with the day volume seen
+                self.runtime.post(cmd.AlgoTick(actor=TIMER, volumes=self.day_volumes()))
             if crossed(self.config.end_of_day_utc, previous, now):
                 self.runtime.post(cmd.EndOfDay(actor=TIMER))
             if crossed(self.config.start_of_day_utc, previous, now):

@@ -113,3 +113,34 @@ def test_routing_file_when_it_names_an_unknown_venue_then_build_refused_with_fil
     path.write_text('\n[[rules]]\nname = "x"\nvenues = ["SIM-A", "NOPE"]\n')
     with pytest.raises(ConfigError, match=rf"^{path}:4: rule 'x': unknown venue 'NOPE'"):
         build(Config(data_dir=tmp_path, routing_file=path))
+
+
+def test_algo_over_rest_when_started_paused_resumed_and_canceled_then_children_follow(client: TestClient) -> None:
+    wait_for(lambda: client.get("/api/v1/marketdata/AAPL").status_code == 200)
+    bad = client.post("/api/v1/algos", json={"account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy", "quantity": "500",
+                                             "kind": "iceberg", "display_qty": "600", "limit_price": "1.00"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "INVALID_ALGO"
+    assert "display_qty 600 is above the order quantity 500" in bad.json()["error"]["message"]
+    early = client.post("/api/v1/algos", json={"account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy", "quantity": "500",
+                                               "kind": "twap", "start_at": "2026-11-26T10:00:00Z",
+                                               "end_at": "2026-11-26T09:00:00Z"})
+    assert early.status_code == 422 and "end time must be after the start time" in early.json()["error"]["message"]
+    started = client.post("/api/v1/algos", json={"account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy", "quantity": "1000",
+                                                 "kind": "iceberg", "display_qty": "100", "limit_price": "1.00"})
+    assert started.status_code == 201, started.text
+    algo = started.json()["algo"]
+    assert algo["status"] == "working" and [c["quantity"] for c in algo["children"]] == ["100"]  # rests: far below the market
+    algo_id = algo["algo_id"]
+    paused = client.post(f"/api/v1/algos/{algo_id}/pause", json={"reason": "news"}).json()["algo"]
+    assert paused["status"] == "paused"
+    # The child is canceled at its venue (after the pause is journaled): nothing is left working.
+    assert wait_for(lambda: client.get(f"/api/v1/algos/{algo_id}").json()["algo"]["working"] == "0")
+    resumed = client.post(f"/api/v1/algos/{algo_id}/resume").json()["algo"]
+    assert resumed["status"] == "working" and resumed["working"] == "100"
+    assert client.post(f"/api/v1/algos/{algo_id}/cancel").json()["algo"]["status"] == "done"
+    assert wait_for(lambda: client.get(f"/api/v1/algos/{algo_id}").json()["algo"]["working"] == "0")
+    canceled = client.get(f"/api/v1/algos/{algo_id}").json()["algo"]
+    assert [c["status"] for c in canceled["children"]] == ["canceled", "canceled"]
+    assert client.post(f"/api/v1/algos/{algo_id}/resume").status_code == 409
+    assert client.get("/api/v1/algos/NOPE").status_code == 404
+    assert client.post("/api/v1/algos/NOPE/cancel").status_code == 404

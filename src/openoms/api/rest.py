@@ -46,6 +46,7 @@ STATUS_OF = {
     RejectCode.UNKNOWN_TRADER: 403,
     RejectCode.ENGINE_UNAVAILABLE: 503,
     RejectCode.KILL_SWITCH: 403,
+    RejectCode.UNKNOWN_ALGO: 404,
 }
 
 _json = msgspec.json.Encoder(decimal_format="string")
@@ -314,6 +315,10 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
     from . import routing_api
 
     routing_api.register(app, oms)
+
+    from . import algo_api
+
+    algo_api.register(app, oms)
 
     # --- reference and market data ---------------------------------------------------------
 

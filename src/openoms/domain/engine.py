@@ -1004,7 +1004,7 @@ class OrderEngine:
             return None
         return algo
 
-    def _algo_progress(self, algo: AlgoParent) -> tuple[Decimal, Decimal]:
+    def algo_progress(self, algo: AlgoParent) -> tuple[Decimal, Decimal]:
         """(filled, working) over the children."""
         filled = working = ZERO
         for order_id in algo.children:
@@ -1062,7 +1062,7 @@ class OrderEngine:
                          command.participation_pct if command.participation_pct is not None else old.participation_pct,
                          old.min_participation_pct, old.max_participation_pct, old.display_qty, old.profile)
         instrument = self.reference.instruments[algo.symbol]
-        filled, _ = self._algo_progress(algo)
+        filled, _ = self.algo_progress(algo)
         reason = instrument.check_quantity(new.quantity) or validate(new, instrument.lot_size, self._now)
         if reason is None and new.limit_price is not None:
             reason = instrument.check_price(new.limit_price)
@@ -1114,7 +1114,7 @@ class OrderEngine:
         params = algo.params
         if self._now < params.start_at:
             return
-        filled, working = self._algo_progress(algo)
+        filled, working = self.algo_progress(algo)
         ended = None
         if filled >= params.quantity:
             ended = f"completed: {filled} filled"
