@@ -11,8 +11,8 @@ Ends with one JSON line.
 from __future__ import annotations
 
 import argparse
-import gc
 import csv
+import gc
 import io
 import json
 import random
