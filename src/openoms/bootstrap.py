@@ -325,7 +325,7 @@ def load_routing_rules(config: Config, reference: ReferenceData, known: list[str
         raise ConfigError(f"routing file {path}: {exc.strerror or exc}") from None
     sim = [spec.venue_id for spec in DEFAULT_VENUES] if config.sim_venues else []
     try:
-        return parse_routing(text, str(path), reference.instruments, reference.accounts, [*known, *sim])
+        return parse_routing(text, str(path), reference.instruments, reference.accounts, known, sim)
     except RoutingError as exc:
         raise ConfigError(str(exc)) from None
 

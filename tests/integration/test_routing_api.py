@@ -144,3 +144,22 @@ def test_algo_over_rest_when_started_paused_resumed_and_canceled_then_children_f
     assert client.post(f"/api/v1/algos/{algo_id}/resume").status_code == 409
     assert client.get("/api/v1/algos/NOPE").status_code == 404
     assert client.post("/api/v1/algos/NOPE/cancel").status_code == 404
+
+
+def test_readme_routing_file_when_loaded_then_its_venues_and_rules_are_in_force(tmp_path: Path) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    sample = next(block for block in re.findall(r"```toml\n(.*?)```", readme, flags=re.S) if "[[rules]]" in block)
+    path = tmp_path / "routing.toml"
+    path.write_text(sample)
+    with serve(tmp_path, routing_file=path) as client:
+        venues = {v["venue_id"]: v for v in client.get("/api/v1/venues").json()["venues"]}
+        assert set(venues) == {"SIM", "SIM-A", "SIM-D"} and venues["SIM-D"]["round_lot"] == "100"
+        rules = client.get("/api/v1/routing/rules").json()
+        assert [r["name"] for r in rules["rules"]] == ["bonds-to-sim", "large-equity-orders", "eq2-afternoon"]
+        assert rules["default_venues"] == ["SIM-A", "SIM"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[venues]]\nvenue_id = "SIM-D"\n\n[[rules]]\nname = "b"\nvenues = ["SIM-B"]\n')
+    with pytest.raises(ConfigError, match="bad.toml:6: rule 'b': unknown venue 'SIM-B'"):  # [[venues]] replaced SIM-B
+        build(Config(data_dir=tmp_path, routing_file=bad))

@@ -129,9 +129,10 @@ def parse(
     instruments: Mapping[Symbol, Instrument],
     accounts: Collection[AccountId],
     known_venues: Collection[str],
+    default_sim_venues: Collection[str] = (),
 ) -> RuleSet:
-    """Parse and check a routing rule set. ``known_venues``: the venues the OMS is connected to
-    (a ``[[venues]]`` table in the text may add simulated ones)."""
+    """Parse and check a routing rule set. ``known_venues``: the venues the OMS is connected to;
+    ``default_sim_venues``: the built-in simulated ones, which a ``[[venues]]`` table replaces."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -144,6 +145,8 @@ def parse(
     if "venues" in data:
         venues = _venues(data["venues"], text, source, instruments)
         known |= {v.venue_id for v in venues}
+    else:
+        known |= set(default_sim_venues)
 
     def check_venues(names: tuple[str, ...], where: str) -> tuple[VenueId, ...]:
         for name in names:
