@@ -57,7 +57,7 @@ def register(app: FastAPI, oms: OMS) -> None:
     runtime, engine = oms.runtime, oms.engine
 
     def view(algo: AlgoParent) -> dict[str, Any]:
-        filled, working = engine.algo_progress(algo)
+        filled, working = engine.algo_desk.algo_progress(algo)
         return {
             "algo_id": algo.algo_id, "account": algo.account, "trader": algo.trader, "symbol": algo.symbol,
             "side": algo.side.value, "cl_ord_id": algo.cl_ord_id, "status": algo.status.value, "reason": algo.reason,

@@ -47,7 +47,7 @@ def start(m: Market, kind: str = "twap", quantity: int = 1000, **fields: object)
 
 
 def progress(m: Market, algo_id: str) -> tuple[Decimal, Decimal]:
-    return m.engine.algo_progress(m.engine.algos[algo_id])
+    return m.engine.algo_desk.algo_progress(m.engine.algos[algo_id])
 
 
 def tick(m: Market, at: int, volume: int | None = None) -> None:
