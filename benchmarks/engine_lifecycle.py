@@ -130,6 +130,8 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts:
         engine.router = Router(reference.instruments, reference.accounts, DEFAULT_VENUES, [SIM], VenueHealth(),
                                ConsolidatedBook())
     runtime = EngineRuntime(engine, journal, {})
+    if engine.router is not None:  # as bootstrap wires it: a venue whose gateway is not connected is down
+        engine.router.connected = lambda v: (g := runtime.venues.get(v)) is not None and bool(getattr(g, "connected", True))  # type: ignore[attr-defined]
     venue = SimulatedVenue(SIM, reference.instruments, runtime.post, "bench")
     runtime.venues = {SIM: venue}
     venue.on_quote(deep_quote(time.time_ns()))

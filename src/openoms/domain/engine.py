@@ -388,8 +388,11 @@ class OrderEngine:
         reference_price = None
         alerts: tuple[str, ...] = ()
         decision: RoutingDecision | None = None
-        if self.router is not None:
-            decision = self.router.route(RoutingQuery(command.account, instrument, command.side, command.quantity,
+        router = self.router
+        if router is not None and not command.route and (plain := router.plain_default(instrument, command.quantity, self._now)):
+            venue = plain  # no rule applies and the default venue takes it: the route alone records the decision
+        elif router is not None:
+            decision = router.route(RoutingQuery(command.account, instrument, command.side, command.quantity,
                                                       command.ord_type, command.price, command.tif, command.route), self._now)
             if decision.reject is not None:
                 self._reject("SubmitOrder", decision.reject, cl_ord_id=command.cl_ord_id, account=command.account)

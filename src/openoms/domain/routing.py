@@ -20,7 +20,7 @@ from .rejects import Reject
 from .values import OrdType, Side, TimeInForce
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through object.__setattr__ (per order)
 class RoutingQuery:
     """What the router decides on: the order (or the unfilled remainder being re-routed)."""
 
@@ -35,7 +35,7 @@ class RoutingQuery:
     exclude: frozenset[VenueId] = frozenset()  # venues already tried for this order (re-route)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class RoutingDecision:
     """Where the quantity goes and why. ``allocations`` sum to the query's quantity unless
     ``reject`` says why nothing can be routed."""
@@ -49,6 +49,11 @@ class RoutingDecision:
 
 class OrderRouter(Protocol):
     rules_text: str  # the rule set in force, as TOML text (what RoutingRulesChanged records)
+
+    def plain_default(self, instrument: Instrument, quantity: Decimal, now: int) -> VenueId | None:
+        """The hot path: the venue when no rule can apply and the first default venue takes the
+        order as it is (nothing to explain); None: ask ``route``."""
+        ...
 
     def route(self, query: RoutingQuery, now: int) -> RoutingDecision: ...
 

@@ -66,6 +66,21 @@ class Router:
 
     # --- OrderRouter ------------------------------------------------------------------------
 
+    def plain_default(self, instrument: Instrument, quantity: Decimal, now: int) -> VenueId | None:
+        if self.rules.rules:
+            return None
+        venues = self.rules.default_venues or instrument.venues
+        if not venues:
+            return None
+        venue = venues[0]
+        if (self.connected is not None and not self.connected(venue)) or (
+                self.health.states and self.health.state(venue) is not VenueState.UP):
+            return None
+        spec = self.specs.get(venue)
+        if spec is not None and (not spec.trades(instrument.symbol) or not spec.is_open(now) or quantity % spec.round_lot):
+            return None
+        return venue
+
     def route(self, query: RoutingQuery, now: int) -> RoutingDecision:
         instrument = query.instrument
         asked = query.strategy
