@@ -21,7 +21,7 @@ ZERO = Decimal(0)
 BPS = Decimal(10_000)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per venue per decision, and frozen fields are set the slow way
 class VenueDepth:
     """What the SOR knows of one eligible venue."""
 
@@ -35,7 +35,7 @@ class VenueDepth:
     latency_us: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Allocation:
     allocations: tuple[tuple[VenueId, Decimal], ...]  # venue order: first taken first
     notes: tuple[str, ...]
@@ -48,18 +48,20 @@ def allocate(is_buy: bool, quantity: Decimal, limit: Decimal | None, venues: Seq
     ranked = []
     for index, depth in enumerate(venues):
         fee = depth.taker_fee_bps / BPS
+        factor = 1 + fee if is_buy else fee - 1  # a sell ranks by minus what it receives, so lower is better
+        tie = (depth.degraded, -depth.fill_rate, depth.latency_us, index)
         for price, size in depth.levels:
             if limit is not None and (price > limit if is_buy else price < limit):
                 break  # levels are best first: the rest are worse still
-            all_in = price * (1 + fee) if is_buy else -(price * (1 - fee))
-            ranked.append((all_in, depth.degraded, -depth.fill_rate, depth.latency_us, index, price, size))
+            ranked.append((price * factor, tie, price, size))
     ranked.sort()
     taken: dict[int, Decimal] = {}
     worst: dict[int, Decimal] = {}
     remaining = quantity
-    for _, _, _, _, index, price, size in ranked:
+    for _, tie, price, size in ranked:
         if remaining <= ZERO:
             break
+        index = tie[3]
         lot = venues[index].round_lot
         take = min(size, remaining)
         take -= take % lot
