@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 from . import __version__
 from .api.fix_acceptor import FixGateway
@@ -31,6 +32,7 @@ from .domain.ids import RouteId, Symbol, VenueId
 from .fix.store import SessionStore
 from .journal.sqlite import SqliteJournal
 from .marketdata.consolidated import ConsolidatedBook
+from .marketdata.replay import ReplayError, read_quotes, schedule
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
 from .marketdata.venue_feed import VenueQuoteFan
@@ -156,6 +158,8 @@ class OMS:
             await venue.start()
         if self.config.market_data:
             self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
+        if self.config.replay_file is not None:
+            self._tasks.append(asyncio.create_task(self._replay_loop(self.config.replay_file), name="market-data-replay"))
         self._tasks.append(asyncio.create_task(self._timer_loop(), name="timers"))
         self.started_at = time.time()
 
@@ -172,6 +176,26 @@ class OMS:
                                                                        reason=f"loaded from {source}", kind=kind))
                 if outcome.rejected is not None:
                     raise LimitError(outcome.rejected.message)
+
+    async def _replay_loop(self, path: Path) -> None:
+        """Recorded venue quotes into the per-venue book and the simulated venues, at the configured speed."""
+        count = 0
+        try:
+            for wait, venue_id, quote in schedule(read_quotes(path), self.config.replay_speed):
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                elif count % 1000 == 0:
+                    await asyncio.sleep(0)  # as fast as possible, but the server keeps answering
+                self.market_book.update(venue_id, quote)
+                self.quotes.update(quote)
+                venue = self.venues.get(venue_id)
+                if venue is not None:
+                    venue.on_quote(quote)
+                count += 1
+        except (ReplayError, OSError) as exc:
+            log.error("market data replay stopped after %d quotes: %s", count, exc)
+            return
+        log.info("market data replay of %s done: %d quotes", path, count)
 
     def day_volumes(self) -> dict[str, Decimal]:
         """Each instrument's day volume as the market data shows it (what POV participates in)."""

@@ -105,6 +105,10 @@ class Config:
     routing_file: Path | None = None
     sim_venues: bool = True
     sor_max_age_ms: int = 2000
+    # Replay recorded venue quotes from CSV (openoms/marketdata/replay.py) at this speed
+    # (1.0: as recorded, 0: as fast as possible), beside or instead of the simulator.
+    replay_file: Path | None = None
+    replay_speed: float = 1.0
     # After a restart, how long a venue that kept its state may take to answer the order status
     # requests before the engine fails closed (no new order is taken before it answers).
     venue_status_timeout_ms: int = 10_000
@@ -140,6 +144,10 @@ class Config:
             raise ConfigError("reference_max_age_ms must be positive")
         if self.sor_max_age_ms <= 0:
             raise ConfigError("sor_max_age_ms must be positive")
+        if self.replay_speed < 0:
+            raise ConfigError("replay_speed must be >= 0 (0: as fast as possible)")
+        if self.replay_file is not None and not self.replay_file.is_file():
+            raise ConfigError(f"replay_file {self.replay_file} not found")
         if self.gc_threshold < 0:
             raise ConfigError("gc_threshold must be >= 0")
         if self.gil_switch_interval_us < 0:
@@ -198,6 +206,10 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
             return int(value)
         if kind in (Path, "Path", "Path | None"):
             return Path(value)
+        if kind in (float, "float"):  # a speed or a ratio, never money
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
         return str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name}: cannot use {value!r} as {getattr(kind, '__name__', kind)}") from None

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from openoms.api.rest import create_app
 from openoms.bootstrap import build
 from openoms.config import Config, ConfigError
+from openoms.config import load as load_config
 
 RULES = '''\
 [[rules]]
@@ -162,3 +163,21 @@ def test_readme_routing_file_when_loaded_then_its_venues_and_rules_are_in_force(
     bad.write_text('[[venues]]\nvenue_id = "SIM-D"\n\n[[rules]]\nname = "b"\nvenues = ["SIM-B"]\n')
     with pytest.raises(ConfigError, match=re.escape("bad.toml:6: rule 'b': unknown venue 'SIM-B'")):  # [[venues]] replaced SIM-B
         build(Config(data_dir=tmp_path, routing_file=bad))
+
+
+def test_replay_file_when_configured_then_recorded_venue_quotes_drive_nbbo_and_venues(tmp_path: Path) -> None:
+    now = time.time_ns()
+    path = tmp_path / "quotes.csv"
+    path.write_text("ts,symbol,venue,bid,bid_size,ask,ask_size,last,last_size,volume\n"
+                    f"{now},AAPL,SIM-A,100.00,100,100.04,200,100.02,10,1000\n"
+                    f"{now + 1000},AAPL,SIM-B,100.01,300,100.03,100,100.02,10,500\n")
+    with serve(tmp_path, market_data=False, replay_file=path, replay_speed=0) as client:
+        data = wait_for(lambda: (r := client.get("/api/v1/marketdata/AAPL/venues")).status_code == 200
+                        and len(r.json()["venues"]) == 2 and r.json())
+        assert data, client.get("/api/v1/marketdata/AAPL/venues").text
+        nbbo = data["nbbo"]
+        assert (nbbo["bid"], nbbo["bid_venues"], nbbo["ask"], nbbo["ask_venues"]) == ("100.01", ["SIM-B"], "100.03", ["SIM-B"])
+        assert nbbo["volume"] == "1500"
+        assert client.get("/api/v1/venues").json()  # the venues took the quotes (they match against them)
+    with pytest.raises(ConfigError, match="replay_file .* not found"):
+        load_config(environ={}, overrides={"replay_file": str(tmp_path / "missing.csv")})
