@@ -80,8 +80,11 @@ def test_sor_order_when_filled_then_routing_decisions_explain_the_split(client: 
 def test_venue_when_marked_down_then_orders_naming_it_refused_and_sor_avoids_it(client: TestClient) -> None:
     refused = client.put("/api/v1/venues/SIM-A/state", json={"state": "down"}, headers={"X-OMS-User": "alice"})
     assert refused.status_code == 403
+    degraded = client.put("/api/v1/venues/SIM-B/state", json={"state": "degraded"})
+    assert degraded.status_code == 200 and degraded.json()["state"] == "degraded"
     down = client.put("/api/v1/venues/SIM-A/state", json={"state": "down", "reason": "exchange outage"})
     assert down.status_code == 200 and down.json()["state"] == "down"
+    assert client.get("/health").json()["venues"] == {"SIM": "up", "SIM-A": "down", "SIM-B": "degraded", "SIM-C": "up"}
     assert client.put("/api/v1/venues/SIM-Z/state", json={"state": "down"}).status_code == 404
     assert client.put("/api/v1/venues/SIM-A/state", json={"state": "sideways"}).status_code == 422
     named = submit(client, route="SIM-A", ord_type="limit", price="100.00", quantity="100")

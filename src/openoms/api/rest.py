@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..bootstrap import OMS
 from ..domain import commands as cmd
-from ..domain.ids import AccountId, ClientOrderId, ExecId, OrderId, Symbol
+from ..domain.ids import AccountId, ClientOrderId, ExecId, OrderId, Symbol, VenueId
 from ..domain.lifecycle import OrdStatus
 from ..domain.rejects import Reject, RejectCode
 from ..journal.codec import to_builtins
@@ -385,7 +385,9 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
                        "committed_seq": runtime.committed_seq, "orders": len(engine.orders),
                        "open_orders": len(engine.live)},
             "journal": {"path": oms.journal_location, "durability": oms.journal.durability},
-            "venues": {v: "up" if venue_connected(gateway) else "down" for v, gateway in runtime.venues.items()},
+            # up / degraded / down: the gateway's connection, and the state operators set (routing follows it)
+            "venues": {v: oms.router.state(VenueId(v)).value if oms.router is not None
+                       else "up" if venue_connected(gateway) else "down" for v, gateway in runtime.venues.items()},
             "replay": {"events": oms.replay_report.events, "seconds": round(oms.replay_report.seconds, 3)}
             if oms.replay_report else None,
             "open_orders_by_status": dict(sorted(Counter(o.status.value for o in engine.live.values()).items())),
