@@ -182,5 +182,5 @@ def test_replay_file_when_configured_then_recorded_venue_quotes_drive_nbbo_and_v
         assert (nbbo["bid"], nbbo["bid_venues"], nbbo["ask"], nbbo["ask_venues"]) == ("100.01", ["SIM-B"], "100.03", ["SIM-B"])
         assert nbbo["volume"] == "1500"
         assert client.get("/api/v1/venues").json()  # the venues took the quotes (they match against them)
-    with pytest.raises(ConfigError, match="replay_file .* not found"):
+    with pytest.raises(ConfigError, match=r"replay_file .* not found"):
         load_config(environ={}, overrides={"replay_file": str(tmp_path / "missing.csv")})
