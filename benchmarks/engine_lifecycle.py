@@ -12,6 +12,8 @@ of each mode to the journal-off baseline measured in the same run.
 
     python benchmarks/engine_lifecycle.py [--orders 50000] [--window 1000] [--modes off,group,event]
 
+``+routing`` wires the router ``oms serve`` uses (default rules: every order to its
+instrument's first venue), to measure what routing costs the hot path.
 ``+risk`` turns pre-trade risk on with the demo limits (one account); ``+risk20`` with every
 rule switched on (22 of them) over ``--accounts`` accounts (default 10,000), orders cycling
 through the accounts, buying then selling so positions go up and down; ``+wide`` is that
@@ -42,6 +44,7 @@ from openoms.domain.ids import AccountId, ClientOrderId, DeskId, Symbol, TraderI
 from openoms.domain.values import OrdType, Side, TimeInForce
 from openoms.journal.memory import NullJournal
 from openoms.journal.sqlite import SqliteJournal
+from openoms.marketdata.consolidated import ConsolidatedBook
 from openoms.ops.metrics import OmsMetrics
 from openoms.posttrade import setup_file as posttrade_file
 from openoms.posttrade.book import PostTradeBook
@@ -50,6 +53,8 @@ from openoms.risk.checks import Reference
 from openoms.risk.gate import RiskGate
 from openoms.risk.limits import LimitSet
 from openoms.risk.limits_file import DEMO_LIMITS
+from openoms.routing.router import Router
+from openoms.routing.venues import DEFAULT_VENUES, VenueHealth
 from openoms.service.ports import Journal, Quote
 from openoms.service.runtime import EngineRuntime, Outcome
 from openoms.venues.simulated.venue import SimulatedVenue
@@ -105,6 +110,7 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts:
     durability, *extras = mode.split("+")
     with_risk = "risk20" if "risk20" in extras else "risk" if "risk" in extras else ""
     with_ops = "ops" in extras
+    with_routing = "routing" in extras
     # +wide: the +risk20 workload (orders cycling over --accounts accounts) without risk: its baseline.
     wide = with_risk == "risk20" or "wide" in extras
     reference = many_accounts(accounts) if wide else demo_reference()
@@ -132,7 +138,12 @@ async def run_mode(mode: str, orders: int, window: int, workdir: Path, accounts:
         book = PostTradeBook(reference, engine.orders, setup.calendars)
         engine.extend(book)
         book.fee_schedule = FeeSchedule(setup.fees)
+    if with_routing:  # the router oms serve wires (no rules file: every order takes the default route)
+        engine.router = Router(reference.instruments, reference.accounts, DEFAULT_VENUES, [SIM], VenueHealth(),
+                               ConsolidatedBook())
     runtime = EngineRuntime(engine, journal, {})
+    if engine.router is not None:  # as bootstrap wires it: a venue whose gateway is not connected is down
+        engine.router.connected = lambda v: (g := runtime.venues.get(v)) is not None and bool(getattr(g, "connected", True))  # type: ignore[attr-defined]
     venue = SimulatedVenue(SIM, reference.instruments, runtime.post, "bench")
     runtime.venues = {SIM: venue}
     venue.on_quote(deep_quote(time.time_ns()))
@@ -250,6 +261,10 @@ def main() -> None:
                     "ack_p99": round(with_risk["ack"]["p99_us"] / without["ack"]["p99_us"], 2),
                     "cpu_per_order": round(with_risk["cpu_us_per_order"] / without["cpu_us_per_order"], 3)}
     for mode in by_mode:
+        if mode.endswith("+routing") and mode.replace("+routing", "") in by_mode:
+            plain = by_mode[mode.replace("+routing", "")]
+            ratios[f"{mode}_vs_{plain['mode']}"] = {"throughput": round(by_mode[mode]["orders_per_s"] / plain["orders_per_s"], 3),
+                                                   "cpu_per_order": round(by_mode[mode]["cpu_us_per_order"] / plain["cpu_us_per_order"], 3)}
         base_mode = mode.replace("+ops", "")
         if mode.endswith("+ops") and base_mode in by_mode:
             ratios[f"{mode}_vs_{base_mode}"] = {"throughput": round(by_mode[mode]["orders_per_s"] / by_mode[base_mode]["orders_per_s"], 3)}

@@ -14,7 +14,10 @@ import logging
 import secrets
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
 
 from . import __version__
 from .api.fix_acceptor import FixGateway
@@ -22,13 +25,17 @@ from .audit.index import AuditIndex
 from .config import Config, ConfigError, parse_hhmm
 from .demo import DEMO_START_PRICES, SIM, demo_reference
 from .domain import commands as cmd
+from .domain import events as ev
 from .domain.accounts import ReferenceData
 from .domain.engine import NS_PER_DAY, OrderEngine
-from .domain.ids import Symbol, VenueId
+from .domain.ids import RouteId, Symbol, VenueId
 from .fix.store import SessionStore
 from .journal.sqlite import SqliteJournal
+from .marketdata.consolidated import ConsolidatedBook
+from .marketdata.replay import ReplayError, read_quotes, schedule
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
+from .marketdata.venue_feed import VenueQuoteFan
 from .ops.logs import OrderEventLog
 from .ops.metrics import OmsMetrics
 from .posttrade import commands as posttrade_commands
@@ -39,6 +46,10 @@ from .risk.checks import PriceSource, Reference
 from .risk.fx import FxRates
 from .risk.gate import RiskGate
 from .risk.limits import LimitError
+from .routing.router import Router
+from .routing.rules import RoutingError, RuleSet
+from .routing.rules import parse as parse_routing
+from .routing.venues import DEFAULT_VENUES, VenueHealth, VenueSpec
 from .service.ports import Journal, VenueGateway
 from .service.runtime import EngineRuntime, ReplayReport
 from .venues.fix_venue import FixVenue
@@ -96,6 +107,13 @@ class OMS:
     posttrade: PostTradeBook | None = None  # trades, positions, allocations, settlement (engine extension)
     posttrade_setup: posttrade_file.PostTradeSetup | None = None
 
+    # Routing (issue 5): the router the engine asks, the per-venue market, venue health.
+    router: Router | None = None
+    market_book: ConsolidatedBook = field(default_factory=ConsolidatedBook)
+    health: VenueHealth = field(default_factory=VenueHealth)
+    quote_fan: VenueQuoteFan | None = None
+    routing_file_text: str = ""  # the routing file as read at build (journaled at start if it changed the rules)
+
     def session_store(self) -> SessionStore:
         """FIX sequence numbers and sent messages (one file for every FIX session of this OMS)."""
         if self.fix_store is None:
@@ -144,6 +162,7 @@ class OMS:
         await self.runtime.wait_reconciled(self.config.venue_status_timeout_ms / 1000)
         await self._load_limits()
         await self._load_posttrade()
+        await self._load_routing()
         await self.runtime.execute(
             cmd.RecordStart(actor=SYSTEM, version=__version__, clock="system clock, UTC (time.time_ns)",
                             replayed_events=self.replay_report.events)
@@ -154,6 +173,8 @@ class OMS:
             await venue.start()
         if self.config.market_data:
             self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
+        if self.config.replay_file is not None:
+            self._tasks.append(asyncio.create_task(self._replay_loop(self.config.replay_file), name="market-data-replay"))
         self._tasks.append(asyncio.create_task(self._timer_loop(), name="timers"))
         self.started_at = time.time()
 
@@ -184,6 +205,39 @@ class OMS:
             if outcome.rejected is not None:
                 raise ConfigError(f"{setup.source}: {outcome.rejected.message}")
 
+    async def _replay_loop(self, path: Path) -> None:
+        """Recorded venue quotes into the per-venue book and the simulated venues, at the configured speed."""
+        count = 0
+        try:
+            for wait, venue_id, quote in schedule(read_quotes(path), self.config.replay_speed):
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                elif count % 1000 == 0:
+                    await asyncio.sleep(0)  # as fast as possible, but the server keeps answering
+                self.market_book.update(venue_id, quote)
+                self.quotes.update(quote)
+                venue = self.venues.get(venue_id)
+                if venue is not None:
+                    venue.on_quote(quote)
+                count += 1
+        except (ReplayError, OSError) as exc:
+            log.error("market data replay stopped after %d quotes: %s", count, exc)
+            return
+        log.info("market data replay of %s done: %d quotes", path, count)
+
+    def day_volumes(self) -> dict[str, Decimal]:
+        """Each instrument's day volume as the market data shows it (what POV participates in)."""
+        return {quote.symbol: quote.volume for quote in self.quotes.all()}
+
+    async def _load_routing(self) -> None:
+        """The routing file is authoritative at start; what it changes is journaled."""
+        if self.router is None or not self.config.routing_file:
+            return
+        outcome = await self.runtime.execute(cmd.SetRoutingRules(
+            actor=LIMITS_FILE, rules=self.routing_file_text, reason=f"loaded from {self.config.routing_file}"))
+        if outcome.rejected is not None:
+            raise RoutingError(outcome.rejected.message)
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -201,10 +255,19 @@ class OMS:
             self.fix_store.close()
 
     def _publish_quotes(self) -> None:
+        fan = self.quote_fan
         for quote in self.market.tick(time.time_ns()):
             self.quotes.update(quote)
-            for venue in self.venues.values():
-                venue.on_quote(quote)
+            self.market_book.update(SIM, quote)
+            primary = self.venues.get(SIM)
+            if primary is not None:
+                primary.on_quote(quote)
+            if fan is not None:  # each simulated exchange shows its own market (wider, other sizes)
+                for spec, venue_quote in fan.fan(quote):
+                    self.market_book.update(spec.venue_id, venue_quote)
+                    venue = self.venues.get(spec.venue_id)
+                    if venue is not None:
+                        venue.on_quote(venue_quote)
 
     async def _timer_loop(self) -> None:
         """Once a second: expire due GTD orders, and close/open the day on the configured schedule."""
@@ -216,6 +279,8 @@ class OMS:
             now = time.time_ns()
             if self.engine.good_till_date:
                 self.runtime.post(cmd.ExpireDue(actor=TIMER))
+            if self.engine.active_algos:  # execution algorithms slice on this beat, with the day volume seen
+                self.runtime.post(cmd.AlgoTick(actor=TIMER, volumes=self.day_volumes()))
             if crossed(self.config.end_of_day_utc, previous, now):
                 self.runtime.post(cmd.EndOfDay(actor=TIMER))
             if crossed(self.config.start_of_day_utc, previous, now):
@@ -288,6 +353,10 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     # Unique per start so execution ids never repeat across restarts (the engine books an exec id once).
     session_id = format(time.time_ns() // 1_000_000, "x") + secrets.token_hex(2)  # clock steps back: still unique
     venues[SIM] = SimulatedVenue(SIM, reference.instruments, runtime.post, session_id)
+    rules = load_routing_rules(config, reference, known=[SIM, *(v.venue_id for v in config.fix_venues)])
+    specs = rules.venues if rules.venues is not None else (DEFAULT_VENUES if config.sim_venues else ())
+    for spec in specs:
+        venues[spec.venue_id] = SimulatedVenue(spec.venue_id, reference.instruments, runtime.post, session_id)
     market = MarketDataSimulator(reference.instruments, DEMO_START_PRICES, seed=config.seed)
     gateways: dict[str, VenueGateway] = dict(venues)
     runtime.venues = gateways  # type: ignore[assignment]
@@ -300,7 +369,55 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
         venue = FixVenue(settings, runtime.post, oms.session_store())
         oms.fix_venues.append(venue)
         gateways[venue.venue_id] = venue
+    attach_router(oms, rules, specs)
     return oms
+
+
+def load_routing_rules(config: Config, reference: ReferenceData, known: list[str]) -> RuleSet:
+    """The routing file, checked against the reference data (unknown venue or instrument: file:line)."""
+    if not config.routing_file:
+        return RuleSet()
+    path = config.routing_file
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"routing file {path}: {exc.strerror or exc}") from None
+    sim = [spec.venue_id for spec in DEFAULT_VENUES] if config.sim_venues else []
+    try:
+        return parse_routing(text, str(path), reference.instruments, reference.accounts, known, sim)
+    except RoutingError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def attach_router(oms: OMS, rules: RuleSet, specs: tuple[VenueSpec, ...] | list[VenueSpec]) -> Router:
+    """The router the engine asks for every order, over the venues the runtime can reach."""
+    runtime = oms.runtime
+
+    def connected(venue: VenueId) -> bool:
+        gateway = runtime.venues.get(venue)
+        return gateway is not None and bool(getattr(gateway, "connected", True))
+
+    router = Router(oms.reference.instruments, oms.reference.accounts, specs, list(runtime.venues), oms.health,
+                    oms.market_book, oms.config.sor_max_age_ms * 1_000_000, rules, connected)
+    oms.router = router
+    oms.routing_file_text = rules.text
+    oms.engine.router = router
+    if specs:
+        oms.quote_fan = VenueQuoteFan(specs, {s: i.tick_size for s, i in oms.reference.instruments.items()},
+                                      {s: i.lot_size for s, i in oms.reference.instruments.items()}, seed=oms.config.seed + 1)
+    engine = oms.engine
+
+    def route_venue(event: ev.Event) -> VenueId | None:
+        order = engine.routes.get(getattr(event, "route_id", RouteId("")))
+        route = order.routes.get(event.route_id) if order is not None else None  # type: ignore[attr-defined]
+        return route.venue if route is not None else None
+
+    def observe(events: Sequence[ev.Event]) -> None:
+        router.observe(events, route_venue)
+
+    runtime.replay_observers.append(observe)
+    runtime.subscribers.append(observe)
+    return router
 
 
 def route_to_fix_venues(reference: ReferenceData, config: Config) -> ReferenceData:

@@ -99,6 +99,16 @@ class Config:
     # market price may be before orders that need it are refused.
     limits_file: Path | None = None
     reference_max_age_ms: int = 5000
+    # Routing: the rules file (TOML, see openoms/routing/rules.py; empty: every order goes to its
+    # instrument's first venue unless it asks for "sor" or a venue), the three simulated
+    # exchanges SIM-A/B/C beside SIM, and how old a venue's quote may be for the smart router.
+    routing_file: Path | None = None
+    sim_venues: bool = True
+    sor_max_age_ms: int = 2000
+    # Replay recorded venue quotes from CSV (openoms/marketdata/replay.py) at this speed
+    # (1.0: as recorded, 0: as fast as possible), beside or instead of the simulator.
+    replay_file: Path | None = None
+    replay_speed: float = 1.0
     # After a restart, how long a venue that kept its state may take to answer the order status
     # requests before the engine fails closed (no new order is taken before it answers).
     venue_status_timeout_ms: int = 10_000
@@ -135,6 +145,12 @@ class Config:
                 raise ConfigError(f"{name} must be HH:MM (UTC), got {value!r}")
         if self.reference_max_age_ms <= 0:
             raise ConfigError("reference_max_age_ms must be positive")
+        if self.sor_max_age_ms <= 0:
+            raise ConfigError("sor_max_age_ms must be positive")
+        if self.replay_speed < 0:
+            raise ConfigError("replay_speed must be >= 0 (0: as fast as possible)")
+        if self.replay_file is not None and not self.replay_file.is_file():
+            raise ConfigError(f"replay_file {self.replay_file} not found")
         if self.gc_threshold < 0:
             raise ConfigError("gc_threshold must be >= 0")
         if self.gil_switch_interval_us < 0:
@@ -193,6 +209,10 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
             return int(value)
         if kind in (Path, "Path", "Path | None"):
             return Path(value)
+        if kind in (float, "float"):  # a speed or a ratio, never money
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
         return str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name}: cannot use {value!r} as {getattr(kind, '__name__', kind)}") from None

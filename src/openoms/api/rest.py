@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..bootstrap import OMS
 from ..domain import commands as cmd
-from ..domain.ids import AccountId, ClientOrderId, ExecId, OrderId, Symbol
+from ..domain.ids import AccountId, ClientOrderId, ExecId, OrderId, Symbol, VenueId
 from ..domain.lifecycle import OrdStatus
 from ..domain.rejects import Reject, RejectCode
 from ..journal.codec import to_builtins
@@ -46,6 +46,7 @@ STATUS_OF = {
     RejectCode.UNKNOWN_TRADER: 403,
     RejectCode.ENGINE_UNAVAILABLE: 503,
     RejectCode.KILL_SWITCH: 403,
+    RejectCode.UNKNOWN_ALGO: 404,
 }
 
 _json = msgspec.json.Encoder(decimal_format="string")
@@ -159,6 +160,7 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
             stop_price=body.stop_price,
             tif=body.tif,
             expire_at=to_ns(body.expire_at, "expire_at") if body.expire_at else None,
+            route=body.route,
         )
 
     async def run(command: cmd.Command, status: int) -> Response:
@@ -310,6 +312,14 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
 
     risk_api.register(app, oms, submit_command)
 
+    from . import routing_api
+
+    routing_api.register(app, oms)
+
+    from . import algo_api
+
+    algo_api.register(app, oms)
+
     # --- reference and market data ---------------------------------------------------------
 
     @app.get("/api/v1/instruments", tags=["reference"], summary="Tradable instruments")
@@ -375,7 +385,9 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
                        "committed_seq": runtime.committed_seq, "orders": len(engine.orders),
                        "open_orders": len(engine.live)},
             "journal": {"path": oms.journal_location, "durability": oms.journal.durability},
-            "venues": {v: "up" if venue_connected(gateway) else "down" for v, gateway in runtime.venues.items()},
+            # up / degraded / down: the gateway's connection, and the state operators set (routing follows it)
+            "venues": {v: oms.router.state(VenueId(v)).value if oms.router is not None
+                       else "up" if venue_connected(gateway) else "down" for v, gateway in runtime.venues.items()},
             "replay": {"events": oms.replay_report.events, "seconds": round(oms.replay_report.seconds, 3)}
             if oms.replay_report else None,
             "open_orders_by_status": dict(sorted(Counter(o.status.value for o in engine.live.values()).items())),

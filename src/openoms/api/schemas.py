@@ -28,6 +28,7 @@ class NewOrderRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tif: TimeInForce = TimeInForce.DAY
     expire_at: datetime | None = None  # GTD only; ISO 8601 with a timezone
     cl_ord_id: Id | None = None  # generated when absent
+    route: Annotated[str, msgspec.Meta(max_length=64)] = ""  # "" routing rules, "sor" smart order router, or a venue id
 
 
 class ReplaceRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -39,6 +39,7 @@ class SubmitOrder(Command, frozen=True, kw_only=True):
     stop_price: Decimal | None = None
     tif: TimeInForce = TimeInForce.DAY
     expire_at: int | None = None  # GTD: ns since the epoch, UTC
+    route: str = ""  # how to route: "" the routing rules decide, "sor" the smart order router, or a venue id
 
 
 class ReplaceOrder(Command, frozen=True, kw_only=True):
@@ -72,6 +73,66 @@ class RecordStart(Command, frozen=True, kw_only=True):
     version: str
     clock: str
     replayed_events: int
+
+
+class SetRoutingRules(Command, frozen=True, kw_only=True):
+    """Replace the routing rules with ``rules`` (TOML text, as in the routing file)."""
+
+    rules: str
+    reason: str
+
+
+class StartAlgo(Command, frozen=True, kw_only=True):
+    """Work ``quantity`` by an execution algorithm (twap, vwap, pov, iceberg) as child orders."""
+
+    account: AccountId
+    cl_ord_id: str
+    symbol: Symbol
+    side: Side
+    quantity: Decimal
+    kind: str
+    limit_price: Decimal | None = None
+    start_at: int | None = None  # ns since the epoch; None: now
+    end_at: int | None = None
+    interval_s: int = 60
+    participation_pct: Decimal | None = None
+    min_participation_pct: Decimal | None = None
+    max_participation_pct: Decimal | None = None
+    display_qty: Decimal | None = None
+    profile: tuple[Decimal, ...] = ()
+    route: str = ""
+    market_volume: Decimal = Decimal(0)  # the instrument's day volume now (the adapter reads market data)
+
+
+class PauseAlgo(Command, frozen=True, kw_only=True):
+    algo_id: str
+    reason: str = ""
+
+
+class ResumeAlgo(Command, frozen=True, kw_only=True):
+    algo_id: str
+    reason: str = ""
+
+
+class CancelAlgo(Command, frozen=True, kw_only=True):
+    algo_id: str
+    reason: str = ""
+
+
+class ModifyAlgo(Command, frozen=True, kw_only=True):
+    """New terms (None keeps the current); working children are canceled and re-sliced on the new terms."""
+
+    algo_id: str
+    quantity: Decimal | None = None
+    limit_price: Decimal | None = None
+    end_at: int | None = None
+    participation_pct: Decimal | None = None
+
+
+class AlgoTick(Command, frozen=True, kw_only=True):
+    """The scheduler's beat: time comes with the command, and the day volume per instrument."""
+
+    volumes: dict[str, Decimal] = {}
 
 
 class SetLimits(Command, frozen=True, kw_only=True):
@@ -201,5 +262,6 @@ VenueReport = (
 )
 AnyCommand = (
     ClientCommand | VenueReport | EndOfDay | StartOfDay | ExpireDue | RecordStart | SetLimits | SetRestricted
-    | EngageKillSwitch | ReleaseKillSwitch | OverrideLimits | EndOverride | GrantLocate
+    | EngageKillSwitch | ReleaseKillSwitch | OverrideLimits | EndOverride | GrantLocate | SetRoutingRules
+    | StartAlgo | PauseAlgo | ResumeAlgo | CancelAlgo | ModifyAlgo | AlgoTick
 )

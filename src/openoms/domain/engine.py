@@ -17,6 +17,8 @@ from functools import partial
 from . import commands as cmd
 from . import events as ev
 from .accounts import ReferenceData
+from .algo_desk import AlgoDesk
+from .algos import AlgoParent, AlgoStatus, event_params
 from .book import AccountBook, Locate
 from .extension import EngineExtension
 from .gate import OrderFacts, PreTradeGate
@@ -26,6 +28,7 @@ from .lifecycle import KEEP, TERMINAL, OrdStatus, Pending, next_working
 from .order import Order
 from .positions import Position
 from .rejects import Reject, RejectCode
+from .routing import OrderRouter, RoutingDecision, RoutingQuery
 from .values import ZERO, OrdType, Side, TimeInForce
 
 ENGINE_ACTOR = cmd.Actor("engine", "engine")
@@ -33,9 +36,11 @@ NS_PER_DAY = 86_400_000_000_000
 NS_PER_SECOND = 1_000_000_000
 RECENT_NS = 3600 * NS_PER_SECOND  # the longest duplicate-order window remembered
 # Events that never change how much an order may still trade (skips the bookkeeping on the hot path).
-WORKING_NEUTRAL = frozenset({ev.OrderRouted, ev.OrderAcknowledged, ev.CancelRequested, ev.CancelRejected, ev.CancelDeferred})
+WORKING_NEUTRAL = frozenset({ev.OrderRouted, ev.OrderAcknowledged, ev.CancelRequested, ev.CancelRejected, ev.CancelDeferred,
+                             ev.RoutingDecided, ev.RouteEnded})
 # Engine-level events that change what pre-trade risk enforces (folded into the gate).
 GATE_EVENTS = frozenset({ev.LimitsChanged, ev.RestrictedListChanged, ev.LimitsOverridden, ev.OverrideEnded})
+ALGO_EVENTS = frozenset({ev.AlgoSliced, ev.AlgoPaused, ev.AlgoResumed, ev.AlgoModified, ev.AlgoEnded})
 MAX_GTD_DAYS = 3660  # ten years: beyond any real good-till-date, and far inside what the journal stores
 
 
@@ -50,8 +55,11 @@ class OrderEngine:
         default_venue: VenueId = VenueId("SIM"),
         id_prefix: str = "O",
         gate: PreTradeGate | None = None,
+        router: OrderRouter | None = None,
     ) -> None:
         self.reference = reference
+        # Where orders go. Without one, each order is routed whole to its instrument's first venue.
+        self.router = router
         # Pre-trade risk. `oms serve` always wires one; without it (the lifecycle's own unit
         # tests) orders are only validated, and limit events are kept out of the state.
         self.gate = gate
@@ -73,6 +81,10 @@ class OrderEngine:
         self.recent_orders: dict[AccountId, deque[int]] = {}
         # Per account: positions, working quantity and notional, day counters, locates (what risk reads)
         self.books: dict[AccountId, AccountBook] = {}
+        # Execution algorithms (parent orders) and those still sending children.
+        self.algos: dict[str, AlgoParent] = {}
+        self.active_algos: dict[str, AlgoParent] = {}
+        self.algo_desk = AlgoDesk(self)
         # Live orders by (beneficial owner, instrument): what self-trade prevention looks at
         self.resting: dict[tuple[str, Symbol], dict[OrderId, Order]] = {}
         self.extensions: list[EngineExtension] = []  # post-trade: see extend()
@@ -105,6 +117,13 @@ class OrderEngine:
             cmd.OverrideLimits: self._override_limits,  # type: ignore[dict-item]
             cmd.EndOverride: self._end_override,  # type: ignore[dict-item]
             cmd.GrantLocate: self._grant_locate,  # type: ignore[dict-item]
+            cmd.SetRoutingRules: self._set_routing_rules,  # type: ignore[dict-item]
+            cmd.StartAlgo: self.algo_desk.start,  # type: ignore[dict-item]
+            cmd.PauseAlgo: self.algo_desk.pause,  # type: ignore[dict-item]
+            cmd.ResumeAlgo: self.algo_desk.resume,  # type: ignore[dict-item]
+            cmd.CancelAlgo: self.algo_desk.cancel,  # type: ignore[dict-item]
+            cmd.ModifyAlgo: self.algo_desk.modify,  # type: ignore[dict-item]
+            cmd.AlgoTick: self.algo_desk.tick,  # type: ignore[dict-item]
         }
 
     def extend(self, extension: EngineExtension) -> None:
@@ -126,6 +145,8 @@ class OrderEngine:
         self._now = now
         self._actor = command.actor
         self._dispatch[type(command)](command)
+        if self.active_algos and out:
+            self.algo_desk.children_done(out)
         return out
 
     def apply(self, event: ev.Event) -> None:
@@ -145,6 +166,8 @@ class OrderEngine:
             self.live[order.order_id] = order
             self.cl_ord_ids.add((order.account, order.trade_date, order.cl_ord_id))
             self.order_count += 1
+            if order.parent_id:
+                self.algos[order.parent_id].children.append(order.order_id)
             book = self._book(order.account)
             book.new_day(event.ts)
             book.day_messages += 1
@@ -167,6 +190,19 @@ class OrderEngine:
                 self.kill_switches[event.scope] = event.reason  # type: ignore[attr-defined]
             elif kind is ev.KillSwitchReleased:
                 self.kill_switches.pop(event.scope, None)  # type: ignore[attr-defined]
+            elif kind in ALGO_EVENTS:
+                algo = self.algos[event.algo_id]  # type: ignore[attr-defined]
+                algo.apply(event)
+                if algo.status is AlgoStatus.DONE:
+                    self.active_algos.pop(algo.algo_id, None)
+            elif kind is ev.AlgoStarted:
+                started: ev.AlgoStarted = event  # type: ignore[assignment]
+                algo = AlgoParent(started.algo_id, started.account, started.trader, started.symbol, started.side,
+                                  started.cl_ord_id, event_params(started.params), started.route, started.volume_at_start,
+                                  seqs=[started.seq])
+                self.algos[algo.algo_id] = self.active_algos[algo.algo_id] = algo
+            elif kind is ev.RoutingRulesChanged and self.router is not None:
+                self.router.apply(event)
             elif kind is ev.LocateGranted:
                 self._book(event.account).grant_locate(event.symbol, Locate(  # type: ignore[attr-defined]
                     event.locate_id, event.quantity, event.expires_at))  # type: ignore[attr-defined]
@@ -353,7 +389,7 @@ class OrderEngine:
 
     # --- client commands ---------------------------------------------------------------
 
-    def _submit(self, command: cmd.SubmitOrder) -> None:
+    def _submit(self, command: cmd.SubmitOrder, parent_id: str = "") -> None:
         reason = self._validate_submit(command)
         if reason is not None:
             self._reject("SubmitOrder", reason, cl_ord_id=command.cl_ord_id, account=command.account)
@@ -367,9 +403,34 @@ class OrderEngine:
                 return
         reference_price = None
         alerts: tuple[str, ...] = ()
-        venue = instrument.venues[0] if instrument.venues else self.default_venue
+        decision: RoutingDecision | None = None
+        router = self.router
+        if router is not None and not command.route and (plain := router.plain_default(instrument, command.quantity, self._now)):
+            venue = plain  # no rule applies and the default venue takes it: the route alone records the decision
+        elif router is not None:
+            decision = router.route(RoutingQuery(command.account, instrument, command.side, command.quantity,
+                                                      command.ord_type, command.price, command.tif, command.route), self._now)
+            if decision.reject is not None:
+                self._reject("SubmitOrder", decision.reject, cl_ord_id=command.cl_ord_id, account=command.account)
+                return
+            venue = decision.allocations[0][0]
+        elif command.route:
+            self._reject("SubmitOrder", Reject(RejectCode.NO_ROUTE, "routing is not configured: leave route empty",
+                                               {"route": command.route}), cl_ord_id=command.cl_ord_id, account=command.account)
+            return
+        else:
+            venue = instrument.venues[0] if instrument.venues else self.default_venue
         if self.gate is not None:
-            verdict = self.gate.check(self._new_order_facts(command, venue), instrument, self._now)
+            facts = self._new_order_facts(command, venue)
+            verdict = self.gate.check(facts, instrument, self._now)
+            if verdict.reject is None and decision is not None and len(decision.allocations) > 1:
+                # Split across venues: every venue must pass the same checks (venue permissions).
+                for other, _ in decision.allocations[1:]:
+                    facts.venue = other
+                    refusal = self.gate.check(facts, instrument, self._now).reject
+                    if refusal is not None:
+                        verdict.reject = refusal
+                        break
             if verdict.reject is not None:
                 self._reject("SubmitOrder", verdict.reject, cl_ord_id=command.cl_ord_id, account=command.account)
                 return
@@ -386,15 +447,74 @@ class OrderEngine:
                 symbol=command.symbol, side=command.side, quantity=command.quantity,
                 ord_type=command.ord_type, price=command.price, stop_price=command.stop_price,
                 tif=command.tif, expire_at=command.expire_at, trade_date=trade_date, reference_price=reference_price,
-                alerts=alerts,
+                alerts=alerts, parent_id=parent_id,
             )
         )
-        self._emit(
-            ev.OrderRouted(
-                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order_id,
-                route_id=RouteId(f"{order_id}-1"), venue=venue, quantity=command.quantity, price=command.price,
+        if decision is None or (decision.rule == "default" and not decision.notes and len(decision.allocations) == 1):
+            # The plain default (no rule matched, first default venue taken, nothing to explain) is
+            # journaled by the route alone: the hot path keeps one event less per order.
+            self._emit(
+                ev.OrderRouted(
+                    seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order_id,
+                    route_id=RouteId(f"{order_id}-1"), venue=venue, quantity=command.quantity, price=command.price,
+                )
             )
-        )
+        else:
+            self._emit_routes(self.orders[order_id], decision)
+
+    def _emit_routes(self, order: Order, decision: RoutingDecision, notes: tuple[str, ...] = ()) -> None:
+        """Journal a routing decision and send one route per venue it names."""
+        self._emit(ev.RoutingDecided(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                     rule=decision.rule, strategy=decision.strategy, allocations=decision.allocations,
+                                     notes=notes + decision.notes))
+        for venue, quantity in decision.allocations:
+            self._emit(ev.OrderRouted(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                      route_id=RouteId(f"{order.order_id}-{len(order.routes) + 1}"), venue=venue,
+                                      quantity=quantity, price=order.price))
+
+    def _reroute(self, order: Order, route_id: RouteId, why: str) -> bool:
+        """Route what a finished route left unfilled to venues not tried yet, through the same
+        risk checks as the order's venue (replace-style facts: the order already counts in the
+        book). Emits RouteEnded and the new routes and returns True, or emits nothing and
+        returns False when no venue will take it."""
+        route = order.routes[route_id]
+        remainder = route.quantity - route.cum_qty
+        leaves = order.quantity - order.cum_qty
+        if remainder > leaves:
+            remainder = leaves
+        if self.router is None or remainder <= ZERO or order.pending is not None or order.working in TERMINAL:
+            return False
+        instrument = self._instrument(order)
+        strategy = order.routing[-1].strategy if order.routing else ""
+        decision = self.router.route(RoutingQuery(
+            order.account, instrument, order.side, remainder, order.ord_type, order.price, order.tif,
+            "sor" if strategy == "sor" else "", self._tried_venues(order, route.venue)), self._now)
+        if decision.reject is not None or not decision.allocations:
+            return False
+        if self.gate is not None:
+            for venue, _ in decision.allocations:
+                facts = self._replace_facts(order, order.quantity, order.price, order.stop_price, venue, order.trader)
+                if self.gate.check(facts, instrument, self._now).reject is not None:
+                    return False
+        self._emit(ev.RouteEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                 route_id=route_id, reason=why))
+        self._emit_routes(order, decision, (f"re-route of {remainder} left by {route_id} at {route.venue}: {why}",))
+        return True
+
+    @staticmethod
+    def _tried_venues(order: Order, venue: VenueId) -> frozenset[VenueId]:
+        """Venues not to route the order to again: those where a route ended short of its quantity
+        (refused or canceled by the venue), so every re-route tries somewhere new and the chain ends."""
+        tried = {r.venue for r in order.routes.values() if r.done and r.cum_qty < r.quantity}
+        tried.add(venue)
+        return frozenset(tried)
+
+    def _other_open_route(self, order: Order, route_id: RouteId) -> bool:
+        return any(not r.done and r.route_id != route_id for r in order.routes.values())
+
+    def _end_route(self, order: Order, route_id: RouteId, why: str) -> None:
+        self._emit(ev.RouteEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                 route_id=route_id, reason=why))
 
     def _new_order_facts(self, command: cmd.SubmitOrder, venue: VenueId) -> OrderFacts:
         account, symbol, side = command.account, command.symbol, command.side
@@ -550,19 +670,14 @@ class OrderEngine:
         if reason is None and self.kill_switches and quantity > order.quantity:
             reason = self._kill_switch_refusal(order.account, TraderId(command.actor.user), order.symbol, order.side,
                                                quantity, order.order_id)
+        if reason is None and len(order.routes) > 1:
+            reason = Reject(RejectCode.NOT_PERMITTED, f"order {order.order_id} was split across venues "
+                            f"({len(order.routes)} routes): cancel it and enter a new order instead of replacing it",
+                            {"order_id": order.order_id, "routes": str(len(order.routes))})
         if reason is None and self.gate is not None:
-            book = self._book(order.account)
-            facts = OrderFacts(
-                order.account, TraderId(command.actor.user), order.symbol, order.side, quantity, order.ord_type, price,
-                stop_price, *self.exposure(order.account, order.symbol, exclude=order), already_filled=order.cum_qty,
-                venue=route.venue if (route := order.open_route()) else None, is_replace=True, book=book,
-                own_notional=order.risk_notional,
-                reduces_only=self._reduces_only(order.account, order.symbol, order.side, quantity - order.cum_qty, order),
-                replaces_last_second=book.messages_within(book.recent_replaces, self._now),
-                locate_available=(book.locate_available(order.symbol, self._now) + book.locates_held(order.order_id)
-                                  if order.side is Side.SELL_SHORT else ZERO),
-                crossing=self._crossing(order.account, order.symbol, order.side, order.ord_type, price, order.order_id),
-            )
+            route = order.open_route()
+            facts = self._replace_facts(order, quantity, price, stop_price, route.venue if route else None,
+                                        TraderId(command.actor.user))
             verdict = self.gate.check(facts, instrument, self._now)
             reason = verdict.reject
             if reason is None and verdict.cancel_first:
@@ -588,6 +703,22 @@ class OrderEngine:
                     cl_ord_id=command.cl_ord_id, quantity=quantity, price=price, stop_price=stop_price,
                 )
             )
+
+    def _replace_facts(self, order: Order, quantity: Decimal, price: Decimal | None, stop_price: Decimal | None,
+                       venue: VenueId | None, trader: TraderId) -> OrderFacts:
+        """The order as it would stand with new terms (or at a new venue), without its own working quantity."""
+        book = self._book(order.account)
+        return OrderFacts(
+            order.account, trader, order.symbol, order.side, quantity, order.ord_type, price,
+            stop_price, *self.exposure(order.account, order.symbol, exclude=order), already_filled=order.cum_qty,
+            venue=venue, is_replace=True, book=book,
+            own_notional=order.risk_notional,
+            reduces_only=self._reduces_only(order.account, order.symbol, order.side, quantity - order.cum_qty, order),
+            replaces_last_second=book.messages_within(book.recent_replaces, self._now),
+            locate_available=(book.locate_available(order.symbol, self._now) + book.locates_held(order.order_id)
+                              if order.side is Side.SELL_SHORT else ZERO),
+            crossing=self._crossing(order.account, order.symbol, order.side, order.ord_type, price, order.order_id),
+        )
 
     def _cancel(self, command: cmd.CancelOrder, client: bool = True) -> None:
         """A cancel request; ``client`` False for the engine's own (kill switch, self-trade
@@ -660,6 +791,13 @@ class OrderEngine:
         order = self._route_order("VenueRejected", command.route_id)
         if order is None:
             return
+        if self.router is not None and order.working not in TERMINAL and not order.routes[command.route_id].done:
+            why = f"venue rejected: {command.reason.message}"
+            if self._reroute(order, command.route_id, why):
+                return
+            if self._other_open_route(order, command.route_id):
+                self._end_route(order, command.route_id, why)
+                return
         if order.working is not OrdStatus.PENDING_NEW:
             # A route rejected after fills: the remainder is canceled, the fills stand.
             if self._allowed("VenueRejected", order, ev.OrderCanceled, "reject"):
@@ -699,6 +837,16 @@ class OrderEngine:
         order = self._route_order("VenueCanceled", command.route_id)
         if order is None or not self._allowed("VenueCanceled", order, ev.OrderCanceled, "cancel"):
             return
+        if self.router is not None and not order.routes[command.route_id].done:
+            # A smart-routed order's remainder canceled by its venue (no liquidity left there)
+            # is routed on to the venues not tried yet; one route of several just ends.
+            if order.pending is None and order.tif is not TimeInForce.FOK and order.routing \
+                    and order.routing[-1].strategy == "sor" \
+                    and self._reroute(order, command.route_id, f"venue canceled: {command.reason}"):
+                return
+            if self._other_open_route(order, command.route_id):
+                self._end_route(order, command.route_id, f"venue canceled: {command.reason}")
+                return
         self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                                     route_id=command.route_id, reason=command.reason))
 
@@ -741,6 +889,14 @@ class OrderEngine:
             self._deferred_cancel(order)
 
     def _venue_cancel_rejected(self, command: cmd.VenueCancelRejected) -> None:
+        order = self.routes.get(command.route_id)
+        if order is not None and len(order.routes) > 1 and order.pending is Pending.CANCEL and order.working not in TERMINAL:
+            # One route of a split order could not be canceled (it filled first): the others answer
+            # for the order; once none is open the order cannot trade any more and is canceled.
+            if not order.open_routes():
+                self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                            route_id=command.route_id, reason="canceled: no route left open"))
+            return
         self._answer_pending("VenueCancelRejected", command.route_id, Pending.CANCEL, command.reason)
 
     def _venue_replace_rejected(self, command: cmd.VenueReplaceRejected) -> None:
@@ -812,6 +968,26 @@ class OrderEngine:
     def _record_start(self, command: cmd.RecordStart) -> None:
         self._emit(ev.EngineStarted(seq=self._next_seq(), ts=self._now, actor=self._actor, version=command.version,
                                     clock=command.clock, replayed_events=command.replayed_events))
+
+    # --- routing rules ----------------------------------------------------------------------
+
+    def _set_routing_rules(self, command: cmd.SetRoutingRules) -> None:
+        user = self._actor.user
+        if not (user == "system" or self.reference.has_role(user, "risk_officer") or self.reference.has_role(user, "operations")):
+            self._reject("SetRoutingRules", Reject(RejectCode.NOT_PERMITTED, "changing the routing rules needs the operations "
+                                                   f"or risk_officer role; {user!r} has neither", {"user": user}))
+            return
+        if self.router is None:
+            self._reject("SetRoutingRules", Reject(RejectCode.INVALID_ROUTING, "routing is not configured"))
+            return
+        problem = self.router.rules_change(command.rules)
+        if problem is not None:
+            self._reject("SetRoutingRules", problem)
+            return
+        previous = self.router.rules_text
+        if previous != command.rules:
+            self._emit(ev.RoutingRulesChanged(seq=self._next_seq(), ts=self._now, actor=self._actor, rules=command.rules,
+                                              previous=previous, reason=command.reason))
 
     # --- risk limits ----------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ class OrderAccepted(Event, frozen=True, kw_only=True):
     trade_date: str
     reference_price: Decimal | None = None  # the market price pre-trade risk judged the order against (far touch for market orders)
     alerts: tuple[str, ...] = ()  # compliance alerts raised but not refusing (watch lists)
+    parent_id: str = ""  # the execution algorithm (AlgoStarted.algo_id) this order is a child of
 
 
 class OrderRouted(Event, frozen=True, kw_only=True):
@@ -61,6 +62,79 @@ class OrderRouted(Event, frozen=True, kw_only=True):
     venue: VenueId
     quantity: Decimal
     price: Decimal | None
+
+
+class RoutingDecided(Event, frozen=True, kw_only=True):
+    """Where the router sent an order (or its unfilled remainder) and why: the rule that chose,
+    the quantity per venue, and notes (prices, fees, venues left out, fall-backs)."""
+
+    order_id: OrderId
+    rule: str
+    strategy: str  # "rule" or "sor"
+    allocations: tuple[tuple[VenueId, Decimal], ...]
+    notes: tuple[str, ...] = ()
+
+
+class RouteEnded(Event, frozen=True, kw_only=True):
+    """One route of an order split across venues finished unfilled (canceled or refused by its
+    venue) while the order goes on through its other routes (or a re-route)."""
+
+    order_id: OrderId
+    route_id: RouteId
+    reason: str
+
+
+class RoutingRulesChanged(Event, frozen=True, kw_only=True):
+    """The routing rules (TOML text) were replaced, over the API or from the config file."""
+
+    rules: str
+    previous: str
+    reason: str
+
+
+class AlgoStarted(Event, frozen=True, kw_only=True):
+    """An execution algorithm (parent order) was accepted; its children are ordinary orders."""
+
+    algo_id: str
+    account: AccountId
+    trader: TraderId
+    symbol: Symbol
+    side: Side
+    cl_ord_id: str
+    params: dict[str, str]  # openoms.domain.algos.params_text
+    route: str = ""
+    volume_at_start: Decimal = Decimal(0)  # the instrument's day volume when it started (POV counts from here)
+
+
+class AlgoSliced(Event, frozen=True, kw_only=True):
+    """The algorithm decided to send a child: what should be out by now, and the volume it saw."""
+
+    algo_id: str
+    target: Decimal
+    observed_volume: Decimal
+
+
+class AlgoPaused(Event, frozen=True, kw_only=True):
+    algo_id: str
+    reason: str
+
+
+class AlgoResumed(Event, frozen=True, kw_only=True):
+    algo_id: str
+    reason: str
+
+
+class AlgoModified(Event, frozen=True, kw_only=True):
+    algo_id: str
+    params: dict[str, str]
+    previous: dict[str, str]
+
+
+class AlgoEnded(Event, frozen=True, kw_only=True):
+    """No more children: completed, canceled, or out of time (the reason says which)."""
+
+    algo_id: str
+    reason: str
 
 
 class OrderAcknowledged(Event, frozen=True, kw_only=True):
@@ -245,6 +319,15 @@ AnyEvent = (
     EngineStarted
     | OrderAccepted
     | OrderRouted
+    | RoutingDecided
+    | RouteEnded
+    | RoutingRulesChanged
+    | AlgoStarted
+    | AlgoSliced
+    | AlgoPaused
+    | AlgoResumed
+    | AlgoModified
+    | AlgoEnded
     | OrderAcknowledged
     | OrderRejected
     | OrderFilled

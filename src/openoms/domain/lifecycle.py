@@ -51,6 +51,11 @@ WORKING_ON_BOOK = (S.NEW, S.PARTIALLY_FILLED)
 WORKING: dict[tuple[OrdStatus, type[ev.Event]], OrdStatus | Target] = {
     (S.PENDING_NEW, ev.OrderRouted): KEEP,
     (S.PENDING_NEW, ev.OrderAcknowledged): S.NEW,
+    # An order split across venues: each route is acknowledged, and an unfilled remainder is
+    # routed again while the order works.
+    (S.NEW, ev.OrderAcknowledged): KEEP,
+    (S.NEW, ev.OrderRouted): KEEP,
+    (S.PARTIALLY_FILLED, ev.OrderRouted): KEEP,
     # A late ack (the venue filled or canceled first) changes nothing but the route.
     (S.PARTIALLY_FILLED, ev.OrderAcknowledged): KEEP,
     (S.FILLED, ev.OrderAcknowledged): KEEP,
@@ -100,7 +105,7 @@ WORKING: dict[tuple[OrdStatus, type[ev.Event]], OrdStatus | Target] = {
 # Events that may arrive in any working status without changing it (requests and their answers
 # are tracked by the PENDING table; the working status is untouched by them).
 NEUTRAL: frozenset[type[ev.Event]] = frozenset(
-    {ev.CancelRequested, ev.CancelRejected, ev.ReplaceRequested, ev.ReplaceRejected}
+    {ev.CancelRequested, ev.CancelRejected, ev.ReplaceRequested, ev.ReplaceRejected, ev.RoutingDecided, ev.RouteEnded}
 )
 
 

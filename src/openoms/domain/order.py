@@ -55,6 +55,7 @@ class Order:
         "ord_type",
         "order_id",
         "orig_cl_ord_id",
+        "parent_id",
         "pending",
         "pending_cl_ord_id",
         "pending_replace",
@@ -64,6 +65,7 @@ class Order:
         "reference_price",
         "risk_notional",
         "routes",
+        "routing",
         "seqs",
         "side",
         "sign",
@@ -79,6 +81,7 @@ class Order:
 
     def __init__(self, event: ev.OrderAccepted) -> None:
         self.order_id: OrderId = event.order_id
+        self.parent_id: str = event.parent_id  # the execution algorithm that sent it, if any
         self.account: AccountId = event.account
         self.trader: TraderId = event.trader
         self.cl_ord_id: ClientOrderId = event.cl_ord_id
@@ -104,6 +107,8 @@ class Order:
         self.cum_qty: Decimal = ZERO
         self.px_qty_sum: Decimal = ZERO  # sum of last_qty * last_px over live executions: AvgPx stays exact
         self.routes: dict[RouteId, Route] = {}
+        # The router's decisions, with the rule that chose and why (a tuple: most orders have none, and share ``()``).
+        self.routing: tuple[ev.RoutingDecided, ...] = ()
         self.executions: dict[ExecId, Execution] = {}
         self.created_ts: int = event.ts
         self.updated_ts: int = event.ts
@@ -172,6 +177,9 @@ class Order:
                 return route
         return None
 
+    def open_routes(self) -> list[Route]:
+        return [route for route in self.routes.values() if not route.done]
+
     # --- evolution -----------------------------------------------------------------------
 
     def apply(self, event: ev.Event) -> None:
@@ -200,6 +208,12 @@ class Order:
 
     def _on_routed(self, event: ev.OrderRouted) -> None:
         self.routes[event.route_id] = Route(event.route_id, event.venue, event.quantity, event.price)
+
+    def _on_routing_decided(self, event: ev.RoutingDecided) -> None:
+        self.routing = (*self.routing, event)
+
+    def _on_route_ended(self, event: ev.RouteEnded) -> None:
+        self.routes[event.route_id].done = True
 
     def _on_acknowledged(self, event: ev.OrderAcknowledged) -> None:
         self.routes[event.route_id].venue_order_id = event.venue_order_id
@@ -282,6 +296,8 @@ class Order:
 _APPLY: dict[type[ev.Event], Callable[[Order, Any], None]] = {
     ev.OrderFilled: Order._on_filled,
     ev.OrderRouted: Order._on_routed,
+    ev.RoutingDecided: Order._on_routing_decided,
+    ev.RouteEnded: Order._on_route_ended,
     ev.OrderAcknowledged: Order._on_acknowledged,
     ev.OrderReplaced: Order._on_replaced,
     ev.CancelRequested: Order._on_requested,

@@ -24,6 +24,10 @@ class RejectCode(str, Enum):
     TOO_LATE = "TOO_LATE"  # CxlRejReason 0: the order is already done
     ALREADY_PENDING = "ALREADY_PENDING"  # CxlRejReason 3
     VENUE_REJECT = "VENUE_REJECT"
+    NO_ROUTE = "NO_ROUTE"  # no venue can take the order (all down, closed, excluded by rules or lots)
+    INVALID_ROUTING = "INVALID_ROUTING"
+    INVALID_ALGO = "INVALID_ALGO"  # execution algorithm parameters that cannot work
+    UNKNOWN_ALGO = "UNKNOWN_ALGO"  # a routing rule set that names an unknown venue or instrument
     UNEXPECTED_REPORT = "UNEXPECTED_REPORT"
     ENGINE_UNAVAILABLE = "ENGINE_UNAVAILABLE"
     # pre-trade risk (openoms.risk): the detail names the rule, the scope, the limit and the value

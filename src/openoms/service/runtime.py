@@ -265,7 +265,7 @@ class EngineRuntime:
             if open_route is None or order.pending is None:
                 continue
             if order.pending is Pending.CANCEL:
-                self._send_cancel(order, open_route.route_id)
+                self._send_cancels(order, open_route.route_id)
             elif order.pending_replace is not None:
                 self._send_replace(order, open_route.route_id, *order.pending_replace)
         return restored
@@ -552,7 +552,7 @@ class EngineRuntime:
             elif kind is ev.CancelRequested:
                 cancel: ev.CancelRequested = event  # type: ignore[assignment]
                 if cancel.route_id:
-                    self._send_cancel(orders[cancel.order_id], cancel.route_id)
+                    self._send_cancels(orders[cancel.order_id], cancel.route_id)
             elif kind is ev.ReplaceRequested:
                 replace: ev.ReplaceRequested = event  # type: ignore[assignment]
                 if replace.route_id:
@@ -566,6 +566,14 @@ class EngineRuntime:
                 for venue_id in self.venues:
                     self._to_venue(venue_id, RouteId(""), "session",
                                    lambda v, is_open=kind is ev.DayStarted: v.set_session_open(is_open))  # type: ignore[misc]
+
+    def _send_cancels(self, order: Order, route_id: RouteId) -> None:
+        """Cancel the order at its venue, and at every other venue it was split to."""
+        self._send_cancel(order, route_id)
+        if len(order.routes) > 1:
+            for route in order.routes.values():
+                if not route.done and route.route_id != route_id:
+                    self._send_cancel(order, route.route_id)
 
     def _send_cancel(self, order: Order, route_id: RouteId) -> None:
         self._to_venue(order.routes[route_id].venue, route_id, "cancel", lambda v: v.cancel(route_id))

@@ -221,6 +221,15 @@ def replace_requested(order: Order, seq: int, ts: int) -> ev.Event:
                                quantity=D(150), price=D("230.10"), stop_price=None)
 
 
+def routing_decided(order: Order, seq: int, ts: int) -> ev.Event:
+    return ev.RoutingDecided(**_base(order, seq, ts), rule="default", strategy="rule",
+                             allocations=((VenueId("SIM"), order.quantity),))
+
+
+def route_ended(order: Order, seq: int, ts: int) -> ev.Event:
+    return ev.RouteEnded(**_base(order, seq, ts), route_id=route_of(order.order_id), reason="venue canceled")
+
+
 def replace_rejected(order: Order, seq: int, ts: int) -> ev.Event:
     return ev.ReplaceRejected(**_base(order, seq, ts), cl_ord_id=ClientOrderId("R1"), reason=Reject(RejectCode.TOO_LATE, "late"))
 
@@ -229,6 +238,9 @@ def replace_rejected(order: Order, seq: int, ts: int) -> ev.Event:
 CASES: list[tuple[str, type[ev.Event], str, Factory, OrdStatus, str]] = [
     ("pending_new", ev.OrderRouted, "second route", routed, S.PENDING_NEW, "0"),
     ("pending_new", ev.OrderAcknowledged, "ack", acked, S.NEW, "0"),
+    ("new", ev.OrderAcknowledged, "ack of another route (split order)", acked, S.NEW, "0"),
+    ("new", ev.OrderRouted, "remainder re-routed", routed, S.NEW, "0"),
+    ("partially_filled", ev.OrderRouted, "remainder re-routed", routed, S.PARTIALLY_FILLED, "40"),
     ("partially_filled", ev.OrderAcknowledged, "late ack", acked, S.PARTIALLY_FILLED, "40"),
     ("filled", ev.OrderAcknowledged, "late ack", acked, S.FILLED, "100"),
     ("canceled_unacked", ev.OrderAcknowledged, "late ack", acked, S.CANCELED, "0"),
@@ -350,6 +362,8 @@ NEUTRAL_FACTORIES: dict[type[ev.Event], Factory] = {
     ev.CancelRejected: cancel_rejected,
     ev.ReplaceRequested: replace_requested,
     ev.ReplaceRejected: replace_rejected,
+    ev.RoutingDecided: routing_decided,
+    ev.RouteEnded: route_ended,
 }
 
 

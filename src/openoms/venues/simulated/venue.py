@@ -62,11 +62,18 @@ class SimulatedVenue:
         self._exec_n = 0
         self._order_n = 0
         self._open = True
+        # False simulates an outage: new orders are refused (as a gateway with no session would
+        # answer), so routing sees the venue down; /health and /ready show it.
+        self.connected = True
 
     # -- VenueGateway ----------------------------------------------------------------------
 
     def new_order(self, route: RouteRequest) -> None:
         route_id = route.route_id
+        if not self.connected:
+            self._report(VenueRejected(actor=self._actor, route_id=route_id, reason=Reject(
+                RejectCode.VENUE_REJECT, f"venue {self.venue_id} is down", {"venue": self.venue_id})))
+            return
         book = self._books.get(route.symbol)
         if book is None:
             self._report(VenueRejected(actor=self._actor, route_id=route_id, reason=Reject(
