@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..domain.accounts import ReferenceData
-from ..domain.book import AccountBook
+from ..domain.book import NS_PER_DAY, AccountBook
 from ..domain.gate import OrderFacts
 from ..domain.ids import Symbol
 from ..domain.instruments import AssetClass, Instrument
@@ -75,16 +75,20 @@ class Case:
     """One order in front of the rules, with everything they may look at."""
 
     __slots__ = ("_marked", "_own", "book", "currency", "facts", "fx", "instrument", "limits", "market", "max_age_ns", "now",
-                 "prices", "reference", "restricted", "scopes")
+                 "prices", "reference", "restricted", "restricted_here", "scopes")
 
     def __init__(self, facts: OrderFacts, instrument: Instrument, scopes: Sequence[str], limits: Effective,
                  restricted: Mapping[str, frozenset[Symbol]], market: Reference | None, now: int, max_age_ns: int,
-                 reference: ReferenceData, prices: PriceSource, fx: FxRates) -> None:
+                 reference: ReferenceData, prices: PriceSource, fx: FxRates,
+                 restricted_here: frozenset[Symbol] | None = None) -> None:
         self.facts = facts
         self.instrument = instrument
         self.scopes = scopes
         self.limits = limits
         self.restricted = restricted
+        # Every symbol restricted at a scope above the order (the rule names the scope only on a hit).
+        self.restricted_here = restricted_here if restricted_here is not None else frozenset(
+            symbol for scope in scopes for symbol in restricted.get(scope, ()))
         self.market = market
         self.now = now
         self.max_age_ns = max_age_ns
@@ -217,10 +221,11 @@ def check_order(
 
 def _restricted_list(case: Case) -> Reject | None:
     """The instrument itself or, for a derivative, its underlying, on a scope's restricted list."""
-    if not case.restricted:
-        return None
+    listed_here = case.restricted_here
     underlying = case.instrument.underlying
     symbol = case.facts.symbol
+    if symbol not in listed_here and underlying not in listed_here:
+        return None  # on no list above the order: the common case, two lookups
     for scope in case.scopes:
         listed = case.restricted.get(scope)
         if listed is None:
@@ -247,7 +252,11 @@ def _halted(case: Case) -> Reject | None:
 
 
 def _permissions(case: Case) -> Reject | None:
+    limits = case.limits
     asset_class = case.instrument.asset_class.value
+    if (limits.asset_classes_ok is None or asset_class in limits.asset_classes_ok) and (
+            limits.venues_ok is None or case.facts.venue in limits.venues_ok):
+        return None  # permitted everywhere: the common case, one lookup each
     for allowed, level in case.limits.allowed_asset_classes or ():
         scope = case.scopes[level]
         if asset_class not in allowed:
@@ -434,7 +443,7 @@ def _replace_rate(case: Case) -> Reject | None:
 def _order_to_trade(case: Case) -> Reject | None:
     """MiFID RTS 9 style: today's messages (new, replace, cancel) per fill, once there are enough."""
     book = case.book
-    today = book.is_today(case.now)
+    today = 0 <= case.now - book.day_start < NS_PER_DAY
     messages = (book.day_messages if today else 0) + 1
     fills = book.day_fills if today else 0
     cap, level = set_bound(case.limits.max_order_to_trade_ratio)

@@ -29,6 +29,7 @@ class _InForce:
     limits: Effective
     rules: tuple[Rule, ...]
     valid_until: int
+    restricted: frozenset[Symbol]  # every symbol on a restricted list above it
 
 
 class RiskGate:
@@ -70,7 +71,8 @@ class RiskGate:
         if compiled is None:
             effective = Effective(in_force)
             compiled = self._compiled[combination] = (effective, applicable_rules(effective, self.restricted))
-        found = _InForce(scopes, compiled[0], compiled[1], valid_until)
+        restricted = frozenset(symbol for scope in scopes for symbol in self.restricted.get(scope, ()))
+        found = _InForce(scopes, compiled[0], compiled[1], valid_until, restricted)
         self._cache[key] = found
         return found
 
@@ -79,7 +81,7 @@ class RiskGate:
             market = self.prices(facts.symbol)
             applies = self._in_force(facts.account, facts.trader, now)
             case = Case(facts, instrument, applies.scopes, applies.limits, self.restricted, market, now, self.max_age_ns,
-                        self.reference, self.prices, self.fx)
+                        self.reference, self.prices, self.fx, applies.restricted)
             try:
                 for rule in applies.rules:
                     reject = rule(case)

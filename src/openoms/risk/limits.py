@@ -191,10 +191,12 @@ class Effective:
     limit the tightest value and the scope it comes from (a list for permissions and hours,
     which every scope must grant). The rules read one attribute instead of walking the scopes."""
 
-    __slots__ = (*(f.name for f in fields(LimitSet)), "collared", "configured")
+    __slots__ = (*(f.name for f in fields(LimitSet)), "asset_classes_ok", "collared", "configured", "venues_ok")
 
     configured: bool
     collared: bool
+    asset_classes_ok: frozenset[str] | None  # what every scope's list permits (None: no list anywhere)
+    venues_ok: frozenset[str] | None
     max_order_quantity: Bound | None
     max_order_notional: Bound | None
     price_collar_pct: Bound | None
@@ -250,12 +252,23 @@ class Effective:
                 chosen = next((bound for bound in bounds if bound.value == "reject_incoming"), bounds[0])
             setattr(self, name, chosen)
         self.collared = self.price_collar_pct is not None or self.price_collar_ticks is not None
+        self.asset_classes_ok = _permitted(self.allowed_asset_classes)
+        self.venues_ok = _permitted(self.allowed_venues)
 
     def __repr__(self) -> str:
         return f"Effective({ {name: getattr(self, name) for name in self.__slots__ if getattr(self, name)} })"
 
     def has(self, *names: str) -> bool:
         return any(getattr(self, name) is not None for name in names)
+
+
+def _permitted(lists: tuple[Bound, ...] | None) -> frozenset[str] | None:
+    if lists is None:
+        return None
+    allowed: frozenset[str] = lists[0].value
+    for bound in lists[1:]:
+        allowed = allowed & bound.value
+    return allowed
 
 
 def set_bound(bound: Bound | None) -> Bound:
