@@ -49,6 +49,18 @@ function isMultiple(value, step) {
 }
 const isPositive = (text) => decimalParts(text) !== null && /[1-9]/.test(text);
 
+// For display only: an exact decimal string rounded (half away from zero) to ``places`` decimals.
+function rounded(text, places) {
+  if (text === null || text === undefined || text === "") return "";
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(text));
+  if (!m || (m[3] || "").length <= places) return String(text);
+  const digits = BigInt(m[2] + m[3].slice(0, places + 1));
+  const value = (digits + 5n) / 10n;
+  const padded = value.toString().padStart(places + 1, "0");
+  const result = places ? `${padded.slice(0, -places)}.${padded.slice(-places)}` : padded;
+  return (m[1] && /[1-9]/.test(result) ? "-" : "") + result;
+}
+
 // ---- login -----------------------------------------------------------------------------------
 
 $("login-form").addEventListener("submit", async (event) => {
@@ -223,7 +235,7 @@ const mayTrade = (account) => state.me && state.me.actions.includes("trade") &&
   (state.me.tradable_accounts.includes("*") || state.me.tradable_accounts.includes(account) || state.me.accounts === "*");
 
 const ordersTable = new VTable($("orders-table"), [
-  { key: "created_at", label: "Time", width: 70, render: (o) => hms(o.created_at) },
+  { key: "created_at", label: "Time", width: 78, render: (o) => hms(o.created_at) },
   { key: "order_id", label: "Order", width: 70 },
   { key: "account", label: "Account", width: 80 },
   { key: "symbol", label: "Symbol", width: 90 },
@@ -240,7 +252,7 @@ const ordersTable = new VTable($("orders-table"), [
 ], onOrderClick);
 
 const executionsTable = new VTable($("executions-table"), [
-  { key: "time", label: "Time", width: 70, render: (e) => hms(e.time) },
+  { key: "time", label: "Time", width: 78, render: (e) => hms(e.time) },
   { key: "exec_id", label: "Exec", width: 130 },
   { key: "order_id", label: "Order", width: 60 },
   { key: "account", label: "Account", width: 80 },
@@ -380,8 +392,8 @@ $("ticket").addEventListener("submit", async (event) => {
 const signed = (v) => (v === null || v === undefined ? "" : `<span class="${Number(v) >= 0 ? "pos" : "neg"}">${esc(v)}</span>`);
 function renderPositions() {
   const rows = [...state.positions.values()].sort((a, b) => (a.account + a.symbol).localeCompare(b.account + b.symbol));
-  $("positions").innerHTML = rows.map((p) => `<tr><td>${esc(p.account)}</td><td>${esc(p.symbol)}</td><td>${esc(p.quantity)}</td><td>${esc(p.avg_price)}</td>` +
-    `<td>${esc(p.mark)}</td><td>${signed(p.realized_pnl)}</td><td>${signed(p.unrealized_pnl)}</td></tr>`).join("");
+  $("positions").innerHTML = rows.map((p) => `<tr><td>${esc(p.account)}</td><td>${esc(p.symbol)}</td><td>${esc(p.quantity)}</td><td title="${esc(p.avg_price)}">${esc(rounded(p.avg_price, 4))}</td>` +
+    `<td>${esc(p.mark)}</td><td>${signed(rounded(p.realized_pnl, 2))}</td><td>${signed(rounded(p.unrealized_pnl, 2))}</td></tr>`).join("");
   drawPnl();
 }
 function totalPnl() {
@@ -419,7 +431,7 @@ function drawPnl() {
 
 function renderQuotes() {
   $("quotes").innerHTML = [...state.quotes.values()].map((q) => `<tr data-symbol="${esc(q.symbol)}"><td>${esc(q.symbol)}</td><td>${esc(q.bid)}</td>` +
-    `<td>${esc(q.ask)}</td><td>${esc(q.last)}</td><td>${esc(q.volume)}</td></tr>`).join("");
+    `<td>${esc(q.ask)}</td><td>${esc(q.last)}</td></tr>`).join("");
 }
 $("quotes").addEventListener("click", (e) => {
   const row = e.target.closest("tr");
@@ -442,12 +454,12 @@ async function refreshUsage() {
     for (const [name, value] of Object.entries(account)) {
       if (value && typeof value === "object" && "used" in value) {
         const limited = value.limit !== undefined && value.limit !== null && Number(value.limit);
-        const pct = limited ? ((100 * Number(value.used)) / Number(value.limit)).toFixed(1) : "";
-        rows.push(`<tr><td>${esc(account.account)}</td><td>${esc(name)}</td><td>${esc(value.used)}</td><td>${esc(limited ? value.limit : "no limit")}</td><td>${pct}</td></tr>`);
+        const pct = limited ? ` (${((100 * Number(value.used)) / Number(value.limit)).toFixed(1)} %)` : "";
+        rows.push(`<tr><td>${esc(account.account)}</td><td>${esc(name.replace(/_/g, " "))}</td><td>${esc(rounded(value.used, 2))}</td><td>${esc(limited ? value.limit + pct : "none")}</td></tr>`);
       }
     }
   }
-  $("usage").innerHTML = rows.join("") || `<tr><td colspan="5" class="muted">no limits in use</td></tr>`;
+  $("usage").innerHTML = rows.join("") || `<tr><td colspan="4" class="muted">no limits in use</td></tr>`;
 }
 setInterval(refreshUsage, 5000);
 
