@@ -58,7 +58,20 @@ async def hub_run(orders: int, window: int, subscribers: int) -> dict[str, Any]:
         subs = [hub.subscribe(f"u{n}", None, None)[0] for n in range(subscribers)]
         for sub in subs:
             sub.max_pending = 10**9
-        queued_before = sum(len(s.pending) for s in subs)
+        queued = [0]
+
+        async def consume() -> None:
+            # What each socket's task does between batches, less the socket write: take the frames, make the text.
+            while True:
+                for sub in subs:
+                    pending = sub.pending
+                    queued[0] += len(pending)
+                    while pending:
+                        seq, prev, text = pending.popleft()
+                        _ = f'{{"seq":{seq},"prev":{prev},{text}' if seq else text
+                await asyncio.sleep(0.005)
+
+        consumer = asyncio.create_task(consume())
         semaphore = asyncio.Semaphore(window)
 
         quote = deep_quote(time.time_ns())  # deep liquidity at 100.00: every order fills at once
@@ -77,11 +90,12 @@ async def hub_run(orders: int, window: int, subscribers: int) -> dict[str, Any]:
         await asyncio.gather(*(one(n) for n in range(orders)))
         await oms.runtime.drain()
         elapsed = time.perf_counter() - started
-        queued = sum(len(s.pending) for s in subs) - queued_before
+        consumer.cancel()
+        queued[0] += sum(len(s.pending) for s in subs)
         published = hub.published
         await oms.stop()
     return {"subscribers": subscribers, "orders_per_s": round(orders / elapsed), "updates": published,
-            "frames_queued_per_s": round(queued / elapsed)}
+            "frames_per_s": round(queued[0] / elapsed)}
 
 
 def free_port() -> int:
@@ -188,7 +202,7 @@ def main() -> None:
         run = asyncio.run(hub_run(args.orders, args.window, subscribers))
         hub.append(run)
         print(f"hub, {subscribers:>3} subscribers: {run['orders_per_s']:>7,} orders/s, "
-              f"{run['frames_queued_per_s']:>10,} frames queued/s", file=sys.stderr)
+              f"{run['frames_per_s']:>10,} frames/s made for subscribers", file=sys.stderr)
     baseline = hub[0]["orders_per_s"]
     for run in hub:
         run["vs_no_subscribers"] = round(run["orders_per_s"] / baseline, 2)

@@ -155,6 +155,16 @@ def test_trader_places_replaces_cancels_and_sees_fills_live(page_of: Any, server
     expect(page.locator("#detail")).to_contain_text("OrderFilled")
     expect(page.locator("#detail")).to_contain_text("trader1")
 
+    # Cancel all shown: only the open orders in the filter, each answered by the venue.
+    first, second = send_order(page, "AAPL", "5", "150.00"), send_order(page, "AAPL", "6", "151.00")
+    page.select_option("#f-status", "open")
+    expect(row(page, second)).to_contain_text("new")
+    page.click("#cancel-all")
+    expect(page.locator("#t-result")).to_contain_text("cancel sent for 2 order(s)")
+    page.select_option("#f-status", "canceled")
+    for order_id in (first, second, resting):
+        expect(row(page, order_id)).to_contain_text("canceled")
+
 
 def test_a_read_only_user_is_refused_an_order_and_sees_why(page_of: Any) -> None:
     from playwright.sync_api import expect

@@ -133,7 +133,7 @@ def test_a_resume_the_server_cannot_serve_gets_a_snapshot(tmp_path: Path) -> Non
 def test_a_slow_consumer_is_cut_off_not_silently_skipped() -> None:
     subscription = Subscription("u", None, max_pending=2)
     for seq in (1, 2, 3):
-        subscription.push(Update(seq, "ACC", None, b'{"type":"order"}'))
+        subscription.push(Update(seq, "ACC", None, '"type":"order"}'))
     assert subscription.overflowed and len(subscription.pending) == 2  # the pump closes with SLOW_CONSUMER
 
 

@@ -30,6 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from .policy import ALL_ACCOUNTS, Role, parse_roles
 
 MIN_PASSWORD_LENGTH = 12
+NEVER = 2**63 - 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     username TEXT PRIMARY KEY, display_name TEXT NOT NULL, roles TEXT NOT NULL, accounts TEXT NOT NULL,
@@ -113,6 +114,14 @@ class UserStore:
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._hasher = PasswordHasher()
+        self._writes = 0  # changes made through this connection (SQLite's data_version counts the others')
+
+    def version(self) -> tuple[int, int]:
+        """Changes if any user, key or session changed, here or in another process (``oms users``):
+        what a cache of authenticated callers is keyed on."""
+        with self._lock:
+            (data_version,) = self._db.execute("PRAGMA data_version").fetchone()
+        return int(data_version), self._writes
 
     def close(self) -> None:
         self._db.close()
@@ -198,6 +207,7 @@ class UserStore:
         return user
 
     def _changed(self, actor: str, action: str, username: str, detail: str) -> None:
+        self._writes += 1
         self._db.execute("INSERT INTO user_changes (ts, actor, action, username, detail) VALUES (?, ?, ?, ?, ?)",
                          (time.time_ns(), actor, action, username, detail))
 
@@ -244,6 +254,7 @@ class UserStore:
     def logout(self, token: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
+            self._writes += 1
 
     def issue_api_key(self, username: str, name: str, actor: str) -> str:
         """A new API key for a system acting as ``username``; shown once, stored hashed."""
@@ -269,8 +280,9 @@ class UserStore:
                                     "WHERE ? IS NULL OR username = ? ORDER BY created_at", (username, username)).fetchall()
         return [{"key_id": k, "username": u, "name": n, "created_at": c, "revoked": bool(r)} for k, u, n, c, r in rows]
 
-    def authenticate(self, credential: str) -> tuple[User, str] | None:
-        """The user a bearer credential (session token or API key) stands for, and which it was."""
+    def authenticate(self, credential: str) -> tuple[User, str, int] | None:
+        """The user a bearer credential (session token or API key) stands for, which it was, and
+        until when it holds (ns; an API key until revoked)."""
         now = time.time_ns()
         with self._lock:
             if credential.startswith("oms_"):
@@ -279,14 +291,14 @@ class UserStore:
                                        (key_id,)).fetchone()
                 if row is None or not secrets.compare_digest(row[1], _digest(secret)):
                     return None
-                username, via = row[0], "api_key"
+                username, via, expires = row[0], "api_key", NEVER
             else:
-                row = self._db.execute("SELECT username FROM sessions WHERE token_hash = ? AND expires_at > ?",
+                row = self._db.execute("SELECT username, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
                                        (_digest(credential), now)).fetchone()
                 if row is None:
                     return None
-                username, via = row[0], "session"
+                username, via, expires = row[0], "session", int(row[1])
         user = self.get(username)
         if user is None or user.disabled:
             return None
-        return user, via
+        return user, via, expires

@@ -17,7 +17,9 @@ for an OMS embedded in a process that vouches for its callers (tests, in-process
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -110,6 +112,10 @@ class AccessControl:
         self.oms = oms
         self.users = users
         self.trusted_header = trusted_header
+        # credential digest -> (principal, valid until ns), for one version of the user store: any
+        # change to a user, key or session (here or by `oms users`) empties it.
+        self._cache: dict[str, tuple[Principal, int]] = {}
+        self._cache_version: tuple[int, int] = (-1, -1)
 
     def principal_of(self, user: User, via: str) -> Principal:
         """The user as the API sees them; desks expand to their accounts. Also tells the engine."""
@@ -139,15 +145,28 @@ class AccessControl:
 
     def authenticate(self, headers: list[tuple[bytes, bytes]], query_token: str | None = None) -> Principal | None:
         if self.trusted_header:
-            user = header(headers, b"x-oms-user") or self.oms.config.default_user
-            return Principal(user, frozenset(), frozenset(), "trusted_header", trusted=True)
+            name = header(headers, b"x-oms-user") or self.oms.config.default_user
+            return Principal(name, frozenset(), frozenset(), "trusted_header", trusted=True)
         credential = bearer(headers) or query_token
         if credential is None:
             return None
+        version = self.users.version()
+        if version != self._cache_version:
+            self._cache.clear()
+            self._cache_version = version
+        key = hashlib.sha256(credential.encode()).hexdigest()
+        cached = self._cache.get(key)
+        if cached is not None and time.time_ns() < cached[1]:
+            return cached[0]
         found = self.users.authenticate(credential)
         if found is None:
             return None
-        return self.principal_of(*found)
+        user, via, expires = found
+        principal = self.principal_of(user, via)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (principal, expires)
+        return principal
 
     def deny(self, principal: Principal, action: str, target: str) -> None:
         log.warning("access denied: %s may not %s (%s)", principal.user, action, target)
@@ -179,6 +198,10 @@ class AccessMiddleware:
         await self.app(scope, receive, send)
 
     def check(self, scope: Scope) -> Response | None:
+        control = self.control
+        if control.trusted_header:  # the embedding process vouches; only the engine's checks apply
+            scope.setdefault("state", {})["principal"] = control.authenticate(scope["headers"])
+            return None
         template, params = None, {}
         for route in self.routes():
             match, child = route.matches(scope)
@@ -188,7 +211,6 @@ class AccessMiddleware:
         required = ROUTE_ACTIONS.get((scope["method"], template)) if template else None
         if required is PUBLIC:
             return None
-        control = self.control
         principal = control.authenticate(scope["headers"])
         if principal is None:
             return error_response(401, "UNAUTHENTICATED", "sign in: send Authorization: Bearer <session token or API key>")

@@ -75,7 +75,7 @@ def register_auth_routes(app: FastAPI, control: AccessControl) -> None:
         token, expires_at = result
         found = users.authenticate(token)
         assert found is not None
-        return json_response({"token": token, "expires_at": iso(expires_at), **me(control.principal_of(*found))})
+        return json_response({"token": token, "expires_at": iso(expires_at), **me(control.principal_of(found[0], found[1]))})
 
     @app.post("/api/v1/auth/logout", tags=["access"], summary="End this session")
     async def logout(request: Request) -> Response:

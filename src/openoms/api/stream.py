@@ -128,10 +128,12 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
                     return
                 frames = subscription.pending
                 while frames and not subscription.overflowed:
-                    seq, frame = frames.popleft()
-                    await websocket.send_text(frame.decode())
+                    seq, prev, text = frames.popleft()
                     if seq:
+                        await websocket.send_text(f'{{"seq":{seq},"prev":{prev},{text}')
                         subscription.delivered_seq = seq
+                    else:
+                        await websocket.send_text(text)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -51,7 +51,7 @@ class Update:
     seq: int
     account: str | None  # None: for everyone (risk controls), or for ``user`` alone
     user: str | None
-    body: bytes  # the JSON object without its seq/prev, encoded once for every subscriber
+    body: str  # the JSON object's members after its opening brace, encoded once for every subscriber
 
 
 @dataclass(eq=False, slots=True)
@@ -60,7 +60,9 @@ class Subscription:
     visible: frozenset[str] | None  # None: every account
     max_pending: int
     last_seq: int = 0  # the last stream number this subscriber was sent (or given as its base)
-    pending: deque[tuple[int, bytes]] = field(default_factory=deque)  # (seq, frame); seq 0: unnumbered
+    # (seq, prev, body) per numbered update, (0, 0, text) per unnumbered frame: the text is put
+    # together when sent, by the socket's own task, not while the engine's batch is published.
+    pending: deque[tuple[int, int, str]] = field(default_factory=deque)
     delivered_seq: int = 0  # the last numbered update written to the socket
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
@@ -76,14 +78,14 @@ class Subscription:
             self.overflowed = True
             self.wake.set()
             return
-        self.pending.append((update.seq, b'{"seq":%d,"prev":%d,%s' % (update.seq, self.last_seq, update.body[1:])))
+        self.pending.append((update.seq, self.last_seq, update.body))
         self.last_seq = update.seq
         self.wake.set()
 
-    def push_raw(self, frame: bytes) -> None:
+    def push_raw(self, frame: str) -> None:
         """An unnumbered message (quotes, marks): dropped rather than queued for a slow consumer."""
         if len(self.pending) < self.max_pending // 2:
-            self.pending.append((0, frame))
+            self.pending.append((0, 0, frame))
             self.wake.set()
 
 
@@ -182,7 +184,7 @@ class StreamHub:
 
     def _publish(self, account: str | None, user: str | None, message: dict[str, Any]) -> None:
         self.seq += 1
-        update = Update(self.seq, account, user, _encode(message))
+        update = Update(self.seq, account, user, _encode(message)[1:].decode())
         self.buffer.append(update)
         self.published += 1
         for subscription in self.subscriptions:
@@ -258,7 +260,7 @@ class StreamHub:
 
     # --- market data and marks (unnumbered: only the latest value matters) ----------------------
 
-    def market_frames(self, sent: dict[str, int]) -> bytes | None:
+    def market_frames(self, sent: dict[str, int]) -> str | None:
         """Quotes that changed since the last call (``sent``: symbol -> quote ts), as one frame."""
         changed = []
         for quote in self.quotes.all():
@@ -267,9 +269,9 @@ class StreamHub:
                 changed.append({"symbol": quote.symbol, "bid": str(quote.bid), "ask": str(quote.ask), "last": str(quote.last),
                                 "bid_size": str(quote.bid_size), "ask_size": str(quote.ask_size), "volume": str(quote.volume),
                                 "halted": quote.halted, "time": iso(quote.ts)})
-        return _encode({"type": "quotes", "quotes": changed}) if changed else None
+        return _encode({"type": "quotes", "quotes": changed}).decode() if changed else None
 
-    def marks_frame(self, subscription: Subscription) -> bytes | None:
+    def marks_frame(self, subscription: Subscription) -> str | None:
         """Every visible position marked at the last price now: intraday P&L moves with the market."""
         rows = []
         for (account, _), position in sorted(self.positions.items()):
@@ -278,4 +280,4 @@ class StreamHub:
                 rows.append({"account": view["account"], "symbol": view["symbol"], "mark": view["mark"],
                              "unrealized_pnl": view["unrealized_pnl"], "realized_pnl": view["realized_pnl"],
                              "currency": view["currency"]})
-        return _encode({"type": "marks", "positions": rows}) if rows else None
+        return _encode({"type": "marks", "positions": rows}).decode() if rows else None
