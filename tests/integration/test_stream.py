@@ -21,9 +21,10 @@ Message = dict[str, Any]
 
 def make_client(data: Path, **settings: Any) -> tuple[TestClient, dict[str, str]]:
     users = UserStore(data / "users.sqlite")
+    users.create("leaver", ["trader"], ["ACC-EQ-1"])
     users.create("eq1", ["trader"], ["ACC-EQ-1"])
     users.create("boss", ["administrator"], ["*"])
-    keys = {name: users.issue_api_key(name, "stream", actor="test") for name in ("eq1", "boss")}
+    keys = {name: users.issue_api_key(name, "stream", actor="test") for name in ("eq1", "boss", "leaver")}
     oms = build(Config(data_dir=data, market_data_interval_ms=50, gc_threshold=0, gil_switch_interval_us=0, **settings))
     return TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False), keys
 
@@ -143,3 +144,23 @@ def test_a_bad_first_message_is_answered_and_closed(client: Any, first: str) -> 
     with test_client.websocket_connect("/api/v1/stream") as ws:
         ws.send_text(first)
         assert ws.receive_json()["code"] == "BAD_SUBSCRIBE"
+
+
+@pytest.mark.parametrize("change", ["disable", "regrant"])
+def test_a_subscriber_disabled_or_regranted_while_connected_is_told_and_closed(tmp_path: Path, change: str) -> None:
+    test_client, keys = make_client(tmp_path / "data")
+    with test_client, test_client.websocket_connect("/api/v1/stream") as ws:
+        ws.send_json({"type": "subscribe", "token": keys["leaver"]})
+        assert ws.receive_json()["type"] == "snapshot"
+        users = UserStore(tmp_path / "data" / "users.sqlite")  # as `oms users` would, from another connection
+        if change == "disable":
+            users.update("leaver", "test", disabled=True)
+        else:
+            users.update("leaver", "test", accounts=["ACC-EQ-2"])
+        expected = "SESSION_ENDED" if change == "disable" else "ENTITLEMENTS_CHANGED"
+        for _ in range(40):  # quotes come twice a second; the check runs every two seconds
+            message = ws.receive_json()
+            if message["type"] == "error":
+                assert message["code"] == expected
+                return
+        raise AssertionError("the stream went on for a user who changed")

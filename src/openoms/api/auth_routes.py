@@ -64,7 +64,9 @@ def register_auth_routes(app: FastAPI, control: AccessControl) -> None:
         status = 404 if str(exc).startswith("unknown user") else 409 if "already exists" in str(exc) else 422
         return error_response(status, "INVALID_USER", str(exc))
 
-    @app.post("/api/v1/auth/login", tags=["access"], summary="Sign in with a password: a session token that expires")
+    @app.post("/api/v1/auth/login", tags=["access"], summary="Sign in with a password: a session token that expires",
+              openapi_extra={"security": [],
+                             "requestBody": {"content": {"application/json": {"schema": msgspec.json.schema(LoginRequest)}}}})
     async def login(request: Request) -> Response:
         body = decode_body(await request.body(), LoginRequest)
         # argon2 takes tens of milliseconds on purpose: off the event loop, so trading goes on.

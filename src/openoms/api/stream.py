@@ -11,6 +11,8 @@ Protocol (JSON text frames):
    ``{"seq", "prev", "type": "order" | "execution" | "position" | "rejection" | "risk", ...}``
    and unnumbered ``quotes`` and ``marks`` (latest value wins; never replayed).
 3. A client that sees ``prev`` differ from the last ``seq`` it holds reconnects with that seq.
+   Every two seconds the credential is checked again: an ended session, revoked key or disabled
+   user gets ``SESSION_ENDED``, changed accounts ``ENTITLEMENTS_CHANGED``, then a close (1008).
    A client too slow to keep up gets ``{"type": "error", "code": "SLOW_CONSUMER", "resume_seq"}``
    and the socket closes (code 1013): reconnect and resume.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import msgspec
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -33,6 +36,7 @@ SUBSCRIBE_TIMEOUT = 10.0
 MARKET_INTERVAL = 0.5  # seconds between quote/mark frames
 CLOSE_POLICY = 1008  # RFC 6455: policy violation (not signed in)
 CLOSE_TRY_AGAIN = 1013
+REVALIDATE_SECONDS = 2.0  # how often a connected subscriber's credential and accounts are checked again
 
 
 class Resume(msgspec.Struct):
@@ -103,20 +107,34 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
             shown = first.pop("shown_seq", 0)
             await oms.runtime.wait_durable(int(shown))  # a snapshot shows only what the journal holds
             await websocket.send_text(_encode(first).decode())
-            await pump(websocket, subscription)
+            await pump(websocket, subscription, list(websocket.scope["headers"]), request.token)
         except (WebSocketDisconnect, RuntimeError):
             pass  # the client went away (RuntimeError: starlette's "send after close")
         finally:
             hub.unsubscribe(subscription)
 
-    async def pump(websocket: WebSocket, subscription: Subscription) -> None:
-        reader = asyncio.create_task(drain_client(websocket))
+    async def pump(websocket: WebSocket, subscription: Subscription, headers: list[tuple[bytes, bytes]], token: str | None) -> None:
+        reader = asyncio.create_task(drain_client(websocket, subscription))
+        checked = time.monotonic()
         try:
             while not reader.done():
+                if time.monotonic() - checked >= REVALIDATE_SECONDS:
+                    # The session may have expired or been ended, the key revoked, the user disabled
+                    # or regranted since the subscribe: the stream follows (cheap: callers are cached).
+                    checked = time.monotonic()
+                    principal = control.authenticate(headers, token)
+                    ended = "SESSION_ENDED" if principal is None else (
+                        "ENTITLEMENTS_CHANGED" if principal.visible() != subscription.visible else None)
+                    if ended is not None:
+                        await websocket.send_text(_encode({"type": "error", "code": ended, "resume_seq": subscription.delivered_seq,
+                                                           "message": "sign in again" if principal is None else
+                                                           "your accounts changed: subscribe again"}).decode())
+                        await websocket.close(CLOSE_POLICY)
+                        return
                 if not subscription.pending and not subscription.overflowed:
                     subscription.wake.clear()
                     waiter = asyncio.create_task(subscription.wake.wait())
-                    await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait({waiter, reader}, timeout=REVALIDATE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
                     waiter.cancel()
                     continue
                 if subscription.overflowed:
@@ -139,12 +157,13 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
 
-    async def drain_client(websocket: WebSocket) -> None:
-        """The client may send pings; anything it sends is answered with a pong, and a close ends it."""
+    async def drain_client(websocket: WebSocket, subscription: Subscription) -> None:
+        """The client may send pings; anything it sends is answered with a pong (queued behind the
+        updates: one task writes to the socket), and a close ends it."""
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            await websocket.send_text('{"type":"pong"}')
+            subscription.push_raw('{"type":"pong"}')
 
     return hub

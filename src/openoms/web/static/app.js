@@ -164,7 +164,14 @@ function onMessage(m) {
       schedule("risk"); refreshUsage(); break;
     }
     case "rejection": $("t-result").innerHTML = `<span class="error">${esc(m.command)} refused: ${esc(m.message)}</span>`; break;
-    case "error": $("stream-seq").textContent = m.message; break;
+    case "error":
+      if (m.code === "UNAUTHENTICATED" || m.code === "SESSION_ENDED") { signOut("your session ended; sign in again"); return; }
+      if (m.code === "ENTITLEMENTS_CHANGED") { // start over with what the user may now see
+        state.epoch = null; state.seq = 0;
+        api("GET", "/api/v1/auth/me").then((r) => { if (r.ok) { if (state.socket) state.socket.onclose = null; start(r.body); } });
+        return;
+      }
+      $("stream-seq").textContent = m.message; break;
   }
   if (m.seq) $("stream-seq").textContent = `seq ${state.seq}`;
 }
