@@ -8,8 +8,9 @@ Two parts, one JSON line at the end:
   subscribers, same run.
 - ``socket``: starts ``oms serve`` (signed-in mode, an API key made with ``oms users``),
   connects ``--clients`` WebSocket clients from a separate process, submits orders over HTTP
-  from this one, and counts the updates the clients receive: messages/s delivered in total and
-  the delay from an order's HTTP answer to its first update at a client (p50/p99).
+  from this one (20 raw keep-alive connections), and counts the updates the clients receive: messages/s delivered
+  in total and the delay from an order's HTTP answer to its first update at a client (p50/p99).
+  Baseline: the same submissions with no client connected, same run.
 
     python benchmarks/stream_fanout.py [--orders 20000] [--window 50] [--socket-orders 2000] [--clients 20]
 """
@@ -41,6 +42,7 @@ from openoms.domain.ids import AccountId, ClientOrderId
 from openoms.domain.values import Side
 
 TRADER = cmd.Actor("demo", "bench")
+CONNECTIONS = 20  # HTTP connections submitting in the socket part (closed loop)
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -113,19 +115,23 @@ def clients_process(url: str, key: str, clients: int, expect_orders: int, ready:
         counts = [0] * clients
 
         async def client(index: int) -> None:
+            done: set[str] = set()
             async with websockets.connect(url, max_size=None) as ws:
                 await ws.send(json.dumps({"type": "subscribe", "token": key}))
                 await ws.recv()  # the snapshot
                 ready.put(index)
                 while True:
-                    message = json.loads(await ws.recv())
-                    if message.get("type") != "order":
-                        continue
-                    counts[index] += 1
-                    cl_ord_id = message["order"]["cl_ord_id"]
-                    if cl_ord_id not in first_seen:
-                        first_seen[cl_ord_id] = time.time()
-                    if message["order"]["status"] == "new" and cl_ord_id == f"S{expect_orders - 1}":
+                    frame = json.loads(await ws.recv())
+                    for message in frame if isinstance(frame, list) else [frame]:
+                        if message.get("type") != "order":
+                            continue
+                        counts[index] += 1
+                        cl_ord_id = message["order"]["cl_ord_id"]
+                        if cl_ord_id not in first_seen:
+                            first_seen[cl_ord_id] = time.time()
+                        if message["order"]["status"] == "new":
+                            done.add(cl_ord_id)
+                    if len(done) == expect_orders:
                         return
 
         started = time.time()
@@ -137,6 +143,8 @@ def clients_process(url: str, key: str, clients: int, expect_orders: int, ready:
 
 async def socket_run(orders: int, clients: int) -> dict[str, Any]:
     import httpx
+
+    orders -= orders % CONNECTIONS
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -162,25 +170,35 @@ async def socket_run(orders: int, clients: int) -> dict[str, Any]:
                 ready, result = context.Queue(), context.Queue()
                 process = context.Process(target=clients_process, args=(f"ws://127.0.0.1:{port}/api/v1/stream", key, clients,
                                                                         orders, ready, result))
-                process.start()
-                for _ in range(clients):
-                    await asyncio.to_thread(ready.get, True, 60)
+                if clients:
+                    process.start()
+                    for _ in range(clients):
+                        await asyncio.to_thread(ready.get, True, 60)
                 answered: dict[str, float] = {}
-                semaphore = asyncio.Semaphore(20)
 
-                async def one(n: int) -> None:
-                    async with semaphore:
-                        response = await http.post("/api/v1/orders", json={
-                            "account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy", "quantity": "1",
-                            "price": f"{100 + n % 50 / 100:.2f}", "cl_ord_id": f"S{n}"})
+                async def connection(worker: int, count: int) -> None:
+                    # Raw keep-alive HTTP/1.1, as benchmarks/http_submit.py: an HTTP client library would be the bottleneck.
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    for i in range(count):
+                        n = worker * count + i
+                        body = (f'{{"account":"ACC-EQ-1","symbol":"AAPL","side":"buy","quantity":"1",'
+                                f'"price":"{100 + n % 50 / 100:.2f}","cl_ord_id":"S{n}"}}').encode()
+                        writer.write((f"POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                      f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+                        head = await reader.readuntil(b"\r\n\r\n")
+                        length = next(int(line[15:]) for line in head.split(b"\r\n") if line[:15].lower() == b"content-length:")
+                        await reader.readexactly(length)
+                        assert head[9:12] == b"201", head
                         answered[f"S{n}"] = time.time()
-                        assert response.status_code == 201, response.text
+                    writer.close()
 
                 started = time.perf_counter()
-                await asyncio.gather(*(one(n) for n in range(orders)))
-                outcome = await asyncio.to_thread(result.get, True, 300)
+                await asyncio.gather(*(connection(w, orders // CONNECTIONS) for w in range(CONNECTIONS)))
+                outcome: dict[str, Any] = {"first_seen": {}, "messages": 0}
+                if clients:
+                    outcome = await asyncio.to_thread(result.get, True, 300)
+                    process.join(30)
                 elapsed = time.perf_counter() - started
-                process.join(30)
         finally:
             server.terminate()
             server.wait(30)
@@ -206,10 +224,14 @@ def main() -> None:
     baseline = hub[0]["orders_per_s"]
     for run in hub:
         run["vs_no_subscribers"] = round(run["orders_per_s"] / baseline, 2)
-    wire = asyncio.run(socket_run(args.socket_orders, args.clients))
-    print(f"socket, {wire['clients']} clients: {wire['messages_per_s']:,} order updates/s delivered, "
-          f"HTTP answer -> first update p50 {wire['answer_to_update_p50_ms']} ms, p99 {wire['answer_to_update_p99_ms']} ms",
-          file=sys.stderr)
+    wire = []
+    for clients in (0, args.clients):
+        run = asyncio.run(socket_run(args.socket_orders, clients))
+        run["vs_no_clients"] = round(run["submit_orders_per_s"] / wire[0]["submit_orders_per_s"], 2) if wire else 1.0
+        wire.append(run)
+        print(f"socket, {clients} clients: {run['submit_orders_per_s']:,} orders/s submitted over HTTP, "
+              f"{run['messages_per_s']:,} order updates/s delivered, HTTP answer -> first update "
+              f"p50 {run['answer_to_update_p50_ms']} ms, p99 {run['answer_to_update_p99_ms']} ms", file=sys.stderr)
     print(json.dumps({"benchmark": "stream_fanout", "hub": hub, "socket": wire, "orders": args.orders, "window": args.window}))
 
 

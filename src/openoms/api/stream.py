@@ -9,7 +9,8 @@ Protocol (JSON text frames):
    "positions", "kill_switches"}`` or, when it still holds everything after ``seq`` of that
    epoch, ``{"type": "resumed", "epoch", "seq"}``; then numbered updates
    ``{"seq", "prev", "type": "order" | "execution" | "position" | "rejection" | "risk", ...}``
-   and unnumbered ``quotes`` and ``marks`` (latest value wins; never replayed).
+   and unnumbered ``quotes`` and ``marks`` (latest value wins; never replayed). When several
+   messages are waiting, one frame carries them as a JSON array, in order.
 3. A client that sees ``prev`` differ from the last ``seq`` it holds reconnects with that seq.
    Every two seconds the credential is checked again: an ended session, revoked key or disabled
    user gets ``SESSION_ENDED``, changed accounts ``ENTITLEMENTS_CHANGED``, then a close (1008).
@@ -36,6 +37,7 @@ SUBSCRIBE_TIMEOUT = 10.0
 MARKET_INTERVAL = 0.5  # seconds between quote/mark frames
 CLOSE_POLICY = 1008  # RFC 6455: policy violation (not signed in)
 CLOSE_TRY_AGAIN = 1013
+MAX_PER_FRAME = 500  # messages batched into one WebSocket frame at most
 REVALIDATE_SECONDS = 2.0  # how often a connected subscriber's credential and accounts are checked again
 
 
@@ -144,14 +146,21 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
                                                        "message": f"too far behind; reconnect and resume from seq {resume_seq}"}).decode())
                     await websocket.close(CLOSE_TRY_AGAIN)
                     return
+                # Whatever is waiting goes in one frame (a JSON array when more than one message): a frame
+                # costs far more than its bytes, and a burst of fills would otherwise be a burst of frames.
                 frames = subscription.pending
-                while frames and not subscription.overflowed:
+                parts: list[str] = []
+                last = 0
+                while frames and len(parts) < MAX_PER_FRAME:
                     seq, prev, text = frames.popleft()
                     if seq:
-                        await websocket.send_text(f'{{"seq":{seq},"prev":{prev},{text}')
-                        subscription.delivered_seq = seq
+                        parts.append(f'{{"seq":{seq},"prev":{prev},{text}')
+                        last = seq
                     else:
-                        await websocket.send_text(text)
+                        parts.append(text)
+                await websocket.send_text(parts[0] if len(parts) == 1 else "[" + ",".join(parts) + "]")
+                if last:
+                    subscription.delivered_seq = last
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

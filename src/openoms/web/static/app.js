@@ -114,7 +114,10 @@ function connect() {
     const resume = state.epoch ? { epoch: state.epoch, seq: state.seq } : null;
     socket.send(JSON.stringify({ type: "subscribe", token: state.token, resume }));
   };
-  socket.onmessage = (event) => onMessage(JSON.parse(event.data));
+  socket.onmessage = (event) => {
+    const data = JSON.parse(event.data); // one message, or a JSON array of those that were waiting
+    for (const m of Array.isArray(data) ? data : [data]) { if (state.socket !== socket) break; onMessage(m); }
+  };
   socket.onclose = () => {
     setStatus(false);
     if (state.token) setTimeout(() => { if (state.token) connect(); }, 1000);
