@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,8 +91,9 @@ def serve(
         console.print(f"[red]{problem}[/red] (set fix_port / OMS_FIX_PORT, or OMS_FIX_ENABLED=false)")
         raise typer.Exit(1)
     oms.serve_fix = True  # the FIX acceptor (config fix_enabled, on by default)
-    if cfg.trust_user_header:
-        console.print("[yellow]trust_user_header is on: X-OMS-User names the caller with no credential; never expose this port[/yellow]")
+    if cfg.trust_user_header:  # through the log (it may be JSON), not the console
+        logging.getLogger("openoms").warning("trust_user_header is on: X-OMS-User names the caller with no credential; "
+                                             "never expose this port")
     api = create_app(oms, manage_lifecycle=True, trusted_header=cfg.trust_user_header)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler
     # that was installed before it; a no-op handler there lets a clean shutdown exit with status 0.

@@ -191,3 +191,28 @@ def test_a_wrong_password_keeps_the_login_form(browser: Any, server: Any) -> Non
     expect(page.locator("#login-error")).to_contain_text("wrong username or password", timeout=WAIT_MS)
     expect(page.locator("#app-view")).to_be_hidden()
     context.close()
+
+
+def test_thousands_of_orders_keep_only_the_rows_in_view_in_the_page(page_of: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = page_of("viewer", "viewer password 1")
+    before = page.evaluate("state.orders.size")  # the other tests' orders, on the same server
+    # 5,000 order updates through the page's own stream handler, as a busy day would deliver them.
+    page.evaluate("""() => {
+        const base = state.seq;
+        for (let i = 0; i < 5000; i++) {
+            onMessage({seq: base + i + 1, prev: base + i, type: "order", order: {
+                order_id: `X${i}`, account: "ACC-EQ-1", symbol: i % 2 ? "MSFT" : "AAPL", side: "buy", quantity: String(i + 1),
+                price: "100.00", ord_type: "limit", tif: "day", status: i % 3 ? "new" : "filled", cum_qty: "0", avg_px: "0",
+                created_at: "2026-11-26T10:00:00Z"}});
+        }
+    }""")
+    expect(page.locator("#order-count")).to_contain_text(f"of {before + 5000}")
+    assert page.locator("#orders-table .vrow").count() < 60
+    page.fill("#f-symbol", "MSFT")
+    expect(page.locator("#order-count")).to_contain_text("2500 shown")  # the other tests trade AAPL only
+    page.locator('#orders-table .vhead .cell[data-key="quantity"]').click()  # ascending by quantity
+    expect(page.locator("#orders-table .vrow").first).to_contain_text("X1")
+    page.locator("#orders-table").evaluate("el => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); }")
+    expect(page.locator("#orders-table .vrow").last).to_contain_text("X4999")
