@@ -388,7 +388,8 @@ $("ticket").addEventListener("submit", async (event) => {
   $("t-submit").disabled = false;
   if (r.ok) {
     $("t-result").innerHTML = `<span class="ok">order ${esc(r.body.order.order_id)} accepted (${esc(r.body.order.status)})</span>`;
-    state.orders.set(r.body.order.order_id, r.body.order); schedule("orders");
+    // The stream may already have brought a later state (a fill) before this answer: never go back.
+    if (!state.orders.has(r.body.order.order_id)) { state.orders.set(r.body.order.order_id, r.body.order); schedule("orders"); }
     return;
   }
   const error = r.body.error || {};
