@@ -83,3 +83,12 @@ def server_factory(tmp_path: Path) -> Iterator[type[Server]]:
         if server.proc is not None and server.proc.poll() is None:
             server.proc.kill()
             server.proc.wait(10)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Each phase's report on the test item (``item.rep_call``): the blotter tests take
+    screenshots of their pages when the test failed."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)

@@ -95,13 +95,6 @@ def page_of(browser: Any, server: Any, tmp_path: Path, request: pytest.FixtureRe
         context.close()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
-    setattr(item, f"rep_{report.when}", report)
-
-
 def send_order(page: Any, symbol: str, quantity: str, price: str) -> str:
     page.fill("#t-symbol", symbol)
     page.fill("#t-quantity", quantity)
