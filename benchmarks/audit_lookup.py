@@ -77,7 +77,7 @@ def measure_server(data_dir: Path, lookups: int, with_index: bool) -> dict[str, 
     rng = random.Random(7)
     order_ids = list(oms.engine.orders)
     picks = [rng.choice(order_ids) for _ in range(lookups)]
-    with TestClient(create_app(oms, manage_lifecycle=True)) as client:
+    with TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True)) as client:
         for order_id in picks[:50]:  # warm up
             client.get(f"/api/v1/audit/orders/{order_id}")
         http = []

@@ -42,13 +42,16 @@ def percentiles(samples: list[int]) -> dict[str, float]:
 # --- load generator (runs in its own process) --------------------------------------------------
 
 
+AUTHORIZATION = os.environ.get("OMS_BENCH_TOKEN", "")  # the API key the driver made with `oms users`
+
+
 def request_bytes(kind: str, port: int, i: int, worker: int) -> bytes:
     if kind == "health":
         return f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     body = (f'{{"account":"ACC-EQ-{1 + worker % 2}","symbol":"AAPL","side":"buy","quantity":"100",'
             f'"price":"100.00","cl_ord_id":"H{worker}-{i}"}}').encode()
     head = (f"POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+            f"Authorization: Bearer {AUTHORIZATION}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
     return head + body
 
 
@@ -85,11 +88,11 @@ async def load(kind: str, port: int, requests: int, connections: int) -> dict[st
 # --- driver -------------------------------------------------------------------------------------
 
 
-def run_loadgen(kind: str, port: int, requests: int, connections: int) -> dict[str, Any]:
+def run_loadgen(kind: str, port: int, requests: int, connections: int, token: str = "") -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--loadgen", kind, "--port", str(port), "--requests", str(requests),
          "--connections", str(connections)],
-        capture_output=True, text=True, check=True, timeout=600,
+        capture_output=True, text=True, check=True, timeout=600, env=dict(os.environ, OMS_BENCH_TOKEN=token),
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -110,6 +113,12 @@ def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         env = dict(os.environ, OMS_LOG_LEVEL="warning", OMS_FIX_ENABLED="false")  # HTTP alone, as measured before FIX
+        # Sign-in is required: an administrator and an API key, as an operator would make them.
+        users = [sys.executable, "-m", "openoms", "users"]
+        subprocess.run([*users, "create-admin", "bench", "--data-dir", str(Path(tmp) / "data")], input="bench password 1\n",
+                       text=True, check=True, capture_output=True)
+        token = subprocess.run([*users, "api-key", "bench", "--data-dir", str(Path(tmp) / "data")], text=True, check=True,
+                               capture_output=True).stdout.strip()
         server = subprocess.Popen(
             [sys.executable, "-m", "openoms", "serve", "--port", str(port), "--data-dir", str(Path(tmp) / "data"),
              "--durability", args.durability],
@@ -127,7 +136,7 @@ def main() -> None:
                     time.sleep(0.1)
             run_loadgen("health", port, 1000, 8)  # warm-up
             baseline = run_loadgen("health", port, args.requests, args.connections)
-            submit = run_loadgen("submit", port, args.requests, args.connections)
+            submit = run_loadgen("submit", port, args.requests, args.connections, token)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,9 @@ db_app = typer.Typer(help="The PostgreSQL journal's schema.", no_args_is_help=Tr
 app.add_typer(db_app, name="db")
 cluster_app = typer.Typer(help="Scale-out on NATS JetStream: engine shards by account.", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
+from .cli_users import users_app  # noqa: E402 - with the other sub-commands
+
+app.add_typer(users_app, name="users")
 DATABASE_URL_HELP = "PostgreSQL journal, postgresql://... (env OMS_DATABASE_URL; default: SQLite in the data dir)"
 
 
@@ -87,7 +91,10 @@ def serve(
         console.print(f"[red]{problem}[/red] (set fix_port / OMS_FIX_PORT, or OMS_FIX_ENABLED=false)")
         raise typer.Exit(1)
     oms.serve_fix = True  # the FIX acceptor (config fix_enabled, on by default)
-    api = create_app(oms, manage_lifecycle=True)
+    if cfg.trust_user_header:  # through the log (it may be JSON), not the console
+        logging.getLogger("openoms").warning("trust_user_header is on: X-OMS-User names the caller with no credential; "
+                                             "never expose this port")
+    api = create_app(oms, manage_lifecycle=True, trusted_header=cfg.trust_user_header)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler
     # that was installed before it; a no-op handler there lets a clean shutdown exit with status 0.
     for signum in (signal.SIGINT, signal.SIGTERM):

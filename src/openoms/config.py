@@ -75,7 +75,14 @@ class Config:
     # (survives a crash of the process, not of the machine).
     durability: str = "group"
     verify_on_start: bool = True  # check the whole hash chain while replaying
-    default_user: str = "demo"  # actor for REST calls without an X-OMS-User header (until auth lands)
+    default_user: str = "demo"  # trusted-header mode only: the user of calls without an X-OMS-User header
+    # Trusted-header mode: the X-OMS-User header names the caller with no credential. Only for an
+    # OMS behind something that authenticates for it (or tests); `oms serve` logs a warning with it.
+    trust_user_header: bool = False
+    session_ttl_minutes: int = 480  # a signed-in session (web blotter, `Authorization: Bearer`) lasts this long
+    # The WebSocket stream keeps this many recent updates so a client that reconnects resumes
+    # where it stopped (older than that: it gets a fresh snapshot).
+    stream_buffer: int = 100_000
     market_data: bool = True  # run the built-in market data simulator
     market_data_interval_ms: int = 250
     seed: int = 7

@@ -22,8 +22,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, port: int, extra: list[str] | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int, extra: list[str] | None = None, trusted_header: bool = True) -> None:
         self.data_dir = data_dir
+        # These tests act as the demo users by X-OMS-User (trusted-header mode); the README, access
+        # control and blotter tests start the server as a user would, with real sign-in.
+        self.trusted_header = trusted_header
         self.port = port
         self.extra = extra or []
         self.proc: subprocess.Popen[bytes] | None = None
@@ -32,7 +35,8 @@ class Server:
         self.fix_port = free_port()  # `oms serve` runs the FIX acceptor too: never on a fixed port in tests
 
     def start(self, timeout: float = 30.0) -> Server:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", OMS_FIX_PORT=str(self.fix_port))
+        env = dict(os.environ, PYTHONUNBUFFERED="1", OMS_FIX_PORT=str(self.fix_port),
+                   OMS_TRUST_USER_HEADER="true" if self.trusted_header else "false")
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "openoms", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra],
@@ -69,8 +73,9 @@ def server_factory(tmp_path: Path) -> Iterator[type[Server]]:
     started: list[Server] = []
 
     class _Factory(Server):
-        def __init__(self, data_dir: Path | None = None, port: int | None = None, extra: list[str] | None = None) -> None:
-            super().__init__(data_dir or tmp_path / "oms-data", port or free_port(), extra)
+        def __init__(self, data_dir: Path | None = None, port: int | None = None, extra: list[str] | None = None,
+                     trusted_header: bool = True) -> None:
+            super().__init__(data_dir or tmp_path / "oms-data", port or free_port(), extra, trusted_header)
             started.append(self)
 
     yield _Factory
@@ -78,3 +83,12 @@ def server_factory(tmp_path: Path) -> Iterator[type[Server]]:
         if server.proc is not None and server.proc.poll() is None:
             server.proc.kill()
             server.proc.wait(10)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Each phase's report on the test item (``item.rep_call``): the blotter tests take
+    screenshots of their pages when the test failed."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)

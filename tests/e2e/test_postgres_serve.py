@@ -41,8 +41,8 @@ def test_order_submitted_over_rest_survives_kill_9(server_factory: Any, pg_url: 
         assert r.status_code == 201, r.text
         order_id = r.json()["order"]["order_id"]
     server.kill()
-    # The journal is in PostgreSQL, not the data dir (which keeps only the FIX session store).
-    assert [p.name for p in server.data_dir.glob("*.sqlite")] in ([], ["fix-sessions.sqlite"])
+    # The journal is in PostgreSQL, not the data dir (which keeps only the FIX session and user stores).
+    assert {p.name for p in server.data_dir.glob("*.sqlite")} <= {"fix-sessions.sqlite", "users.sqlite"}
 
     restarted = server_factory(data_dir=server.data_dir).start()
     with restarted.client() as client:

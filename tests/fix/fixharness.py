@@ -69,7 +69,8 @@ class FixServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> FixServer:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", OMS_FIX_PORT=str(self.fix_port))
+        # The REST calls in these tests act as the demo users by X-OMS-User (trusted-header mode).
+        env = dict(os.environ, PYTHONUNBUFFERED="1", OMS_FIX_PORT=str(self.fix_port), OMS_TRUST_USER_HEADER="true")
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "openoms", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),

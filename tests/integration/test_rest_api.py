@@ -20,7 +20,7 @@ from stores import Store
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
     oms = build(store.config(market_data_interval_ms=50))
-    with TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False) as test_client:
+    with TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False) as test_client:
         test_client.oms = oms  # type: ignore[attr-defined]
         test_client.store = store  # type: ignore[attr-defined]
         yield test_client

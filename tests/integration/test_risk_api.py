@@ -19,7 +19,7 @@ from openoms.journal.codec import decode
 
 def make_client(tmp_path: Path, **settings: Any) -> TestClient:
     oms = build(Config(data_dir=tmp_path / "data", market_data_interval_ms=50, **settings))
-    client = TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False)
+    client = TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False)
     client.oms = oms  # type: ignore[attr-defined]
     return client
 

@@ -228,7 +228,7 @@ def test_order_is_not_visible_to_readers_before_it_is_durable(tmp_path: Path) ->
         journal = GatedJournal(path)
         oms = build(config(tmp_path), journal=journal)
         await oms.start()
-        app = create_app(oms)
+        app = create_app(oms, trusted_header=True)
         try:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://oms") as client:
                 journal.gate.clear()

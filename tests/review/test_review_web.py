@@ -18,7 +18,7 @@ from openoms.config import Config
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     oms = build(Config(data_dir=tmp_path / "data", market_data_interval_ms=50, gc_threshold=0, gil_switch_interval_us=0))
-    with TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False) as test_client:
+    with TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -84,9 +84,17 @@ def decode_body(body: bytes, kind: type[T], optional: bool = False) -> T:
 
 
 def actor_of(request: Request, oms: OMS) -> cmd.Actor:
-    user = request.headers.get("x-oms-user") or oms.config.default_user
+    # The user the access middleware authenticated (api/access.py); in trusted-header mode, the header's.
+    principal = request.scope.get("state", {}).get("principal")
+    user = principal.user if principal is not None else request.headers.get("x-oms-user") or oms.config.default_user
     client = request.client
     return cmd.Actor(user, "rest", f"{client.host}:{client.port}" if client else "")
+
+
+def visible_accounts(request: Request) -> frozenset[str] | None:
+    """The accounts the caller may see (its entitlements), or None for all."""
+    principal = request.scope.get("state", {}).get("principal")
+    return principal.visible() if principal is not None else None
 
 
 def to_ns(moment: datetime, field: str) -> int:
@@ -95,9 +103,11 @@ def to_ns(moment: datetime, field: str) -> int:
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
-def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
+def create_app(oms: OMS, manage_lifecycle: bool = False, trusted_header: bool = False) -> FastAPI:
     """The FastAPI app. With ``manage_lifecycle`` the app starts and stops the OMS itself
-    (``oms serve``); tests that drive the OMS directly leave it off."""
+    (``oms serve``); tests that drive the OMS directly leave it off. Every /api/ call needs a
+    session token or API key, unless ``trusted_header`` (embedded use and tests only): then the
+    ``X-OMS-User`` header names the user with no credential (see api/access.py)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -179,6 +189,7 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
 
     @app.get("/api/v1/orders", tags=["orders"], summary="List orders, newest first")
     async def list_orders(
+        request: Request,
         status: OrdStatus | None = None,
         account: str | None = None,
         symbol: str | None = None,
@@ -193,9 +204,12 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
         result = []
         durable = runtime.committed_seq
         shown_seq = 0
+        visible = visible_accounts(request)
         for order in reversed(list(source)):
             if order.seqs[0] > durable:
                 continue  # accepted in memory, not yet journaled: not an order yet for anyone outside
+            if visible is not None and order.account not in visible:
+                continue
             if status is not None and order.status is not status:
                 continue
             if account is not None and order.account != account:
@@ -254,14 +268,17 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
 
     @app.get("/api/v1/executions", tags=["post-trade"], summary="Executions (fills), newest first")
     async def list_executions(
-        account: str | None = None, symbol: str | None = None, order_id: str | None = None,
+        request: Request, account: str | None = None, symbol: str | None = None, order_id: str | None = None,
         limit: int = Query(1000, ge=1, le=100_000),
     ) -> Response:
         result = []
         durable = runtime.committed_seq
         shown_seq = 0
+        visible = visible_accounts(request)
         for exec_id, order in reversed(list(engine.executions.items())):
             if account is not None and order.account != account:
+                continue
+            if visible is not None and order.account not in visible:
                 continue
             if symbol is not None and order.symbol != symbol:
                 continue
@@ -297,10 +314,13 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
         return await run(command, 202)
 
     @app.get("/api/v1/positions", tags=["post-trade"], summary="Positions with realized and unrealized P&L")
-    async def list_positions(account: str | None = None, symbol: str | None = None) -> Response:
+    async def list_positions(request: Request, account: str | None = None, symbol: str | None = None) -> Response:
         result = []
+        visible = visible_accounts(request)
         for (acct, sym), position in engine.positions.items():
             if (account is not None and acct != account) or (symbol is not None and sym != symbol):
+                continue
+            if visible is not None and acct not in visible:
                 continue
             quote = oms.quotes.get(sym)
             mark = quote.last if quote is not None else None
@@ -405,5 +425,8 @@ def create_app(oms: OMS, manage_lifecycle: bool = False) -> FastAPI:
 
     posttrade_api.register(app, oms)
     register_ops_routes(app, oms)
+    from .web import install_interfaces
+
+    install_interfaces(app, oms, trusted_header)
     return app
 

@@ -21,7 +21,7 @@ from ..domain.rejects import Reject
 from ..domain.values import OrdType, Side
 from ..service.views import iso
 from . import schemas
-from .rest import actor_of, decode_body, error_response, json_response, reject_response, to_ns
+from .rest import actor_of, decode_body, error_response, json_response, reject_response, to_ns, visible_accounts
 
 
 def limit_text(values: dict[str, str | int | bool | list[str]]) -> dict[str, str]:
@@ -130,13 +130,16 @@ def register(app: FastAPI, oms: OMS, submit_command: Callable[[schemas.NewOrderR
 
     @app.get("/api/v1/risk/usage", tags=["risk"],
              summary="Limit usage: per account (credit, exposure, loss, order-to-trade, locates) and per instrument")
-    async def risk_usage(account: str | None = None, symbol: str | None = None) -> Response:
+    async def risk_usage(request: Request, account: str | None = None, symbol: str | None = None) -> Response:
         await runtime.wait_durable(engine.seq)
         now = time.time_ns()
         rows = []
         accounts = []
+        visible = visible_accounts(request)
         for acct, book in sorted(engine.books.items()):
             if account is not None and acct != account:
+                continue
+            if visible is not None and acct not in visible:
                 continue
             trader = next((t.trader_id for t in oms.reference.traders.values() if acct in t.accounts), "")
             accounts.append(account_usage(acct, trader, now))
@@ -235,14 +238,15 @@ def register(app: FastAPI, oms: OMS, submit_command: Callable[[schemas.NewOrderR
                               "quantity": str(body.quantity), "expires_at": iso(to_ns(body.expires_at, "expires_at"))}, 201)
 
     @app.get("/api/v1/risk/locates", tags=["risk"], summary="Locates per account and instrument, with what is used")
-    async def list_locates(account: str | None = None) -> Response:
+    async def list_locates(request: Request, account: str | None = None) -> Response:
         await runtime.wait_durable(engine.seq)
         now = time.time_ns()
         if account is not None and AccountId(account) not in oms.reference.accounts:
             return error_response(404, "UNKNOWN_ACCOUNT", f"unknown account {account!r}", {"account": account})
         rows = []
+        visible = visible_accounts(request)
         for acct, book in sorted(engine.books.items()):
-            if account is not None and acct != account:
+            if (account is not None and acct != account) or (visible is not None and acct not in visible):
                 continue
             for symbol, locates in sorted(book.locates.items()):
                 for locate in locates:

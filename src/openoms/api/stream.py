@@ -1,0 +1,178 @@
+"""The WebSocket stream ``/api/v1/stream``: live orders, executions, positions and risk controls.
+
+Protocol (JSON text frames):
+
+1. The client opens the socket and sends ``{"type": "subscribe", "token": "<session token or
+   API key>", "resume": {"epoch": "...", "seq": N} | null}`` (the token may instead come in an
+   ``Authorization: Bearer`` header; browsers cannot set one).
+2. The server answers ``{"type": "snapshot", "epoch", "seq", "orders", "executions",
+   "positions", "kill_switches"}`` or, when it still holds everything after ``seq`` of that
+   epoch, ``{"type": "resumed", "epoch", "seq"}``; then numbered updates
+   ``{"seq", "prev", "type": "order" | "execution" | "position" | "rejection" | "risk", ...}``
+   and unnumbered ``quotes`` and ``marks`` (latest value wins; never replayed). When several
+   messages are waiting, one frame carries them as a JSON array, in order.
+3. A client that sees ``prev`` differ from the last ``seq`` it holds reconnects with that seq.
+   Every two seconds the credential is checked again: an ended session, revoked key or disabled
+   user gets ``SESSION_ENDED``, changed accounts ``ENTITLEMENTS_CHANGED``, then a close (1008).
+   A client too slow to keep up gets ``{"type": "error", "code": "SLOW_CONSUMER", "resume_seq"}``
+   and the socket closes (code 1013): reconnect and resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import msgspec
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from ..bootstrap import OMS
+from ..service.stream_hub import StreamHub, Subscription
+from .access import AccessControl
+
+log = logging.getLogger("openoms.stream")
+SUBSCRIBE_TIMEOUT = 10.0
+MARKET_INTERVAL = 0.5  # seconds between quote/mark frames
+CLOSE_POLICY = 1008  # RFC 6455: policy violation (not signed in)
+CLOSE_TRY_AGAIN = 1013
+MAX_PER_FRAME = 500  # messages batched into one WebSocket frame at most
+REVALIDATE_SECONDS = 2.0  # how often a connected subscriber's credential and accounts are checked again
+
+
+class Resume(msgspec.Struct):
+    epoch: str
+    seq: int
+
+
+class Subscribe(msgspec.Struct):
+    type: str
+    token: str | None = None
+    resume: Resume | None = None
+
+
+_encode = msgspec.json.Encoder(decimal_format="string").encode
+
+
+def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub:
+    hub = StreamHub(oms.engine, oms.runtime, oms.reference, oms.quotes, buffer_size=oms.config.stream_buffer)
+    hub.attach(replayed=oms.replay_report is not None)
+    app.state.stream_hub = hub
+    market_task: list[asyncio.Task[None]] = []
+
+    async def market_loop() -> None:
+        sent: dict[str, int] = {}
+        while hub.subscriptions:
+            frame = hub.market_frames(sent)
+            for subscription in list(hub.subscriptions):
+                if frame is not None:
+                    subscription.push_raw(frame)
+                marks = hub.marks_frame(subscription)
+                if marks is not None:
+                    subscription.push_raw(marks)
+            await asyncio.sleep(MARKET_INTERVAL)
+        market_task.clear()
+
+    def start_market() -> None:
+        if not market_task:
+            market_task.append(asyncio.get_running_loop().create_task(market_loop(), name="stream-market"))
+
+    hub.on_first_subscriber = start_market
+
+    async def refuse(websocket: WebSocket, code: str, message: str) -> None:
+        with contextlib.suppress(Exception):
+            await websocket.send_text(_encode({"type": "error", "code": code, "message": message}).decode())
+            await websocket.close(CLOSE_POLICY)
+
+    @app.websocket("/api/v1/stream")
+    async def stream(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            raw = await asyncio.wait_for(websocket.receive_text(), SUBSCRIBE_TIMEOUT)
+            request = msgspec.json.decode(raw, type=Subscribe)
+        except (TimeoutError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            await refuse(websocket, "BAD_SUBSCRIBE", f"first send {{\"type\": \"subscribe\", \"token\": ...}}: {exc}")
+            return
+        except WebSocketDisconnect:
+            return
+        if request.type != "subscribe":
+            await refuse(websocket, "BAD_SUBSCRIBE", f"expected a subscribe message, got {request.type!r}")
+            return
+        principal = control.authenticate(list(websocket.scope["headers"]), request.token)
+        if principal is None:
+            await refuse(websocket, "UNAUTHENTICATED", "sign in: a valid session token or API key is required")
+            return
+        resume = (request.resume.epoch, request.resume.seq) if request.resume is not None else None
+        subscription, first = hub.subscribe(principal.user, principal.visible(), resume)
+        try:
+            shown = first.pop("shown_seq", 0)
+            await oms.runtime.wait_durable(int(shown))  # a snapshot shows only what the journal holds
+            await websocket.send_text(_encode(first).decode())
+            await pump(websocket, subscription, list(websocket.scope["headers"]), request.token)
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the client went away (RuntimeError: starlette's "send after close")
+        finally:
+            hub.unsubscribe(subscription)
+
+    async def pump(websocket: WebSocket, subscription: Subscription, headers: list[tuple[bytes, bytes]], token: str | None) -> None:
+        reader = asyncio.create_task(drain_client(websocket, subscription))
+        checked = time.monotonic()
+        try:
+            while not reader.done():
+                if time.monotonic() - checked >= REVALIDATE_SECONDS:
+                    # The session may have expired or been ended, the key revoked, the user disabled
+                    # or regranted since the subscribe: the stream follows (cheap: callers are cached).
+                    checked = time.monotonic()
+                    principal = control.authenticate(headers, token)
+                    ended = "SESSION_ENDED" if principal is None else (
+                        "ENTITLEMENTS_CHANGED" if principal.visible() != subscription.visible else None)
+                    if ended is not None:
+                        await websocket.send_text(_encode({"type": "error", "code": ended, "resume_seq": subscription.delivered_seq,
+                                                           "message": "sign in again" if principal is None else
+                                                           "your accounts changed: subscribe again"}).decode())
+                        await websocket.close(CLOSE_POLICY)
+                        return
+                if not subscription.pending and not subscription.overflowed:
+                    subscription.wake.clear()
+                    waiter = asyncio.create_task(subscription.wake.wait())
+                    await asyncio.wait({waiter, reader}, timeout=REVALIDATE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                    continue
+                if subscription.overflowed:
+                    # Everything queued is thrown away: the client resumes from what it last received.
+                    resume_seq = subscription.delivered_seq
+                    await websocket.send_text(_encode({"type": "error", "code": "SLOW_CONSUMER", "resume_seq": resume_seq,
+                                                       "message": f"too far behind; reconnect and resume from seq {resume_seq}"}).decode())
+                    await websocket.close(CLOSE_TRY_AGAIN)
+                    return
+                # Whatever is waiting goes in one frame (a JSON array when more than one message): a frame
+                # costs far more than its bytes, and a burst of fills would otherwise be a burst of frames.
+                frames = subscription.pending
+                parts: list[str] = []
+                last = 0
+                while frames and len(parts) < MAX_PER_FRAME:
+                    seq, prev, text = frames.popleft()
+                    if seq:
+                        parts.append(f'{{"seq":{seq},"prev":{prev},{text}')
+                        last = seq
+                    else:
+                        parts.append(text)
+                await websocket.send_text(parts[0] if len(parts) == 1 else "[" + ",".join(parts) + "]")
+                if last:
+                    subscription.delivered_seq = last
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+    async def drain_client(websocket: WebSocket, subscription: Subscription) -> None:
+        """The client may send pings; anything it sends is answered with a pong (queued behind the
+        updates: one task writes to the socket), and a close ends it."""
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            subscription.push_raw('{"type":"pong"}')
+
+    return hub

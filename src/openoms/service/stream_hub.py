@@ -1,0 +1,283 @@
+"""The live stream's source: order, execution, position and risk updates, numbered, filtered per
+subscriber, kept in a ring buffer so a client that reconnects resumes where it stopped.
+
+Fed by ``runtime.subscribers``: called on the event loop after each durable batch, so nothing
+it sends is ahead of the journal. Each update gets the next stream number ``seq`` (dense across
+the whole server). A subscriber gets only the updates of accounts it may see, each carrying
+``prev``, the number of the previous update sent to it: a client whose ``prev`` differs from
+the last ``seq`` it holds has missed something and resumes from that ``seq``. Numbers restart
+with the process; ``epoch`` tells a client the numbering it holds belongs to another run (then
+it gets a snapshot, as it does when it asks for numbers the buffer no longer holds).
+
+Positions are folded here from durable fills (the engine's own may be a batch or two ahead,
+while the journal writer catches up), with the domain's ``Position``: the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import msgspec
+
+from ..domain import events as ev
+from ..domain.accounts import ReferenceData
+from ..domain.engine import OrderEngine
+from ..domain.ids import AccountId, OrderId, Symbol
+from ..domain.order import Execution, Order
+from ..domain.positions import Position
+from ..marketdata.store import MarketDataStore
+from .runtime import EngineRuntime
+from .views import iso, order_view, position_view
+
+RISK_EVENTS = (ev.KillSwitchEngaged, ev.KillSwitchReleased, ev.LimitsChanged, ev.RestrictedListChanged,
+               ev.LimitsOverridden, ev.OverrideEnded)
+_encode = msgspec.json.Encoder(decimal_format="string").encode
+
+
+def execution_view(order: Order, execution: Execution) -> dict[str, Any]:
+    return {"exec_id": execution.exec_id, "order_id": order.order_id, "route_id": execution.route_id,
+            "account": order.account, "symbol": order.symbol, "side": order.side.value,
+            "quantity": str(execution.quantity), "price": str(execution.price), "liquidity": execution.liquidity.value,
+            "busted": execution.busted, "time": iso(execution.ts)}
+
+
+@dataclass(slots=True)
+class Update:
+    seq: int
+    account: str | None  # None: for everyone (risk controls), or for ``user`` alone
+    user: str | None
+    body: str  # the JSON object's members after its opening brace, encoded once for every subscriber
+
+
+@dataclass(eq=False, slots=True)
+class Subscription:
+    user: str
+    visible: frozenset[str] | None  # None: every account
+    max_pending: int
+    last_seq: int = 0  # the last stream number this subscriber was sent (or given as its base)
+    # (seq, prev, body) per numbered update, (0, 0, text) per unnumbered frame: the text is put
+    # together when sent, by the socket's own task, not while the engine's batch is published.
+    pending: deque[tuple[int, int, str]] = field(default_factory=deque)
+    delivered_seq: int = 0  # the last numbered update written to the socket
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowed: bool = False
+
+    def sees(self, update: Update) -> bool:
+        if update.account is not None:
+            return self.visible is None or update.account in self.visible
+        return update.user is None or update.user == self.user or self.visible is None
+
+    def push(self, update: Update) -> None:
+        if len(self.pending) >= self.max_pending:
+            # A consumer this far behind is cut off, told where to resume (the buffer still holds it).
+            self.overflowed = True
+            self.wake.set()
+            return
+        self.pending.append((update.seq, self.last_seq, update.body))
+        self.last_seq = update.seq
+        self.wake.set()
+
+    def push_raw(self, frame: str) -> None:
+        """An unnumbered message (quotes, marks): dropped rather than queued for a slow consumer."""
+        if len(self.pending) < self.max_pending // 2:
+            self.pending.append((0, 0, frame))
+            self.wake.set()
+
+
+class StreamHub:
+    def __init__(self, engine: OrderEngine, runtime: EngineRuntime, reference: ReferenceData, quotes: MarketDataStore,
+                 buffer_size: int = 100_000, max_pending: int = 20_000) -> None:
+        self.engine = engine
+        self.runtime = runtime
+        self.reference = reference
+        self.quotes = quotes
+        self.epoch = secrets.token_hex(6)
+        self.seq = 0
+        self.buffer: deque[Update] = deque(maxlen=buffer_size)
+        self.max_pending = max_pending
+        self.subscriptions: set[Subscription] = set()
+        self.positions: dict[tuple[AccountId, Symbol], Position] = {}
+        self.published = 0  # updates made (for the benchmark and metrics)
+        self.on_first_subscriber: Callable[[], None] | None = None
+
+    # --- feeding -------------------------------------------------------------------------------
+
+    def attach(self, replayed: bool) -> None:
+        """Subscribe to durable batches. Before replay the position fold follows the replay; after
+        it (``replayed``), it starts from the engine's positions, then identical to the journal."""
+        if replayed:
+            for key, position in self.engine.positions.items():
+                self.positions[key] = replace(position, history=list(position.history))
+        else:
+            self.runtime.replay_observers.append(self._replayed)
+        self.runtime.subscribers.append(self.on_batch)
+
+    def _position(self, order: Order) -> Position:
+        key = (order.account, order.symbol)
+        position = self.positions.get(key)
+        if position is None:
+            position = self.positions[key] = Position(order.account, order.symbol)
+        return position
+
+    def _replayed(self, events: Sequence[ev.Event]) -> None:
+        self._fold_positions(events)
+
+    def _fold_positions(self, events: Sequence[ev.Event]) -> list[tuple[AccountId, Symbol]]:
+        touched = []
+        orders = self.engine.orders
+        for event in events:
+            kind = type(event)
+            if kind is ev.OrderFilled:
+                order = orders[event.order_id]  # type: ignore[attr-defined]
+                self._position(order).apply_fill(event.exec_id, event.last_qty * order.sign, event.last_px,  # type: ignore[attr-defined]
+                                                 self.reference.instruments[order.symbol])
+            elif kind is ev.TradeBusted or kind is ev.TradeCorrected:
+                order = orders[event.order_id]  # type: ignore[attr-defined]
+                fill = (event.last_qty * order.sign, event.last_px) if isinstance(event, ev.TradeCorrected) else None
+                self._position(order).amend_fill(event.exec_id, fill, self.reference.instruments[order.symbol])  # type: ignore[attr-defined]
+            else:
+                continue
+            touched.append((order.account, order.symbol))
+        return touched
+
+    def on_batch(self, events: Sequence[ev.Event]) -> None:
+        touched_positions = self._fold_positions(events)
+        orders = self.engine.orders
+        committed = self.runtime.committed_seq
+        touched_orders: dict[OrderId, None] = {}
+        for event in events:
+            kind = type(event)
+            order_id = getattr(event, "order_id", None)
+            if kind is ev.CommandRejected:
+                self._rejection(event)  # type: ignore[arg-type]
+            elif kind in RISK_EVENTS:
+                self._publish(None, None, {"type": "risk", "event": msgspec.to_builtins(event, str_keys=True)})
+            if order_id is not None and order_id in orders:
+                touched_orders[order_id] = None
+                if kind is ev.OrderFilled or kind is ev.TradeBusted or kind is ev.TradeCorrected:
+                    order = orders[order_id]
+                    execution = order.executions.get(event.exec_id)  # type: ignore[attr-defined]
+                    if execution is not None:
+                        self._publish(order.account, None, {"type": "execution", "execution": execution_view(order, execution)})
+        for order_id in touched_orders:
+            order = orders[order_id]
+            # An order changed again in a batch still being written is sent when that batch is durable.
+            if order.last_seq <= committed:
+                self._publish(order.account, None, {"type": "order", "order": order_view(order)})
+        for key in dict.fromkeys(touched_positions):
+            self._publish(key[0], None, {"type": "position", "position": self.position_view(self.positions[key])})
+
+    def _rejection(self, event: ev.CommandRejected) -> None:
+        self._publish(event.account, event.actor.user, {"type": "rejection", "command": event.command, "order_id": event.order_id,
+                                                        "cl_ord_id": event.cl_ord_id, "account": event.account,
+                                                        "user": event.actor.user, "code": event.reason.code.value,
+                                                        "message": event.reason.message, "time": iso(event.ts)})
+
+    def position_view(self, position: Position) -> dict[str, Any]:
+        quote = self.quotes.get(position.symbol)
+        return position_view(position, self.reference.instruments[position.symbol], quote.last if quote else None)
+
+    def _publish(self, account: str | None, user: str | None, message: dict[str, Any]) -> None:
+        self.seq += 1
+        update = Update(self.seq, account, user, _encode(message)[1:].decode())
+        self.buffer.append(update)
+        self.published += 1
+        for subscription in self.subscriptions:
+            if subscription.sees(update):
+                subscription.push(update)
+
+    # --- subscribing ---------------------------------------------------------------------------
+
+    def subscribe(self, user: str, visible: frozenset[str] | None, resume: tuple[str, int] | None,
+                  snapshot_orders: int = 2000) -> tuple[Subscription, dict[str, Any]]:
+        """Register a subscriber and give its first message: ``resumed`` (the buffered updates
+        after its seq are queued behind it) or a ``snapshot`` as of the current stream number."""
+        subscription = Subscription(user, visible, self.max_pending)
+        if resume is not None:
+            epoch, after = resume
+            oldest = self.buffer[0].seq if self.buffer else self.seq + 1
+            if epoch == self.epoch and oldest - 1 <= after <= self.seq:
+                subscription.last_seq = subscription.delivered_seq = after
+                first = {"type": "resumed", "epoch": self.epoch, "seq": after}
+                for update in self.buffer:
+                    if update.seq > after and subscription.sees(update):
+                        subscription.push(update)
+                self._add(subscription)
+                return subscription, first
+        subscription.last_seq = subscription.delivered_seq = self.seq
+        self._add(subscription)
+        return subscription, self.snapshot(subscription, snapshot_orders)
+
+    def _add(self, subscription: Subscription) -> None:
+        first = not self.subscriptions
+        self.subscriptions.add(subscription)
+        if first and self.on_first_subscriber is not None:
+            self.on_first_subscriber()
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self.subscriptions.discard(subscription)
+
+    def snapshot(self, subscription: Subscription, max_orders: int) -> dict[str, Any]:
+        """Every open order and the newest finished ones, recent executions and all positions the
+        subscriber sees, as of stream number ``seq``: what the engine holds durably."""
+        committed = self.runtime.committed_seq
+        visible = subscription.visible
+
+        def shown(account: str) -> bool:
+            return visible is None or account in visible
+
+        orders: dict[OrderId, Order] = {}
+        for order in self.engine.live.values():
+            if order.seqs[0] <= committed and shown(order.account):
+                orders[order.order_id] = order
+        finished = 0
+        for order in reversed(self.engine.orders.values()):
+            if finished >= max_orders:
+                break
+            if order.order_id not in orders and order.seqs[0] <= committed and shown(order.account):
+                orders[order.order_id] = order
+                finished += 1
+        executions: list[dict[str, Any]] = []
+        for exec_id, order in reversed(self.engine.executions.items()):
+            if len(executions) >= 1000:
+                break
+            execution = order.executions[exec_id]
+            if execution.seq <= committed and shown(order.account):
+                executions.append(execution_view(order, execution))
+        return {
+            "type": "snapshot", "epoch": self.epoch, "seq": self.seq,
+            "orders": [order_view(o) for o in sorted(orders.values(), key=lambda o: o.created_ts)],
+            "executions": executions[::-1],
+            "positions": [self.position_view(p) for key, p in sorted(self.positions.items()) if shown(key[0])],
+            "kill_switches": dict(sorted(self.engine.kill_switches.items())),
+            "shown_seq": max((o.last_seq for o in orders.values()), default=0),
+        }
+
+    # --- market data and marks (unnumbered: only the latest value matters) ----------------------
+
+    def market_frames(self, sent: dict[str, int]) -> str | None:
+        """Quotes that changed since the last call (``sent``: symbol -> quote ts), as one frame."""
+        changed = []
+        for quote in self.quotes.all():
+            if sent.get(quote.symbol) != quote.ts:
+                sent[quote.symbol] = quote.ts
+                changed.append({"symbol": quote.symbol, "bid": str(quote.bid), "ask": str(quote.ask), "last": str(quote.last),
+                                "bid_size": str(quote.bid_size), "ask_size": str(quote.ask_size), "volume": str(quote.volume),
+                                "halted": quote.halted, "time": iso(quote.ts)})
+        return _encode({"type": "quotes", "quotes": changed}).decode() if changed else None
+
+    def marks_frame(self, subscription: Subscription) -> str | None:
+        """Every visible position marked at the last price now: intraday P&L moves with the market."""
+        rows = []
+        for (account, _), position in sorted(self.positions.items()):
+            if (subscription.visible is None or account in subscription.visible) and position.fills:
+                view = self.position_view(position)
+                rows.append({"account": view["account"], "symbol": view["symbol"], "mark": view["mark"],
+                             "unrealized_pnl": view["unrealized_pnl"], "realized_pnl": view["realized_pnl"],
+                             "currency": view["currency"]})
+        return _encode({"type": "marks", "positions": rows}).decode() if rows else None

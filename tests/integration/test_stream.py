@@ -1,0 +1,168 @@
+"""The WebSocket stream: a snapshot then numbered deltas, filtered by entitlement; a client that
+reconnects resumes from its last number and gets exactly what it missed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from openoms.access.users import UserStore
+from openoms.api.rest import create_app
+from openoms.bootstrap import build
+from openoms.config import Config
+from openoms.service.stream_hub import Subscription, Update
+
+Message = dict[str, Any]
+
+
+def make_client(data: Path, **settings: Any) -> tuple[TestClient, dict[str, str]]:
+    users = UserStore(data / "users.sqlite")
+    users.create("leaver", ["trader"], ["ACC-EQ-1"])
+    users.create("eq1", ["trader"], ["ACC-EQ-1"])
+    users.create("boss", ["administrator"], ["*"])
+    keys = {name: users.issue_api_key(name, "stream", actor="test") for name in ("eq1", "boss", "leaver")}
+    oms = build(Config(data_dir=data, market_data_interval_ms=50, gc_threshold=0, gil_switch_interval_us=0, **settings))
+    return TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False), keys
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    test_client, keys = make_client(tmp_path / "data")
+    with test_client:
+        yield test_client, keys
+
+
+def post_order(client: TestClient, key: str, **fields: Any) -> Message:
+    body = {"account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy", "quantity": "10", "price": "200.00", **fields}
+    response = client.post("/api/v1/orders", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 201, response.text
+    return dict(response.json()["order"])
+
+
+def marketable_price(client: TestClient, key: str) -> str:
+    quote = client.get("/api/v1/marketdata/AAPL", headers={"Authorization": f"Bearer {key}"}).json()
+    return str(quote["ask"])
+
+
+def until(ws: Any, done: Callable[[list[Message]], bool], limit: int = 100) -> list[Message]:
+    """Numbered updates until ``done`` holds (quotes, which come twice a second, bound the wait)."""
+    numbered: list[Message] = []
+    for _ in range(limit):
+        frame = ws.receive_json()
+        for message in frame if isinstance(frame, list) else [frame]:  # waiting messages come as one array
+            if "seq" in message and "prev" in message:
+                numbered.append(message)
+                if done(numbered):
+                    return numbered
+    raise AssertionError(f"never done; got {numbered}")
+
+
+def filled(order_id: str) -> Callable[[list[Message]], bool]:
+    return lambda ms: any(m["type"] == "order" and m["order"]["order_id"] == order_id and m["order"]["status"] == "filled" for m in ms)
+
+
+def test_snapshot_then_numbered_updates_of_orders_executions_and_positions(client: Any) -> None:
+    test_client, keys = client
+    before = post_order(test_client, keys["eq1"], cl_ord_id="BEFORE")
+    with test_client.websocket_connect("/api/v1/stream") as ws:
+        ws.send_json({"type": "subscribe", "token": keys["eq1"]})
+        snapshot = ws.receive_json()
+        assert snapshot["type"] == "snapshot" and [o["order_id"] for o in snapshot["orders"]] == [before["order_id"]]
+        placed = post_order(test_client, keys["eq1"], price=marketable_price(test_client, keys["eq1"]), cl_ord_id="FILLS")
+        updates = until(ws, lambda ms: filled(placed["order_id"])(ms) and any(m["type"] == "position" for m in ms))
+    # Dense for this subscriber: each update names the one before it, starting from the snapshot.
+    assert [m["prev"] for m in updates] == [snapshot["seq"]] + [m["seq"] for m in updates[:-1]]
+    assert [m["seq"] for m in updates] == sorted({m["seq"] for m in updates})
+    kinds = {m["type"] for m in updates}
+    assert {"order", "execution", "position"} <= kinds
+    execution = next(m["execution"] for m in updates if m["type"] == "execution")
+    assert (execution["order_id"], execution["quantity"]) == (placed["order_id"], "10")
+    position = [m["position"] for m in updates if m["type"] == "position"][-1]
+    rest = test_client.get("/api/v1/positions", headers={"Authorization": f"Bearer {keys['eq1']}"}).json()["positions"]
+    assert position["quantity"] == next(p["quantity"] for p in rest if p["symbol"] == "AAPL") == "10"
+
+
+def test_a_client_sees_only_updates_of_its_accounts(client: Any) -> None:
+    test_client, keys = client
+    with test_client.websocket_connect("/api/v1/stream") as ws:
+        ws.send_json({"type": "subscribe", "token": keys["eq1"]})
+        ws.receive_json()
+        post_order(test_client, keys["boss"], account="ACC-EQ-2", cl_ord_id="OTHER")
+        mine = post_order(test_client, keys["eq1"], cl_ord_id="MINE")
+        updates = until(ws, lambda ms: any(m["type"] == "order" and m["order"]["order_id"] == mine["order_id"] for m in ms))
+    assert {m["order"]["account"] for m in updates if m["type"] == "order"} == {"ACC-EQ-1"}
+
+
+def test_reconnect_resumes_with_exactly_the_updates_missed(client: Any) -> None:
+    test_client, keys = client
+    with test_client.websocket_connect("/api/v1/stream") as watcher, test_client.websocket_connect("/api/v1/stream") as ws:
+        watcher.send_json({"type": "subscribe", "token": keys["eq1"]})
+        ws.send_json({"type": "subscribe", "token": keys["eq1"]})
+        base = watcher.receive_json()
+        first = ws.receive_json()
+        assert first["seq"] == base["seq"]
+        held = first["seq"]
+        ws.close()
+        placed = [post_order(test_client, keys["eq1"], cl_ord_id=f"GONE-{n}") for n in range(3)]
+        seen = until(watcher, lambda ms: {o["order_id"] for o in placed} <= {m["order"]["order_id"] for m in ms if m["type"] == "order"}
+                     and any(m["order"]["status"] == "new" for m in ms if m["type"] == "order" and m["order"]["order_id"] == placed[-1]["order_id"]))
+    with test_client.websocket_connect("/api/v1/stream") as again:
+        again.send_json({"type": "subscribe", "token": keys["eq1"], "resume": {"epoch": first["epoch"], "seq": held}})
+        assert again.receive_json() == {"type": "resumed", "epoch": first["epoch"], "seq": held}
+        replayed = until(again, lambda ms: ms[-1]["seq"] >= seen[-1]["seq"])
+    assert replayed[: len(seen)] == seen  # the same updates, numbers and links as a client that never left
+
+
+def test_a_resume_the_server_cannot_serve_gets_a_snapshot(tmp_path: Path) -> None:
+    test_client, keys = make_client(tmp_path / "data", stream_buffer=2)
+    with test_client:
+        with test_client.websocket_connect("/api/v1/stream") as ws:
+            ws.send_json({"type": "subscribe", "token": keys["eq1"]})
+            epoch = ws.receive_json()["epoch"]
+        for n in range(3):
+            post_order(test_client, keys["eq1"], cl_ord_id=f"OLD-{n}")
+        for resume in ({"epoch": "another-run", "seq": 1}, {"epoch": epoch, "seq": 0}):
+            with test_client.websocket_connect("/api/v1/stream") as ws:
+                ws.send_json({"type": "subscribe", "token": keys["eq1"], "resume": resume})
+                answer = ws.receive_json()
+            assert answer["type"] == "snapshot" and len(answer["orders"]) == 3, resume
+
+
+def test_a_slow_consumer_is_cut_off_not_silently_skipped() -> None:
+    subscription = Subscription("u", None, max_pending=2)
+    for seq in (1, 2, 3):
+        subscription.push(Update(seq, "ACC", None, '"type":"order"}'))
+    assert subscription.overflowed and len(subscription.pending) == 2  # the pump closes with SLOW_CONSUMER
+
+
+@pytest.mark.parametrize("first", ['{"type": "hello"}', "not json", '{"token": "x"}'])
+def test_a_bad_first_message_is_answered_and_closed(client: Any, first: str) -> None:
+    test_client, _ = client
+    with test_client.websocket_connect("/api/v1/stream") as ws:
+        ws.send_text(first)
+        assert ws.receive_json()["code"] == "BAD_SUBSCRIBE"
+
+
+@pytest.mark.parametrize("change", ["disable", "regrant"])
+def test_a_subscriber_disabled_or_regranted_while_connected_is_told_and_closed(tmp_path: Path, change: str) -> None:
+    test_client, keys = make_client(tmp_path / "data")
+    with test_client, test_client.websocket_connect("/api/v1/stream") as ws:
+        ws.send_json({"type": "subscribe", "token": keys["leaver"]})
+        assert ws.receive_json()["type"] == "snapshot"
+        users = UserStore(tmp_path / "data" / "users.sqlite")  # as `oms users` would, from another connection
+        if change == "disable":
+            users.update("leaver", "test", disabled=True)
+        else:
+            users.update("leaver", "test", accounts=["ACC-EQ-2"])
+        expected = "SESSION_ENDED" if change == "disable" else "ENTITLEMENTS_CHANGED"
+        for _ in range(40):  # quotes come twice a second; the check runs every two seconds
+            frame = ws.receive_json()
+            message = frame[-1] if isinstance(frame, list) else frame
+            if message["type"] == "error":
+                assert message["code"] == expected
+                return
+        raise AssertionError("the stream went on for a user who changed")
