@@ -29,10 +29,14 @@ pytestmark = pytest.mark.e2e
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+DATA: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One server for the module's tests (each starts in 2-5 s on a loaded machine)."""
-    server = Server(tmp_path_factory.mktemp("cli") / "oms-data", free_port()).start()
+    DATA["dir"] = tmp_path_factory.mktemp("cli") / "oms-data"
+    server = Server(DATA["dir"], free_port()).start()
     try:
         with server.client() as http:
             deadline = time.monotonic() + 10
@@ -138,10 +142,25 @@ def test_risk_commands_of_a_risk_officer(url: str, home: Path) -> None:
     assert denied.exit_code == 1 and denied.stderr.startswith("refused (403 NOT_PERMITTED)")
     assert oms("risk", "release", "account:ACC-EQ-1", "--reason", "done", home=home, url=url, OMS_USER="risk").exit_code == 0
 
-    # This server has no sign-in yet (access control comes with issue 8): said in one line.
-    login = oms("login", "--username", "alice", "--password", "secret", home=home, url=url)
-    assert login.exit_code == 1 and "has no sign-in (POST /api/v1/auth/login)" in login.stderr
+    # Wrong credentials: refused in one line, nothing saved.
+    login = oms("login", "--username", "alice", "--password", "not-her-password", home=home, url=url)
+    assert login.exit_code == 1 and login.stderr.startswith("refused (401 BAD_CREDENTIALS)")
     assert not (home / ".config" / "openoms" / "credentials").exists()
+
+
+def test_login_saves_a_session_the_next_commands_use_and_logout_ends_it(url: str, home: Path) -> None:
+    from openoms.access.users import UserStore
+
+    store = UserStore(DATA["dir"] / "users.sqlite")  # the server's own user store, as `oms users add` writes it
+    store.create("carol", ["trader"], ["ACC-EQ-1"], actor="test")
+    store.set_password("carol", "carol-long-passphrase", actor="test")
+    store.close()
+    login = oms("login", "--username", "carol", "--password", "carol-long-passphrase", home=home, url=url)
+    assert login.exit_code == 0, login.stderr
+    assert (home / ".config" / "openoms" / "credentials").exists()
+    listed = oms("orders", "list", "--json", home=home, url=url)
+    assert listed.exit_code == 0, listed.stderr
+    assert oms("logout", home=home, url=url).exit_code == 0
 
 
 def test_the_installed_command_answers_and_says_when_no_server_answers(url: str, tmp_path: Path) -> None:
