@@ -23,7 +23,7 @@ THREE = [{"account": "ACC-EQ-1", "weight": "0.5"}, {"account": "ACC-EQ-2", "weig
 
 def client_for(data_dir: Path) -> TestClient:
     oms = build(Config(data_dir=data_dir, market_data_interval_ms=50))
-    return TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False)
+    return TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False)
 
 
 def filled_block(client: TestClient) -> str:

@@ -28,7 +28,7 @@ venues = ["SIM-B", "SIM-C"]
 
 def serve(data_dir: Path, **settings: Any) -> TestClient:
     oms = build(Config(data_dir=data_dir, market_data_interval_ms=20, **settings))
-    return TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False)
+    return TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False)
 
 
 @pytest.fixture

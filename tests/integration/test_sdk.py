@@ -49,7 +49,7 @@ def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
 @pytest.fixture
 def http(tmp_path: Path) -> Iterator[TestClient]:
     oms = build(Config(data_dir=tmp_path / "data", market_data_interval_ms=50))
-    with TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False) as client:
+    with TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False) as client:
         yield client
 
 
@@ -153,7 +153,7 @@ def test_the_async_client_trades_and_is_refused_like_the_sync_one(tmp_path: Path
     async def session() -> None:
         await oms.start()
         try:
-            transport = httpx.ASGITransport(app=create_app(oms))
+            transport = httpx.ASGITransport(app=create_app(oms, trusted_header=True))
             async with httpx.AsyncClient(transport=transport, base_url="http://oms") as http, \
                     AsyncOmsClient(http=http, user="alice") as client:
                 while True:  # risk needs a market price: wait for the simulator's first quote
