@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .api.fix_acceptor import FixGateway
@@ -171,12 +172,22 @@ class OMS:
             await self.fix.start()
         for venue in self.fix_venues:
             await venue.start()
+        self.metrics.fix_sessions = self._fix_sessions
         if self.config.market_data:
             self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
         if self.config.replay_file is not None:
             self._tasks.append(asyncio.create_task(self._replay_loop(self.config.replay_file), name="market-data-replay"))
         self._tasks.append(asyncio.create_task(self._timer_loop(), name="timers"))
         self.started_at = time.time()
+
+    def _fix_sessions(self) -> list[tuple[str, Any]]:
+        """Every FIX session of this OMS with its role, for the metrics."""
+        sessions: list[tuple[str, Any]] = []
+        if self.fix is not None:
+            sessions += [("drop_copy" if client.settings.drop_copy else "client", client.session)
+                         for client in self.fix.clients.values()]
+        sessions += [("venue", venue.session) for venue in self.fix_venues]
+        return sessions
 
     async def _load_limits(self) -> None:
         """The limits file is authoritative for the scopes it names; what it changes is journaled."""

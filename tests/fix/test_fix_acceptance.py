@@ -214,3 +214,13 @@ def test_done_for_day_and_restatement_of_gtc_day_orders_expire(fix_server: FixSe
         assert restated["OrdStatus"] == "0" and restated["LeavesQty"] == "100" and restated["ExecRestatementReason"] == "1"
     finally:
         assert peer.close() == 0
+
+
+def test_fix_sessions_are_in_the_metrics_while_logged_on(peer: Peer, rest: httpx.Client) -> None:
+    resting(peer, ids()[0])  # the peer is logged on and has traded
+    metrics = rest.get("/metrics")
+    assert metrics.status_code == 200
+    lines = [line for line in metrics.text.splitlines() if line.startswith("oms_fix_session_")]
+    logged_on = [line for line in lines if line.startswith("oms_fix_session_logged_on{") and 'role="client"' in line]
+    assert any(line.endswith(" 1.0") for line in logged_on), lines
+    assert any(line.startswith("oms_fix_session_next_seq_in{") for line in lines)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -88,6 +88,8 @@ class OmsMetrics:
         self.commit = Buckets(COMMIT_BUCKETS)
         self.commit_size = Buckets(SIZE_BUCKETS)
         self.last_commit = 0.0  # time.monotonic() of the last durable batch
+        # The FIX sessions (role "client", "drop_copy" or "venue", session): set by OMS.start once they exist.
+        self.fix_sessions: Callable[[], list[tuple[str, Any]]] = list
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)  # type: ignore[arg-type]
 
@@ -163,6 +165,19 @@ class OmsMetrics:
             session.add_metric([venue_id], 1 if getattr(gateway, "session_open", True) else 0)
         yield up
         yield session
+        logged_on = GaugeMetricFamily("oms_fix_session_logged_on", "1 while the FIX session is logged on",
+                                      labels=["session", "role"])
+        seq_in = GaugeMetricFamily("oms_fix_session_next_seq_in", "The next MsgSeqNum expected from the counterparty",
+                                   labels=["session", "role"])
+        seq_out = GaugeMetricFamily("oms_fix_session_next_seq_out", "The next MsgSeqNum this side sends", labels=["session", "role"])
+        for role, fix_session in self.fix_sessions():
+            labels = [fix_session.key, role]
+            logged_on.add_metric(labels, 1 if fix_session.logged_on else 0)
+            seq_in.add_metric(labels, fix_session.next_in)
+            seq_out.add_metric(labels, fix_session.next_out)
+        yield logged_on
+        yield seq_in
+        yield seq_out
 
 
 def venue_connected(gateway: Any) -> bool:
