@@ -730,7 +730,7 @@ class OrderEngine:
         if client and self.gate is not None:
             book = self._book(order.account)
             reason = self.gate.check_cancel(order.account, TraderId(command.actor.user),
-                                            book.messages_within(book.recent_cancels, self._now))
+                                            book.messages_within(book.recent_cancels, self._now), self._now)
             if reason is not None:
                 self._reject("CancelOrder", reason, order.order_id, command.cl_ord_id, order.account)
                 return

@@ -81,7 +81,7 @@ class PreTradeGate(Protocol):
         """The market price now, only to record it with a request (never to decide one)."""
         ...
 
-    def check_cancel(self, account: AccountId, trader: TraderId, cancels_last_second: int) -> Reject | None:
+    def check_cancel(self, account: AccountId, trader: TraderId, cancels_last_second: int, now: int) -> Reject | None:
         """The cancel-rate throttle: the only check a cancel request passes."""
         ...
 

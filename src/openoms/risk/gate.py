@@ -119,9 +119,9 @@ class RiskGate:
             return None
         return market.price if market is not None else None
 
-    def check_cancel(self, account: AccountId, trader: TraderId, cancels_last_second: int) -> Reject | None:
+    def check_cancel(self, account: AccountId, trader: TraderId, cancels_last_second: int, now: int) -> Reject | None:
         try:
-            applies = self._in_force(account, trader, 0)
+            applies = self._in_force(account, trader, now)  # an expired override no longer applies
             sent = cancels_last_second + 1
             bound = applies.limits.max_cancels_per_second
             if bound is not None and sent > bound.value:

@@ -286,3 +286,18 @@ def test_cancel_and_replace_requests_record_the_market_price_seen() -> None:
     by_type = {entry["type"]: entry for entry in history["events"]}
     assert by_type["CancelRequested"]["market"]["price"] == "228.75"
     assert by_type["CancelRequested"]["market"]["source"] == "market price when the request was made"
+
+
+def test_an_expired_override_no_longer_loosens_the_cancel_throttle() -> None:
+    desk, _ = risk_desk({ACCOUNT: {"max_cancels_per_second": "1", "max_order_quantity": "1000"}})
+    orders = [desk.submit_ok("1", "230.00") for _ in range(4)]
+    for order_id in orders:
+        desk.ack(order_id)
+    expires = desk.now + 5_000_000
+    desk.send(cmd.OverrideLimits(actor=cmd.Actor("risk", "test"), scope=ACCOUNT, limits={"max_cancels_per_second": "10"},
+                                 expires_at=expires, reason="end-of-day clean-up"))
+    assert of_type(desk.cancel(orders[0], "C1"), ev.CancelRequested)
+    assert of_type(desk.cancel(orders[1], "C2"), ev.CancelRequested)  # 2 in a second: the override allows it
+    desk.now = expires
+    reason = only_rejection(desk.cancel(orders[2], "C3")).reason  # expired: back to 1 a second
+    assert reason.detail["rule"] == "max_cancels_per_second" and reason.detail["limit"] == "1"
