@@ -21,7 +21,7 @@ from ..domain.instruments import AssetClass, Instrument
 from ..domain.rejects import Reject, RejectCode
 from ..domain.values import OrdType, Side
 from .fx import FxRates
-from .limits import Effective, LimitSet, set_bound
+from .limits import Bound, Effective, LimitSet, set_bound
 
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
@@ -418,26 +418,27 @@ def _duplicate_order(case: Case) -> Reject | None:
     return None
 
 
+def throttle(sent_before: int, bound: Bound | None, scopes: Sequence[str], account: str, what: str,
+             rule: str) -> Reject | None:
+    """One message-rate limit (new orders, replaces, cancels): this message counted, per account."""
+    sent = sent_before + 1
+    if bound is None or sent <= bound.value:
+        return None
+    scope = scopes[bound.level]
+    return _refuse(RejectCode.RISK_THROTTLE, f"{sent} {what} in one second from account {account} "
+                   f"is above the {scope} limit of {bound.value}", rule, scope, bound.value, sent)
+
+
 def _order_rate(case: Case) -> Reject | None:
-    sent = case.facts.orders_last_second + 1
-    cap, level = set_bound(case.limits.max_orders_per_second)
-    scope = case.scopes[level]
-    if sent > cap:
-        return _refuse(RejectCode.RISK_THROTTLE, f"{sent} new orders in one second from account {case.facts.account} "
-                       f"is above the {scope} limit of {cap}", "max_orders_per_second", scope, cap, sent)
-    return None
+    return throttle(case.facts.orders_last_second, case.limits.max_orders_per_second, case.scopes, case.facts.account,
+                    "new orders", "max_orders_per_second")
 
 
 def _replace_rate(case: Case) -> Reject | None:
     if not case.facts.is_replace:
         return None
-    sent = case.facts.replaces_last_second + 1
-    cap, level = set_bound(case.limits.max_replaces_per_second)
-    scope = case.scopes[level]
-    if sent > cap:
-        return _refuse(RejectCode.RISK_THROTTLE, f"{sent} replace requests in one second from account {case.facts.account} "
-                       f"is above the {scope} limit of {cap}", "max_replaces_per_second", scope, cap, sent)
-    return None
+    return throttle(case.facts.replaces_last_second, case.limits.max_replaces_per_second, case.scopes, case.facts.account,
+                    "replace requests", "max_replaces_per_second")
 
 
 def _order_to_trade(case: Case) -> Reject | None:

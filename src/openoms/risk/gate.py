@@ -13,7 +13,7 @@ from ..domain.ids import AccountId, OrderId, Symbol, TraderId
 from ..domain.instruments import Instrument
 from ..domain.rejects import Reject, RejectCode
 from ..domain.values import OrdType
-from .checks import Case, PriceSource, Refusal, Rule, account_usage, applicable_rules, explain
+from .checks import Case, PriceSource, Refusal, Rule, account_usage, applicable_rules, explain, throttle
 from .fx import FxRates
 from .limits import Effective, LimitError, LimitSet, check_scope
 
@@ -122,17 +122,11 @@ class RiskGate:
     def check_cancel(self, account: AccountId, trader: TraderId, cancels_last_second: int, now: int) -> Reject | None:
         try:
             applies = self._in_force(account, trader, now)  # an expired override no longer applies
-            sent = cancels_last_second + 1
-            bound = applies.limits.max_cancels_per_second
-            if bound is not None and sent > bound.value:
-                cap, scope = bound.value, applies.scopes[bound.level]
-                return Reject(RejectCode.RISK_THROTTLE, f"{sent} cancel requests in one second from account {account} "
-                              f"is above the {scope} limit of {cap}",
-                              {"rule": "max_cancels_per_second", "scope": scope, "limit": str(cap), "value": str(sent)})
+            return throttle(cancels_last_second, applies.limits.max_cancels_per_second, applies.scopes, account,
+                            "cancel requests", "max_cancels_per_second")
         except Exception as exc:  # noqa: BLE001 - fail closed, like new orders
             return Reject(RejectCode.RISK_CHECK_FAILED, f"pre-trade risk could not evaluate the cancel: {exc!r}",
                           {"rule": "evaluation"})
-        return None
 
     def explain(self, facts: OrderFacts, instrument: Instrument, now: int) -> list[tuple[str, Reject | None]]:
         try:
