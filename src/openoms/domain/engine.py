@@ -44,6 +44,14 @@ ALGO_EVENTS = frozenset({ev.AlgoSliced, ev.AlgoPaused, ev.AlgoResumed, ev.AlgoMo
 MAX_GTD_DAYS = 3660  # ten years: beyond any real good-till-date, and far inside what the journal stores
 
 
+def reduces_only(position: Decimal, buys: Decimal, sells: Decimal, side: Side, quantity: Decimal) -> bool:
+    """An order that only shrinks the position and cannot flip it, counting the same side's
+    working orders: what a kill switch and the exposure and loss limits still admit."""
+    if position == ZERO or (position > ZERO) == (side is Side.BUY):
+        return False
+    return quantity + (buys if side is Side.BUY else sells) <= abs(position)
+
+
 def trade_date_of(now: int) -> str:
     return datetime.fromtimestamp(now // 1_000_000_000, UTC).date().isoformat()
 
@@ -520,9 +528,7 @@ class OrderEngine:
         account, symbol, side = command.account, command.symbol, command.side
         book = self.books.get(account)  # never created here: a refused order must leave no trace in the state
         position, buys, sells = self.exposure(account, symbol)
-        # Reduces only: shrinks the position and cannot flip it, counting the same side's working orders.
-        reduces = position != ZERO and (position > ZERO) != (side is Side.BUY) and \
-            command.quantity + (buys if side is Side.BUY else sells) <= abs(position)
+        reduces = reduces_only(position, buys, sells, side, command.quantity)
         return OrderFacts(
             account, TraderId(command.actor.user), symbol, side, command.quantity, command.ord_type, command.price,
             command.stop_price, position, buys, sells, ZERO,
@@ -536,12 +542,7 @@ class OrderEngine:
                       exclude: Order | None = None) -> bool:
         """Whether an order only shrinks the position and cannot flip it, counting the same side's
         other working orders (what a kill switch and the loss limits still admit)."""
-        position = self.positions.get((account, symbol))
-        held = position.quantity if position is not None else ZERO
-        if held == ZERO or (held > ZERO) == side.is_buy:
-            return False
-        _, buys, sells = self.exposure(account, symbol, exclude)
-        return quantity + (buys if side.is_buy else sells) <= abs(held)
+        return reduces_only(*self.exposure(account, symbol, exclude), side, quantity)
 
     def _crossing(self, account: AccountId, symbol: Symbol, side: Side, ord_type: OrdType, price: Decimal | None,
                   exclude: OrderId | None = None) -> tuple[tuple[OrderId, Decimal | None, bool], ...]:
