@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,76 @@ def test_thousands_of_orders_keep_only_the_rows_in_view_in_the_page(page_of: Any
     expect(page.locator("#orders-table .vrow").first).to_contain_text("X1")
     page.locator("#orders-table").evaluate("el => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); }")
     expect(page.locator("#orders-table .vrow").last).to_contain_text("X4999")
+
+
+def clock(page: Any, minutes: int) -> str:
+    """HH:MM:SS in the browser's time zone, ``minutes`` from now (what a trader types in a time field)."""
+    return str(page.evaluate(f"new Date(Date.now() + {minutes} * 60000).toTimeString().slice(0, 8)"))
+
+
+def algo_row(page: Any, algo_id: str) -> Any:
+    return page.locator("#algos-table .vrow").filter(has=page.locator(".cell", has_text=re.compile(f"^{algo_id}$")))
+
+
+def test_a_trader_works_a_twap_from_the_ticket_and_pauses_resumes_and_cancels_it(page_of: Any, server: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = page_of("trader1", "trader password 1")
+    token = page.evaluate("sessionStorage.getItem('oms-token')")
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        bid = Decimal(client.get("/api/v1/marketdata/AAPL", headers={"Authorization": f"Bearer {token}"}).json()["bid"])
+    resting = str((bid * Decimal("0.95")).quantize(Decimal("0.01")))  # children rest below the bid, inside the collar
+
+    page.select_option("#t-algo", "twap")
+    expect(page.locator("#algo-fields")).to_be_visible()
+    expect(page.locator("#t-type")).to_be_disabled()
+    expect(page.locator("#a-display")).to_be_hidden()  # an iceberg's parameter, not a TWAP's
+    page.fill("#t-symbol", "AAPL")
+    page.fill("#t-quantity", "1000")
+    page.fill("#t-price", resting)
+    # Checked in the page before sending: the end must come after the start.
+    page.fill("#a-start", clock(page, 5))
+    page.fill("#a-end", clock(page, 2))
+    page.click("#t-submit")
+    expect(page.locator('.field-error[data-for="time"]')).to_contain_text("end time must be after the start time")
+    # Refused by the server's pre-trade risk, judging the parent as a whole: its reason, under the quantity.
+    page.fill("#a-start", "")
+    page.fill("#a-end", clock(page, 10))
+    page.fill("#t-quantity", "200000")
+    page.click("#t-submit")
+    expect(page.locator('.field-error[data-for="quantity"]')).to_contain_text("notional")
+    expect(page.locator("#t-result .error")).to_contain_text("RISK_MAX_NOTIONAL")
+
+    page.fill("#t-quantity", "1000")
+    page.fill("#a-interval", "60")
+    page.click("#t-submit")
+    page.wait_for_selector("#t-result .ok")
+    found = re.search(r"algo (\S+) started", page.inner_text("#t-result"))
+    assert found, page.inner_text("#t-result")
+    algo_id = found.group(1)
+    expect(algo_row(page, algo_id)).to_contain_text("working")
+    expect(algo_row(page, algo_id)).to_contain_text("twap")
+
+    # Its children are orders on the blotter, each naming the parent.
+    algo_row(page, algo_id).get_by_role("button", name=re.compile("▸")).click()
+    expect(page.locator("#f-parent")).to_have_value(algo_id)
+    children = page.locator("#orders-table .vrow")
+    expect(children.first).to_contain_text(algo_id)
+    expect(children.first).to_contain_text(resting)
+    expect(children.first).to_contain_text("new")
+
+    algo_row(page, algo_id).get_by_role("button", name="Pause").click()
+    expect(algo_row(page, algo_id)).to_contain_text("paused")
+    expect(children.first).to_contain_text("canceled")  # pausing cancels the working children
+    expect(algo_row(page, algo_id).get_by_role("button", name="Pause")).to_have_count(0)
+
+    algo_row(page, algo_id).get_by_role("button", name="Resume").click()
+    expect(algo_row(page, algo_id)).to_contain_text("working")
+    working = page.locator("#orders-table .vrow .status-new")
+    expect(working).to_have_count(1)  # a new slice
+
+    algo_row(page, algo_id).get_by_role("button", name="Cancel").click()
+    expect(algo_row(page, algo_id)).to_contain_text("done")
+    expect(page.locator("#algo-result")).to_contain_text(f"cancel of {algo_id} done")
+    expect(working).to_have_count(0)
+    assert page.locator("#orders-table .vrow").count() >= 2  # the first slice and the one after the resume

@@ -4,6 +4,8 @@ reconnects resumes from its last number and gets exactly what it missed."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +168,32 @@ def test_a_subscriber_disabled_or_regranted_while_connected_is_told_and_closed(t
                 assert message["code"] == expected
                 return
         raise AssertionError("the stream went on for a user who changed")
+
+
+def test_execution_algorithms_stream_with_their_children_and_come_back_in_a_snapshot(client: Any) -> None:
+    test_client, keys = client
+    auth = {"Authorization": f"Bearer {keys['eq1']}"}
+    bid = Decimal(test_client.get("/api/v1/marketdata/AAPL", headers=auth).json()["bid"])
+    end = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    with test_client.websocket_connect("/api/v1/stream") as ws:
+        ws.send_json({"type": "subscribe", "token": keys["eq1"]})
+        assert ws.receive_json()["algos"] == []
+        started = test_client.post("/api/v1/algos", headers=auth, json={
+            "account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy", "quantity": "1000", "kind": "twap",
+            "limit_price": str((bid * Decimal("0.95")).quantize(Decimal("0.01"))), "end_at": end})
+        assert started.status_code == 201, started.text
+        algo_id = started.json()["algo"]["algo_id"]
+        updates = until(ws, lambda ms: any(m["type"] == "order" and m["order"]["parent_id"] == algo_id for m in ms)
+                        and any(m["type"] == "algo" for m in ms))
+        algos = [m["algo"] for m in updates if m["type"] == "algo"]
+        assert algos and algos[0]["algo_id"] == algo_id and algos[0]["status"] == "working" and algos[0]["kind"] == "twap"
+        assert test_client.post(f"/api/v1/algos/{algo_id}/pause", headers=auth, json={"reason": "lunch"}).status_code == 200
+        paused = until(ws, lambda ms: any(m["type"] == "algo" and m["algo"]["status"] == "paused" for m in ms))
+        last = [m["algo"] for m in paused if m["type"] == "algo"][-1]
+        assert last["reason"] == "lunch" and last["child_ids"]
+    with test_client.websocket_connect("/api/v1/stream") as ws:
+        ws.send_json({"type": "subscribe", "token": keys["boss"]})
+        snapshot = ws.receive_json()
+    assert [(a["algo_id"], a["status"]) for a in snapshot["algos"]] == [(algo_id, "paused")]
+    children = [o for o in snapshot["orders"] if o["parent_id"] == algo_id]
+    assert children and {o["order_id"] for o in children} == set(last["child_ids"])

@@ -14,10 +14,10 @@ from fastapi.responses import Response
 
 from ..bootstrap import OMS
 from ..domain import commands as cmd
-from ..domain.algos import AlgoParent, params_text
+from ..domain.algos import AlgoParent
 from ..domain.ids import AccountId, Symbol
 from ..domain.values import Side
-from ..service.views import iso, order_view
+from ..service.views import algo_view, iso, order_view
 from .rest import actor_of, decode_body, error_response, json_response, reject_response, to_ns
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -57,13 +57,7 @@ def register(app: FastAPI, oms: OMS) -> None:
     runtime, engine = oms.runtime, oms.engine
 
     def view(algo: AlgoParent) -> dict[str, Any]:
-        filled, working = engine.algo_desk.algo_progress(algo)
-        return {
-            "algo_id": algo.algo_id, "account": algo.account, "trader": algo.trader, "symbol": algo.symbol,
-            "side": algo.side.value, "cl_ord_id": algo.cl_ord_id, "status": algo.status.value, "reason": algo.reason,
-            "params": params_text(algo.params), "route": algo.route, "filled": filled, "working": working,
-            "leaves": algo.params.quantity - filled, "children": [order_view(engine.orders[c]) for c in algo.children],
-        }
+        return {**algo_view(engine, algo), "children": [order_view(engine.orders[c]) for c in algo.children]}
 
     async def run(command: cmd.Command, algo_id: str | None, status: int = 200) -> Response:
         outcome = await runtime.execute(command)

@@ -58,6 +58,7 @@ class Order(Model, kw_only=True, frozen=True):
     created_at: datetime
     updated_at: datetime
     text: str | None = None
+    parent_id: str | None = None  # the execution algorithm that sent it, if any
     routes: list[Route] = []
 
 

@@ -26,14 +26,16 @@ import msgspec
 
 from ..domain import events as ev
 from ..domain.accounts import ReferenceData
+from ..domain.algos import AlgoParent, AlgoStatus
 from ..domain.engine import OrderEngine
 from ..domain.ids import AccountId, OrderId, Symbol
 from ..domain.order import Execution, Order
 from ..domain.positions import Position
 from ..marketdata.store import MarketDataStore
 from .runtime import EngineRuntime
-from .views import iso, order_view, position_view
+from .views import algo_view, iso, order_view, position_view
 
+ALGO_EVENTS = (ev.AlgoStarted, ev.AlgoSliced, ev.AlgoPaused, ev.AlgoResumed, ev.AlgoModified, ev.AlgoEnded)
 RISK_EVENTS = (ev.KillSwitchEngaged, ev.KillSwitchReleased, ev.LimitsChanged, ev.RestrictedListChanged,
                ev.LimitsOverridden, ev.OverrideEnded)
 _encode = msgspec.json.Encoder(decimal_format="string").encode
@@ -150,6 +152,7 @@ class StreamHub:
         orders = self.engine.orders
         committed = self.runtime.committed_seq
         touched_orders: dict[OrderId, None] = {}
+        touched_algos: dict[str, None] = {}
         for event in events:
             kind = type(event)
             order_id = getattr(event, "order_id", None)
@@ -157,6 +160,8 @@ class StreamHub:
                 self._rejection(event)  # type: ignore[arg-type]
             elif kind in RISK_EVENTS:
                 self._publish(None, None, {"type": "risk", "event": msgspec.to_builtins(event, str_keys=True)})
+            elif kind in ALGO_EVENTS:
+                touched_algos[event.algo_id] = None  # type: ignore[attr-defined]
             if order_id is not None and order_id in orders:
                 touched_orders[order_id] = None
                 if kind is ev.OrderFilled or kind is ev.TradeBusted or kind is ev.TradeCorrected:
@@ -169,6 +174,13 @@ class StreamHub:
             # An order changed again in a batch still being written is sent when that batch is durable.
             if order.last_seq <= committed:
                 self._publish(order.account, None, {"type": "order", "order": order_view(order)})
+                if order.parent_id:  # a child's fill or end moves its parent's filled and working
+                    touched_algos[order.parent_id] = None
+        algos = self.engine.algos
+        for algo_id in touched_algos:
+            algo = algos.get(algo_id)
+            if algo is not None:
+                self._publish(algo.account, None, {"type": "algo", "algo": algo_view(self.engine, algo)})
         for key in dict.fromkeys(touched_positions):
             self._publish(key[0], None, {"type": "position", "position": self.position_view(self.positions[key])})
 
@@ -255,8 +267,23 @@ class StreamHub:
             "executions": executions[::-1],
             "positions": [self.position_view(p) for key, p in sorted(self.positions.items()) if shown(key[0])],
             "kill_switches": dict(sorted(self.engine.kill_switches.items())),
+            # Execution algorithms (parents) still working or paused, and the newest finished ones.
+            "algos": self._snapshot_algos(shown, committed, max_orders),
             "shown_seq": max((o.last_seq for o in orders.values()), default=0),
         }
+
+    def _snapshot_algos(self, shown: Callable[[str], bool], committed: int, finished_max: int) -> list[dict[str, Any]]:
+        picked: list[AlgoParent] = []
+        finished = 0
+        for algo in reversed(self.engine.algos.values()):
+            if not shown(algo.account) or not algo.seqs or algo.seqs[0] > committed:
+                continue
+            if algo.status is AlgoStatus.DONE:
+                if finished >= finished_max:
+                    continue
+                finished += 1
+            picked.append(algo)
+        return [algo_view(self.engine, a) for a in reversed(picked)]
 
     # --- market data and marks (unnumbered: only the latest value matters) ----------------------
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from ..domain.algos import AlgoParent, params_text
+from ..domain.engine import OrderEngine
 from ..domain.instruments import Instrument
 from ..domain.order import Order
 from ..domain.positions import Position
@@ -49,6 +51,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "created_at": iso(order.created_ts),
         "updated_at": iso(order.updated_ts),
         "text": order.text,
+        "parent_id": order.parent_id or None,  # the execution algorithm that sent it
         "routes": [
             {
                 "route_id": r.route_id,
@@ -61,6 +64,20 @@ def order_view(order: Order) -> dict[str, Any]:
             }
             for r in order.routes.values()
         ],
+    }
+
+
+def algo_view(engine: OrderEngine, algo: AlgoParent) -> dict[str, Any]:
+    """A parent order with its progress; ``child_ids`` names its children (orders of their own)."""
+    filled, working = engine.algo_desk.algo_progress(algo)
+    params = algo.params
+    return {
+        "algo_id": algo.algo_id, "account": algo.account, "trader": algo.trader, "symbol": algo.symbol,
+        "side": algo.side.value, "cl_ord_id": algo.cl_ord_id, "kind": params.kind.value, "status": algo.status.value,
+        "reason": algo.reason, "quantity": str(params.quantity), "limit_price": dec(params.limit_price),
+        "start_at": iso(params.start_at) if params.start_at else None, "end_at": iso(params.end_at) if params.end_at else None,
+        "params": params_text(params), "route": algo.route, "filled": str(filled), "working": str(working),
+        "leaves": str(params.quantity - filled), "child_ids": list(algo.children),
     }
 
 

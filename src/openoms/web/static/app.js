@@ -8,7 +8,8 @@ const OPEN = new Set(["pending_new", "new", "partially_filled", "pending_cancel"
 const state = {
   token: sessionStorage.getItem("oms-token"), me: null, instruments: new Map(), accounts: [],
   orders: new Map(), executions: [], execIds: new Set(), positions: new Map(), quotes: new Map(),
-  killSwitches: {}, epoch: null, seq: 0, socket: null, pnl: [], selected: null, dirty: new Set(),
+  killSwitches: {}, epoch: null, seq: 0, socket: null, pnl: [], selected: null, dirty: new Set(), algos: new Map(),
+  watch: JSON.parse(localStorage.getItem("oms-watch") || "[]"),
 };
 
 // ---- HTTP ------------------------------------------------------------------------------------
@@ -92,7 +93,10 @@ async function start(me) {
   $("kill-form").hidden = !may("kill_switch");
   $("kill-note").hidden = may("kill_switch");
   $("t-hint").textContent = may("trade") ? "" : "Your roles do not include trading: orders you send will be refused.";
-  const [instruments, accounts] = await Promise.all([api("GET", "/api/v1/instruments"), api("GET", "/api/v1/accounts")]);
+  const [instruments, accounts, venues] = await Promise.all([api("GET", "/api/v1/instruments"), api("GET", "/api/v1/accounts"),
+    api("GET", "/api/v1/venues")]);
+  $("t-route").innerHTML = `<option value="">routing rules</option><option value="sor">smart order router</option>` +
+    ((venues.body && venues.body.venues) || []).map((v) => `<option value="${esc(v.venue_id)}">venue ${esc(v.venue_id)}${v.state === "up" ? "" : ` (${esc(v.state)})`}</option>`).join("");
   state.instruments = new Map((instruments.body.instruments || []).map((i) => [i.symbol, i]));
   $("instrument-list").innerHTML = [...state.instruments.values()].map((i) => `<option value="${esc(i.symbol)}">${esc(i.description)}</option>`).join("");
   state.accounts = (accounts.body.accounts || []).map((a) => a.account)
@@ -142,7 +146,8 @@ function onMessage(m) {
       state.executions = m.executions.slice().reverse(); state.execIds = new Set(m.executions.map((e) => e.exec_id));
       state.positions = new Map(m.positions.map((p) => [`${p.account}|${p.symbol}`, p]));
       state.killSwitches = m.kill_switches;
-      setStatus(true); schedule("orders", "executions", "positions", "risk");
+      state.algos = new Map((m.algos || []).map((a) => [a.algo_id, a]));
+      setStatus(true); schedule("orders", "executions", "positions", "risk", "algos");
       break;
     case "resumed": state.epoch = m.epoch; setStatus(true); break;
     case "order": state.orders.set(m.order.order_id, m.order); schedule("orders"); if (state.selected === m.order.order_id) loadDetail(m.order.order_id); break;
@@ -152,6 +157,7 @@ function onMessage(m) {
       else { state.executions.unshift(e); state.execIds.add(e.exec_id); }
       schedule("executions"); break;
     }
+    case "algo": state.algos.set(m.algo.algo_id, m.algo); schedule("algos"); break;
     case "position": state.positions.set(`${m.position.account}|${m.position.symbol}`, m.position); schedule("positions"); break;
     case "marks":
       for (const p of m.positions) {
@@ -193,6 +199,7 @@ function render() {
   if (dirty.has("positions")) renderPositions();
   if (dirty.has("quotes")) renderQuotes();
   if (dirty.has("risk")) renderRisk();
+  if (dirty.has("algos")) renderAlgos();
 }
 
 // ---- a virtualized table: only the rows in view are in the DOM (thousands of orders stay fast) --
@@ -247,6 +254,7 @@ const mayTrade = (account) => state.me && state.me.actions.includes("trade") &&
 const ordersTable = new VTable($("orders-table"), [
   { key: "created_at", label: "Time", width: 78, render: (o) => hms(o.created_at) },
   { key: "order_id", label: "Order", width: 70 },
+  { key: "parent_id", label: "Algo", width: 50 },
   { key: "account", label: "Account", width: 80 },
   { key: "symbol", label: "Symbol", width: 90 },
   { key: "side", label: "Side", width: 50, cls: (o) => o.side },
@@ -276,11 +284,13 @@ const executionsTable = new VTable($("executions-table"), [
 
 function filteredOrders() {
   const status = $("f-status").value, symbol = $("f-symbol").value.trim().toUpperCase(), account = $("f-account").value;
+  const parent = $("f-parent").value.trim();
   const rows = [];
   for (const o of state.orders.values()) {
     if (status === "open" ? !OPEN.has(o.status) : status && o.status !== status) continue;
     if (symbol && !o.symbol.includes(symbol)) continue;
     if (account && o.account !== account) continue;
+    if (parent && o.parent_id !== parent) continue;
     o.__selected = o.order_id === state.selected;
     rows.push(o);
   }
@@ -292,7 +302,7 @@ function renderOrders() {
   ordersTable.setRows(rows);
 }
 ["f-status", "f-account"].forEach((id) => $(id).addEventListener("change", renderOrders));
-$("f-symbol").addEventListener("input", renderOrders);
+["f-symbol", "f-parent"].forEach((id) => $(id).addEventListener("input", renderOrders));
 
 async function onOrderClick(event) {
   const order = ordersTable.rowAt(event.target);
@@ -352,17 +362,61 @@ const FIELD_OF = {
 function fieldError(field, message) { document.querySelector(`.field-error[data-for="${field}"]`).textContent = message; }
 function clearErrors() { document.querySelectorAll(".field-error").forEach((e) => { e.textContent = ""; }); $("t-result").textContent = ""; }
 
-$("t-type").addEventListener("change", () => {
-  const type = $("t-type").value;
-  $("t-price").disabled = type === "market" || type === "stop";
-  $("t-stop").disabled = !(type === "stop" || type === "stop_limit");
-});
+function ticketShape() {
+  const type = $("t-type").value, algo = $("t-algo").value;
+  // An algorithm's children are limit orders at the price given, else market orders: no type, stop or TIF.
+  $("t-type").disabled = $("t-tif").disabled = Boolean(algo);
+  $("t-price").disabled = !algo && (type === "market" || type === "stop");
+  $("t-stop").disabled = Boolean(algo) || !(type === "stop" || type === "stop_limit");
+  $("algo-fields").hidden = !algo;
+  document.querySelectorAll("#algo-fields [data-kinds]").forEach((label) => { label.hidden = !label.dataset.kinds.split(" ").includes(algo); });
+  $("t-submit").textContent = algo ? `Start ${algo.toUpperCase()}` : "Send order";
+}
+$("t-type").addEventListener("change", ticketShape);
+$("t-algo").addEventListener("change", () => { clearErrors(); ticketShape(); });
+
+// "HH:MM[:SS]" today in the browser's time zone -> an ISO instant (the server works in UTC).
+function todayAt(text) {
+  const m = /^(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text);
+  if (!m) return null;
+  const now = new Date(), d = new Date(now);
+  d.setHours(Number(m[1]), Number(m[2]), Number(m[3] || 0), 0);
+  if (now - d > 12 * 3600 * 1000) d.setDate(d.getDate() + 1); // 00:10 typed at 23:50 is tomorrow's
+  return d;
+}
+const isPercent = (text, allowZero) => decimalParts(text) !== null && Number(text) <= 100 && (allowZero || /[1-9]/.test(text));
+
+function validateAlgo(instrument, quantity) {
+  const kind = $("t-algo").value;
+  let ok = true;
+  const start = $("a-start").value ? todayAt($("a-start").value) : null, end = $("a-end").value ? todayAt($("a-end").value) : null;
+  if (kind === "twap" || kind === "vwap") {
+    if (!end) { fieldError("time", `${kind.toUpperCase()} needs an end time`); ok = false; }
+    const interval = $("a-interval").value.trim();
+    if (!/^\d+$/.test(interval) || Number(interval) < 1 || Number(interval) > 86400) { fieldError("time", "slice every 1-86400 seconds"); ok = false; }
+  }
+  if (ok && end && end <= (start || new Date())) { fieldError("time", "end time must be after the start time"); ok = false; }
+  if (kind === "pov" && !isPercent($("a-pov").value.trim(), false)) { fieldError("participation", "participation must be above 0 and at most 100 %"); ok = false; }
+  if (kind === "twap" || kind === "vwap") {
+    const low = $("a-min").value.trim(), high = $("a-max").value.trim();
+    if ((low && !isPercent(low, true)) || (high && !isPercent(high, true))) { fieldError("participation", "min and max are 0-100 % of the volume"); ok = false; }
+    else if (low && high && Number(low) > Number(high)) { fieldError("participation", `min ${low} % is above max ${high} %`); ok = false; }
+  }
+  if (kind === "iceberg") {
+    const display = $("a-display").value.trim();
+    if (!isPositive(display)) { fieldError("display", "an iceberg needs a positive display quantity"); ok = false; }
+    else if (instrument && !isMultiple(display, instrument.lot_size)) { fieldError("display", `display quantity must be whole lots of ${instrument.lot_size}`); ok = false; }
+    else if (isPositive(quantity) && scaled(display, 12) > scaled(quantity, 12)) { fieldError("display", `display quantity ${display} is above the order quantity ${quantity}`); ok = false; }
+  }
+  return ok;
+}
 
 function validateTicket() {
   clearErrors();
   const instrument = state.instruments.get($("t-symbol").value.trim().toUpperCase());
-  const quantity = $("t-quantity").value.trim(), price = $("t-price").value.trim(), stop = $("t-stop").value.trim(), type = $("t-type").value;
-  let ok = true;
+  const quantity = $("t-quantity").value.trim(), price = $("t-price").value.trim(), stop = $("t-stop").value.trim();
+  const algo = $("t-algo").value, type = algo ? (price ? "limit" : "market") : $("t-type").value;
+  let ok = algo ? validateAlgo(instrument, quantity) : true;
   if (!instrument) { fieldError("symbol", "choose an instrument from the list"); ok = false; }
   if (!$("t-account").value) { fieldError("account", "no account you may trade"); ok = false; }
   if (!isPositive(quantity)) { fieldError("quantity", "quantity must be a positive number"); ok = false; }
@@ -375,17 +429,51 @@ function validateTicket() {
   return ok;
 }
 
+// Which ticket field a refusal of an algorithm concerns: by the detail it names, else by its words.
+function algoField(error) {
+  const keys = Object.keys(error.detail || {}).join(" ") + " " + (error.message || "");
+  if (/display/.test(keys)) return "display";
+  if (/participation/.test(keys)) return "participation";
+  if (/end time|start time|end_at|start_at|interval/.test(keys)) return "time";
+  if (/quantity/.test(keys)) return "quantity";
+  if (/price|tick/.test(keys)) return "price";
+  return null;
+}
+
+function algoBody(base) {
+  const body = { account: base.account, symbol: base.symbol, side: base.side, quantity: base.quantity, kind: $("t-algo").value, route: base.route };
+  const value = (id) => $(id).value.trim();
+  if (value("t-price")) body.limit_price = value("t-price");
+  const visible = (id) => !$(id).closest("label").hidden && value(id);
+  if (visible("a-start")) body.start_at = todayAt(value("a-start")).toISOString();
+  if (visible("a-end")) body.end_at = todayAt(value("a-end")).toISOString();
+  if (visible("a-interval")) body.interval_s = Number(value("a-interval"));
+  if (visible("a-pov")) body.participation_pct = value("a-pov");
+  if (visible("a-min")) body.min_participation_pct = value("a-min");
+  if (visible("a-max")) body.max_participation_pct = value("a-max");
+  if (visible("a-display")) body.display_qty = value("a-display");
+  return body;
+}
+
 $("ticket").addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!validateTicket()) return;
-  const type = $("t-type").value;
+  const type = $("t-type").value, algo = $("t-algo").value;
   const body = { account: $("t-account").value, symbol: $("t-symbol").value.trim().toUpperCase(), side: $("t-side").value,
     quantity: $("t-quantity").value.trim(), ord_type: type, tif: $("t-tif").value };
+  if ($("t-route").value) body.route = $("t-route").value;
   if (type === "limit" || type === "stop_limit") body.price = $("t-price").value.trim();
   if (type === "stop" || type === "stop_limit") body.stop_price = $("t-stop").value.trim();
   $("t-submit").disabled = true;
-  const r = await api("POST", "/api/v1/orders", body);
+  const r = algo ? await api("POST", "/api/v1/algos", algoBody(body)) : await api("POST", "/api/v1/orders", body);
   $("t-submit").disabled = false;
+  if (r.ok && algo) {
+    const a = r.body.algo;
+    $("t-result").innerHTML = `<span class="ok">algo ${esc(a.algo_id)} started (${esc(a.status)})</span>`;
+    state.algos.set(a.algo_id, { ...a, children: undefined, ...(state.algos.get(a.algo_id) || {}) });
+    schedule("algos");
+    return;
+  }
   if (r.ok) {
     $("t-result").innerHTML = `<span class="ok">order ${esc(r.body.order.order_id)} accepted (${esc(r.body.order.status)})</span>`;
     // The stream may already have brought a later state (a fill) before this answer: never go back.
@@ -393,7 +481,9 @@ $("ticket").addEventListener("submit", async (event) => {
     return;
   }
   const error = r.body.error || {};
-  const field = FIELD_OF[error.code];
+  const field = (algo && error.code === "INVALID_ALGO" ? algoField(error) : null) || FIELD_OF[error.code] ||
+    (/^RISK_(MAX_QUANTITY|MAX_NOTIONAL|POSITION|CREDIT|EXPOSURE|PCT_ADV)/.test(error.code || "") ? "quantity" : null) ||
+    (/^RISK_PRICE/.test(error.code || "") ? "price" : null) || (/ROUT/.test(error.code || "") ? "route" : null);
   if (field) fieldError(field, error.message);
   $("t-result").innerHTML = `<span class="error">${esc(error.code || "")}: ${esc(errorText(r))}</span>`;
 });
@@ -448,6 +538,44 @@ $("quotes").addEventListener("click", (e) => {
   const row = e.target.closest("tr");
   if (row) { $("t-symbol").value = row.dataset.symbol; const q = state.quotes.get(row.dataset.symbol); if (q) $("t-price").value = q.last; }
 });
+
+// ---- execution algorithms (parents); their children are ordinary orders on the blotter ---------
+
+const ALGO_LIVE = new Set(["working", "paused"]);
+const algosTable = new VTable($("algos-table"), [
+  { key: "algo_id", label: "Algo", width: 50 },
+  { key: "kind", label: "Kind", width: 60 },
+  { key: "account", label: "Account", width: 80 },
+  { key: "symbol", label: "Symbol", width: 70 },
+  { key: "side", label: "Side", width: 45, cls: (a) => a.side },
+  { key: "quantity", label: "Qty", width: 65, numeric: true },
+  { key: "filled", label: "Filled", width: 65, numeric: true },
+  { key: "working", label: "Working", width: 70, numeric: true },
+  { key: "end_at", label: "Ends", width: 70, render: (a) => hms(a.end_at) },
+  { key: "status", label: "Status", width: 70, cls: (a) => `status-${a.status}` },
+  { key: "children", label: "Children", width: 70, render: (a) => `<button data-act="children">${(a.child_ids || []).length} ▸</button>` },
+  { key: "actions", label: "", width: 180, render: (a) => (ALGO_LIVE.has(a.status) && mayTrade(a.account)
+    ? (a.status === "paused" ? `<button data-act="resume">Resume</button>` : `<button data-act="pause">Pause</button>`) +
+      `<button data-act="cancel">Cancel</button>` : "") },
+  { key: "reason", label: "Reason", width: 220, render: (a) => `<span title="${esc(a.reason)}">${esc(a.reason)}</span>` },
+], onAlgoClick);
+
+function renderAlgos() {
+  const rows = [...state.algos.values()].reverse();
+  $("algo-count").textContent = `${rows.filter((a) => ALGO_LIVE.has(a.status)).length} working of ${rows.length}`;
+  algosTable.setRows(rows);
+}
+
+async function onAlgoClick(event) {
+  const algo = algosTable.rowAt(event.target);
+  const act = event.target.dataset.act;
+  if (!algo || !act) return;
+  if (act === "children") { $("f-parent").value = algo.algo_id; $("f-status").value = ""; renderOrders(); return; }
+  const r = await api("POST", `/api/v1/algos/${algo.algo_id}/${act}`, { reason: "from the blotter" });
+  // The row itself changes when the stream brings the journaled AlgoPaused/AlgoResumed/AlgoEnded.
+  $("algo-result").innerHTML = r.ok ? `<span class="ok">${esc(act)} of ${esc(algo.algo_id)} done (${esc(r.body.algo.status)})</span>`
+    : `<span class="error">${esc(act)} of ${esc(algo.algo_id)} refused: ${esc(errorText(r))}</span>`;
+}
 
 // ---- risk --------------------------------------------------------------------------------------
 
