@@ -61,6 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     oms(data_dir, "create-admin", "admin", password="admin password 1")
     oms(data_dir, "add", "trader1", "--role", "trader", "--account", "ACC-EQ-1", password="trader password 1")
     oms(data_dir, "add", "viewer", "--role", "read_only", "--account", "ACC-EQ-1", password="viewer password 1")
+    oms(data_dir, "add", "busy", "--role", "trader", "--account", "ACC-EQ-2", password="busy password 1")
     running = Server(data_dir, free_port(), trusted_header=False).start()
     yield running
     running.terminate()
@@ -283,3 +284,70 @@ def test_a_trader_works_a_twap_from_the_ticket_and_pauses_resumes_and_cancels_it
     expect(page.locator("#algo-result")).to_contain_text(f"cancel of {algo_id} done")
     expect(working).to_have_count(0)
     assert page.locator("#orders-table .vrow").count() >= 2  # the first slice and the one after the resume
+
+
+def submit_many(url: str, token: str, count: int) -> list[str]:
+    """``count`` resting buy orders on ACC-EQ-2 over REST, 16 at a time: AAPL, MSFT and NVDA in
+    turn, quantities 1-50, prices 8-9 % under the bid (inside the 10 % collar, never filled)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def run() -> list[str]:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client:
+            bids = {s: Decimal((await client.get(f"/api/v1/marketdata/{s}")).json()["bid"]) for s in ("AAPL", "MSFT", "NVDA")}
+            gate = asyncio.Semaphore(16)
+
+            async def one(i: int) -> str:
+                symbol = ("AAPL", "MSFT", "NVDA")[i % 3]
+                price = (bids[symbol] * Decimal("0.91")).quantize(Decimal("0.01")) + Decimal(i % 100) / 100
+                async with gate:
+                    answer = await client.post("/api/v1/orders", json={
+                        "account": "ACC-EQ-2", "symbol": symbol, "side": "buy", "quantity": str(1 + i % 50), "price": str(price)})
+                assert answer.status_code == 201, answer.text
+                return str(answer.json()["order"]["order_id"])
+
+            return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+    # Playwright's sync API keeps an event loop running in this thread: the load goes from another.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+def test_three_thousand_orders_from_the_api_stay_usable_and_live(page_of: Any, server: Any) -> None:
+    """A busy account's day: the blotter opens on 3,000 working orders (the stream's snapshot),
+    keeps only the rows in view in the page, filters and sorts all of them, and still shows an
+    order placed and one canceled afterwards without a reload."""
+    from playwright.sync_api import expect
+
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        token = client.post("/api/v1/auth/login", json={"username": "busy", "password": "busy password 1"}).json()["token"]
+    placed = submit_many(server.url, token, 3000)
+    page = page_of("busy", "busy password 1")
+    expect(page.locator("#order-count")).to_have_text("3000 shown of 3000")
+    assert page.locator("#orders-table .vrow").count() < 60  # virtualized: not 3,000 rows in the page
+
+    page.fill("#f-symbol", "MSFT")
+    expect(page.locator("#order-count")).to_have_text("1000 shown of 3000")
+    page.locator('#orders-table .vhead .cell[data-key="quantity"]').click()  # ascending by quantity
+    first_cells = page.locator("#orders-table .vrow").first.locator(".cell")
+    expect(first_cells.nth(6)).to_have_text("1")
+    expect(first_cells.nth(4)).to_have_text("MSFT")
+    page.locator("#orders-table").evaluate("el => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); }")
+    expect(page.locator("#orders-table .vrow").last.locator(".cell").nth(6)).to_have_text("50")
+
+    # Live, on top of the 3,000: a cancel and a new order arrive over the stream.
+    with httpx.Client(base_url=server.url, timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
+        assert client.post(f"/api/v1/orders/{placed[1]}/cancel", json={}).status_code == 202  # MSFT (i = 1); the venue confirms
+        bid = Decimal(client.get("/api/v1/marketdata/SAP").json()["bid"])
+        late = client.post("/api/v1/orders", json={"account": "ACC-EQ-2", "symbol": "SAP", "side": "buy", "quantity": "7",
+                                                   "price": str((bid * Decimal("0.95") / 2).quantize(Decimal("0.01")) * 2)})  # tick 0.02
+        assert late.status_code == 201, late.text
+    page.select_option("#f-status", "canceled")
+    expect(row(page, placed[1])).to_contain_text("canceled")
+    expect(page.locator("#order-count")).to_have_text("1 shown of 3001")
+    page.select_option("#f-status", "open")
+    page.fill("#f-symbol", "SAP")
+    expect(row(page, late.json()["order"]["order_id"])).to_contain_text("new")
+    page.fill("#f-symbol", "")
+    expect(page.locator("#order-count")).to_have_text("3000 shown of 3001")  # 2,999 of the first and the late one
