@@ -80,6 +80,11 @@ class Config:
     # OMS behind something that authenticates for it (or tests); `oms serve` logs a warning with it.
     trust_user_header: bool = False
     session_ttl_minutes: int = 480  # a signed-in session (web blotter, `Authorization: Bearer`) lasts this long
+    # Sign-in throttling: this many wrong passwords for one user name, or from one client address,
+    # within the window refuse further sign-ins (429, Retry-After) until the oldest leaves it. 0: off.
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_failure_window_seconds: int = 900
     # The WebSocket stream keeps this many recent updates so a client that reconnects resumes
     # where it stopped (older than that: it gets a fresh snapshot).
     stream_buffer: int = 100_000
@@ -164,6 +169,10 @@ class Config:
             raise ConfigError("gil_switch_interval_us must be >= 0")
         if self.venue_status_timeout_ms <= 0:
             raise ConfigError("venue_status_timeout_ms must be positive")
+        if self.login_max_failures < 0 or self.login_max_failures_per_address < 0:
+            raise ConfigError("login_max_failures and login_max_failures_per_address must be >= 0 (0: off)")
+        if self.login_failure_window_seconds <= 0:
+            raise ConfigError("login_failure_window_seconds must be positive")
         if self.max_batch <= 0:
             raise ConfigError("max_batch must be positive")
         if self.log_format not in LOG_FORMATS:

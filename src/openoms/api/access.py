@@ -28,6 +28,7 @@ from fastapi.responses import Response
 from starlette.routing import Match, Route
 
 from ..access.policy import ALL_ACCOUNTS, Action, Principal, engine_roles
+from ..access.throttle import SignInThrottle
 from ..access.users import User, UserStore
 from ..bootstrap import OMS
 from ..domain.accounts import Trader
@@ -146,6 +147,9 @@ class AccessControl:
         self.oms = oms
         self.users = users
         self.trusted_header = trusted_header
+        config = oms.config
+        self.throttle = SignInThrottle(config.login_max_failures, config.login_max_failures_per_address,
+                                       config.login_failure_window_seconds)
         # credential digest -> (principal, valid until ns), for one version of the user store: any
         # change to a user, key or session (here or by `oms users`) empties it.
         self._cache: dict[str, tuple[Principal, int]] = {}

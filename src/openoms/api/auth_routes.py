@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import msgspec
 from fastapi import FastAPI, Request
@@ -13,6 +14,8 @@ from ..access.users import UserError
 from ..service.views import iso
 from .access import AccessControl, bearer
 from .rest import BadRequest, decode_body, error_response, json_response
+
+log = logging.getLogger("openoms.access")
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -69,11 +72,24 @@ def register_auth_routes(app: FastAPI, control: AccessControl) -> None:
                              "requestBody": {"content": {"application/json": {"schema": msgspec.json.schema(LoginRequest)}}}})
     async def login(request: Request) -> Response:
         body = decode_body(await request.body(), LoginRequest)
+        address = request.client.host if request.client is not None else "unknown"
+        refusal = control.throttle.refused(body.username, address)
+        if refusal is not None:  # refused before the password is looked at: a right one is refused too
+            what = f"user {body.username!r}" if refusal.by == "user" else f"address {address}"
+            log.warning("sign-in throttled: %s (%s from %s), retry after %d s", what, body.username, address, refusal.retry_after_s)
+            control.users.record_denial(body.username, "login", f"throttled: too many failed sign-ins for {what} (from {address})")
+            refused = error_response(429, "TOO_MANY_SIGN_INS",
+                                     f"too many failed sign-ins for {what}; try again in {refusal.retry_after_s} s",
+                                     {"by": refusal.by, "retry_after_s": refusal.retry_after_s, "max_failures": refusal.failures})
+            refused.headers["Retry-After"] = str(refusal.retry_after_s)
+            return refused
         # argon2 takes tens of milliseconds on purpose: off the event loop, so trading goes on.
         result = await asyncio.to_thread(users.login, body.username, body.password)
         if result is None:
-            control.users.record_denial(body.username, "login", "wrong username or password")
+            control.throttle.failed(body.username, address)
+            control.users.record_denial(body.username, "login", f"wrong username or password (from {address})")
             return error_response(401, "BAD_CREDENTIALS", "wrong username or password")
+        control.throttle.succeeded(body.username)
         token, expires_at = result
         found = users.authenticate(token)
         assert found is not None
