@@ -53,6 +53,7 @@ from .routing.rules import parse as parse_routing
 from .routing.venues import DEFAULT_VENUES, VenueHealth, VenueSpec
 from .service.ports import Journal, VenueGateway
 from .service.runtime import EngineRuntime, ReplayReport
+from .staging.desk import StagingDesk
 from .venues.fix_venue import FixVenue
 from .venues.simulated.venue import SimulatedVenue
 
@@ -107,6 +108,7 @@ class OMS:
     fix_store: SessionStore | None = None
     posttrade: PostTradeBook | None = None  # trades, positions, allocations, settlement (engine extension)
     posttrade_setup: posttrade_file.PostTradeSetup | None = None
+    staging: StagingDesk | None = None  # orders staged by portfolio managers for traders (engine extension)
 
     # Routing (issue 5): the router the engine asks, the per-venue market, venue health.
     router: Router | None = None
@@ -359,6 +361,8 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
         raise ConfigError(str(exc)) from None
     posttrade = PostTradeBook(reference, engine.orders, posttrade_setup.calendars)
     engine.extend(posttrade)
+    staging = StagingDesk(reference)
+    engine.extend(staging)
     venues: dict[str, SimulatedVenue] = {}
     runtime = EngineRuntime(engine, journal, venues, max_batch=config.max_batch)  # type: ignore[arg-type]
     # Unique per start so execution ids never repeat across restarts (the engine books an exec id once).
@@ -376,6 +380,7 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     metrics.attach()  # before replay: its counts cover the whole journal
     oms = OMS(config, reference, engine, journal, runtime, venues, market, quotes, limits, gate, audit, metrics)
     oms.posttrade, oms.posttrade_setup = posttrade, posttrade_setup
+    oms.staging = staging
     for settings in config.fix_venues:
         venue = FixVenue(settings, runtime.post, oms.session_store())
         oms.fix_venues.append(venue)

@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "routing": {"operations", "administrator"},
     "allocate": {"trader", "portfolio_manager", "operations", "administrator"},
     "settlement": {"operations", "administrator"},
+    "stage": {"portfolio_manager", "administrator"},
 }
 FUTURE = "2030-01-01T00:00:00Z"
 
@@ -46,7 +47,7 @@ def order(account: str = "ACC-EQ-1", price: str = "200.00", **fields: Any) -> di
 # One representative request per action: (method, path, body).
 REQUESTS: dict[str, list[tuple[str, str, Any]]] = {
     "read": [("GET", "/api/v1/orders", None), ("GET", "/api/v1/positions", None), ("GET", "/api/v1/risk/usage", None)],
-    "trade": [("POST", "/api/v1/orders", order())],
+    "trade": [("POST", "/api/v1/orders", order()), ("POST", "/api/v1/staged/NO-SUCH/pick-up", None)],
     "what_if": [("POST", "/api/v1/risk/what-if", order())],
     "adjust_trades": [("POST", "/api/v1/executions/NO-SUCH-EXEC/bust", None)],
     "trading_day": [("POST", "/api/v1/admin/start-of-day", None)],
@@ -62,6 +63,7 @@ REQUESTS: dict[str, list[tuple[str, str, Any]]] = {
     "allocate": [("POST", "/api/v1/posttrade/allocations", {})],
     "settlement": [("POST", "/api/v1/posttrade/settlement/instruct", {}),
                    ("POST", "/api/v1/posttrade/positions/load", {})],
+    "stage": [("POST", "/api/v1/staged", {}), ("POST", "/api/v1/staged/NO-SUCH/cancel", None)],
 }
 
 

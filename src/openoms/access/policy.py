@@ -41,6 +41,7 @@ class Action(StrEnum):
     ROUTING = "routing"  # venue state (up/degraded/down) and the routing rules
     ALLOCATE = "allocate"  # block allocations: plan, allocate, amend, cancel, broker acks
     SETTLEMENT = "settlement"  # settlement instructions and statuses, start-of-day positions, reconciliation
+    STAGE = "stage"  # stage orders for traders to pick up and release, and withdraw them
 
 
 # The one table of permissions. The administrator is a superuser (the bootstrap account a new
@@ -59,6 +60,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.ROUTING: frozenset({Role.OPERATIONS, Role.ADMINISTRATOR}),
     Action.ALLOCATE: frozenset({Role.TRADER, Role.PORTFOLIO_MANAGER, Role.OPERATIONS, Role.ADMINISTRATOR}),
     Action.SETTLEMENT: frozenset({Role.OPERATIONS, Role.ADMINISTRATOR}),
+    Action.STAGE: frozenset({Role.PORTFOLIO_MANAGER, Role.ADMINISTRATOR}),
 }
 
 ALL_ACCOUNTS = "*"

@@ -123,6 +123,12 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | object] = {
     ("POST", "/api/v1/posttrade/settlement/instructions/{instruction_id}/status"): Action.SETTLEMENT,
     ("POST", "/api/v1/posttrade/settlement/status-file"): Action.SETTLEMENT,
     ("GET", "/api/v1/posttrade/settlement/fails"): Action.READ,
+    # Staged orders (issue 8): portfolio managers stage and withdraw, traders pick up and release.
+    ("POST", "/api/v1/staged"): Action.STAGE,
+    ("GET", "/api/v1/staged"): Action.READ,
+    ("POST", "/api/v1/staged/{staged_id}/pick-up"): Action.TRADE,
+    ("POST", "/api/v1/staged/{staged_id}/release"): Action.TRADE,
+    ("POST", "/api/v1/staged/{staged_id}/cancel"): Action.STAGE,
 }
 
 

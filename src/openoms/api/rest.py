@@ -424,6 +424,9 @@ def create_app(oms: OMS, manage_lifecycle: bool = False, trusted_header: bool = 
     from . import posttrade_api  # post-trade (issue 7): trades, positions, allocations, settlement
 
     posttrade_api.register(app, oms)
+    from . import staging_api  # orders staged by portfolio managers for traders (issue 8)
+
+    staging_api.register(app, oms)
     register_ops_routes(app, oms)
     from .web import install_interfaces
 

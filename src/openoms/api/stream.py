@@ -57,6 +57,7 @@ _encode = msgspec.json.Encoder(decimal_format="string").encode
 
 def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub:
     hub = StreamHub(oms.engine, oms.runtime, oms.reference, oms.quotes, buffer_size=oms.config.stream_buffer)
+    hub.staging = oms.staging
     hub.attach(replayed=oms.replay_report is not None)
     app.state.stream_hub = hub
     market_task: list[asyncio.Task[None]] = []

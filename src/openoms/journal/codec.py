@@ -6,11 +6,12 @@ import msgspec
 
 from ..domain.events import AnyEvent, Event
 from ..posttrade.events import PostTradeEvent
+from ..staging.events import StagingEvent
 
 SCHEMA_VERSION = 1
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(AnyEvent | PostTradeEvent)  # type: ignore[valid-type]
+_decoder = msgspec.msgpack.Decoder(AnyEvent | PostTradeEvent | StagingEvent)  # type: ignore[valid-type]
 
 encode = _encoder.encode
 

@@ -32,8 +32,11 @@ from ..domain.ids import AccountId, OrderId, Symbol
 from ..domain.order import Execution, Order
 from ..domain.positions import Position
 from ..marketdata.store import MarketDataStore
+from ..staging.desk import OPEN as STAGED_OPEN
+from ..staging.desk import StagingDesk
+from ..staging.events import STAGING_EVENTS
 from .runtime import EngineRuntime
-from .views import algo_view, iso, order_view, position_view
+from .views import algo_view, iso, order_view, position_view, staged_view
 
 ALGO_EVENTS = (ev.AlgoStarted, ev.AlgoSliced, ev.AlgoPaused, ev.AlgoResumed, ev.AlgoModified, ev.AlgoEnded)
 RISK_EVENTS = (ev.KillSwitchEngaged, ev.KillSwitchReleased, ev.LimitsChanged, ev.RestrictedListChanged,
@@ -106,6 +109,7 @@ class StreamHub:
         self.positions: dict[tuple[AccountId, Symbol], Position] = {}
         self.published = 0  # updates made (for the benchmark and metrics)
         self.on_first_subscriber: Callable[[], None] | None = None
+        self.staging: StagingDesk | None = None  # staged orders, when the OMS has the staging desk
 
     # --- feeding -------------------------------------------------------------------------------
 
@@ -153,6 +157,8 @@ class StreamHub:
         committed = self.runtime.committed_seq
         touched_orders: dict[OrderId, None] = {}
         touched_algos: dict[str, None] = {}
+        touched_staged: dict[str, None] = {}
+        staging = self.staging
         for event in events:
             kind = type(event)
             order_id = getattr(event, "order_id", None)
@@ -162,6 +168,10 @@ class StreamHub:
                 self._publish(None, None, {"type": "risk", "event": msgspec.to_builtins(event, str_keys=True)})
             elif kind in ALGO_EVENTS:
                 touched_algos[event.algo_id] = None  # type: ignore[attr-defined]
+            elif kind in STAGING_EVENTS:
+                touched_staged[event.staged_id] = None  # type: ignore[attr-defined]
+            elif kind is ev.OrderAccepted and staging is not None and event.cl_ord_id in staging.orders:  # type: ignore[attr-defined]
+                touched_staged[event.cl_ord_id] = None  # type: ignore[attr-defined]  # a release
             if order_id is not None and order_id in orders:
                 touched_orders[order_id] = None
                 if kind is ev.OrderFilled or kind is ev.TradeBusted or kind is ev.TradeCorrected:
@@ -181,6 +191,10 @@ class StreamHub:
             algo = algos.get(algo_id)
             if algo is not None:
                 self._publish(algo.account, None, {"type": "algo", "algo": algo_view(self.engine, algo)})
+        for staged_id in touched_staged:
+            staged = staging.orders.get(staged_id) if staging is not None else None
+            if staged is not None:
+                self._publish(staged.staged.account, None, {"type": "staged", "staged": staged_view(staged)})
         for key in dict.fromkeys(touched_positions):
             self._publish(key[0], None, {"type": "position", "position": self.position_view(self.positions[key])})
 
@@ -269,6 +283,8 @@ class StreamHub:
             "kill_switches": dict(sorted(self.engine.kill_switches.items())),
             # Execution algorithms (parents) still working or paused, and the newest finished ones.
             "algos": self._snapshot_algos(shown, committed, max_orders),
+            # Staged orders still open (waiting or picked up) and the newest 500 released or canceled.
+            "staged": self._snapshot_staged(shown, committed),
             "shown_seq": max((o.last_seq for o in orders.values()), default=0),
         }
 
@@ -284,6 +300,21 @@ class StreamHub:
                 finished += 1
             picked.append(algo)
         return [algo_view(self.engine, a) for a in reversed(picked)]
+
+    def _snapshot_staged(self, shown: Callable[[str], bool], committed: int) -> list[dict[str, Any]]:
+        if self.staging is None:
+            return []
+        picked = []
+        finished = 0
+        for staged in reversed(self.staging.orders.values()):
+            if staged.staged.seq > committed or not shown(staged.staged.account):
+                continue
+            if staged.status not in STAGED_OPEN:
+                if finished >= 500:
+                    continue
+                finished += 1
+            picked.append(staged_view(staged))
+        return picked[::-1]
 
     # --- market data and marks (unnumbered: only the latest value matters) ----------------------
 

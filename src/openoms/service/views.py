@@ -11,6 +11,7 @@ from ..domain.engine import OrderEngine
 from ..domain.instruments import Instrument
 from ..domain.order import Order
 from ..domain.positions import Position
+from ..staging.desk import StagedOrder
 
 
 def iso(ts: int) -> str:
@@ -78,6 +79,19 @@ def algo_view(engine: OrderEngine, algo: AlgoParent) -> dict[str, Any]:
         "start_at": iso(params.start_at) if params.start_at else None, "end_at": iso(params.end_at) if params.end_at else None,
         "params": params_text(params), "route": algo.route, "filled": str(filled), "working": str(working),
         "leaves": str(params.quantity - filled), "child_ids": list(algo.children),
+    }
+
+
+def staged_view(order: StagedOrder) -> dict[str, Any]:
+    """A staged order: what the portfolio manager asked for, who staged and picked it up, and the
+    order its release made (``order_id``)."""
+    staged = order.staged
+    return {
+        "staged_id": staged.staged_id, "account": staged.account, "symbol": staged.symbol, "side": staged.side.value,
+        "quantity": str(staged.quantity), "ord_type": staged.ord_type.value, "price": dec(staged.price),
+        "stop_price": dec(staged.stop_price), "tif": staged.tif.value, "for_trader": staged.for_trader, "note": staged.note,
+        "staged_by": staged.actor.user, "staged_at": iso(staged.ts), "status": order.status, "trader": order.trader,
+        "order_id": order.order_id or None, "reason": order.reason, "updated_at": iso(order.updated_ts),
     }
 
 
