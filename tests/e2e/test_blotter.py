@@ -62,6 +62,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     oms(data_dir, "add", "trader1", "--role", "trader", "--account", "ACC-EQ-1", password="trader password 1")
     oms(data_dir, "add", "viewer", "--role", "read_only", "--account", "ACC-EQ-1", password="viewer password 1")
     oms(data_dir, "add", "busy", "--role", "trader", "--account", "ACC-EQ-2", password="busy password 1")
+    oms(data_dir, "add", "pm1", "--role", "portfolio_manager", "--account", "ACC-EQ-1", password="pm1 password 12")
     running = Server(data_dir, free_port(), trusted_header=False).start()
     yield running
     running.terminate()
@@ -284,6 +285,57 @@ def test_a_trader_works_a_twap_from_the_ticket_and_pauses_resumes_and_cancels_it
     expect(page.locator("#algo-result")).to_contain_text(f"cancel of {algo_id} done")
     expect(working).to_have_count(0)
     assert page.locator("#orders-table .vrow").count() >= 2  # the first slice and the one after the resume
+
+
+def staged_row(page: Any, staged_id: str) -> Any:
+    return page.locator("#staged-table .vrow").filter(has=page.locator(".cell", has_text=re.compile(f"^{staged_id}$")))
+
+
+def test_a_pm_stages_an_order_and_a_trader_picks_it_up_and_releases_it_live(page_of: Any, server: Any) -> None:
+    from playwright.sync_api import expect
+
+    pm = page_of("pm1", "pm1 password 12")
+    trader = page_of("trader1", "trader password 1")
+    expect(pm.locator("#t-stage")).to_be_visible()
+    expect(trader.locator("#t-stage")).to_be_hidden()  # staging is a portfolio manager's
+    token = pm.evaluate("sessionStorage.getItem('oms-token')")
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        bid = Decimal(client.get("/api/v1/marketdata/MSFT", headers={"Authorization": f"Bearer {token}"}).json()["bid"])
+    price = str((bid * Decimal("0.95")).quantize(Decimal("0.01")))
+
+    pm.fill("#t-symbol", "MSFT")
+    pm.fill("#t-quantity", "40")
+    pm.fill("#t-price", "12.345")
+    pm.click("#t-stage")
+    expect(pm.locator('.field-error[data-for="price"]')).to_contain_text("tick size")  # checked before staging too
+    pm.fill("#t-price", price)
+    pm.fill("#t-for", "trader1")
+    pm.fill("#t-note", "trim the tech overweight")
+    pm.click("#t-stage")
+    pm.wait_for_selector("#t-result .ok")
+    found = re.search(r"staged (\S+) for trader1", pm.inner_text("#t-result"))
+    assert found, pm.inner_text("#t-result")
+    staged_id = found.group(1)
+    expect(staged_row(pm, staged_id)).to_contain_text("staged")
+    expect(staged_row(pm, staged_id).get_by_role("button", name="Pick up")).to_have_count(0)  # a PM does not trade
+
+    # The trader sees it arrive without reloading, picks it up and releases it to the market.
+    expect(staged_row(trader, staged_id)).to_contain_text("trim the tech overweight")
+    expect(staged_row(trader, staged_id).get_by_role("button", name="Withdraw")).to_have_count(0)
+    staged_row(trader, staged_id).get_by_role("button", name="Pick up").click()
+    expect(staged_row(trader, staged_id)).to_contain_text("picked_up")
+    expect(staged_row(pm, staged_id)).to_contain_text("picked_up")  # the PM sees who has it, live
+    expect(staged_row(pm, staged_id)).to_contain_text("trader1")
+    staged_row(trader, staged_id).get_by_role("button", name="Release").click()
+    expect(trader.locator("#staged-result")).to_contain_text(f"{staged_id} released: order")
+    order_id = re.search(r"order (\S+)", trader.inner_text("#staged-result")).group(1)  # type: ignore[union-attr]
+    expect(row(trader, order_id)).to_contain_text("MSFT")
+    expect(row(trader, order_id)).to_contain_text(price)
+    expect(staged_row(pm, staged_id)).to_contain_text("released")
+    expect(staged_row(pm, staged_id)).to_contain_text(order_id)
+    expect(staged_row(pm, staged_id).get_by_role("button", name="Withdraw")).to_have_count(0)
+    row(trader, order_id).get_by_role("button", name="Cancel").click()  # tidy: the other tests count open orders
+    expect(row(trader, order_id)).to_contain_text("canceled")
 
 
 def submit_many(url: str, token: str, count: int) -> list[str]:

@@ -8,7 +8,7 @@ const OPEN = new Set(["pending_new", "new", "partially_filled", "pending_cancel"
 const state = {
   token: sessionStorage.getItem("oms-token"), me: null, instruments: new Map(), accounts: [],
   orders: new Map(), executions: [], execIds: new Set(), positions: new Map(), quotes: new Map(),
-  killSwitches: {}, epoch: null, seq: 0, socket: null, pnl: [], selected: null, dirty: new Set(), algos: new Map(),
+  killSwitches: {}, epoch: null, seq: 0, socket: null, pnl: [], selected: null, dirty: new Set(), algos: new Map(), staged: new Map(),
   watch: JSON.parse(localStorage.getItem("oms-watch") || "[]"),
 };
 
@@ -92,7 +92,9 @@ async function start(me) {
   const may = (action) => me.actions.includes(action);
   $("kill-form").hidden = !may("kill_switch");
   $("kill-note").hidden = may("kill_switch");
-  $("t-hint").textContent = may("trade") ? "" : "Your roles do not include trading: orders you send will be refused.";
+  $("t-hint").textContent = may("trade") ? "" : may("stage") ? "You stage orders for traders to release; sending them yourself will be refused."
+    : "Your roles do not include trading: orders you send will be refused.";
+  $("t-stage").hidden = $("stage-fields").hidden = !may("stage");
   const [instruments, accounts, venues] = await Promise.all([api("GET", "/api/v1/instruments"), api("GET", "/api/v1/accounts"),
     api("GET", "/api/v1/venues")]);
   $("t-route").innerHTML = `<option value="">routing rules</option><option value="sor">smart order router</option>` +
@@ -147,7 +149,8 @@ function onMessage(m) {
       state.positions = new Map(m.positions.map((p) => [`${p.account}|${p.symbol}`, p]));
       state.killSwitches = m.kill_switches;
       state.algos = new Map((m.algos || []).map((a) => [a.algo_id, a]));
-      setStatus(true); schedule("orders", "executions", "positions", "risk", "algos");
+      state.staged = new Map((m.staged || []).map((s) => [s.staged_id, s]));
+      setStatus(true); schedule("orders", "executions", "positions", "risk", "algos", "staged");
       break;
     case "resumed": state.epoch = m.epoch; setStatus(true); break;
     case "order": state.orders.set(m.order.order_id, m.order); schedule("orders"); if (state.selected === m.order.order_id) loadDetail(m.order.order_id); break;
@@ -158,6 +161,7 @@ function onMessage(m) {
       schedule("executions"); break;
     }
     case "algo": state.algos.set(m.algo.algo_id, m.algo); schedule("algos"); break;
+    case "staged": state.staged.set(m.staged.staged_id, m.staged); schedule("staged"); break;
     case "position": state.positions.set(`${m.position.account}|${m.position.symbol}`, m.position); schedule("positions"); break;
     case "marks":
       for (const p of m.positions) {
@@ -200,6 +204,7 @@ function render() {
   if (dirty.has("quotes")) renderQuotes();
   if (dirty.has("risk")) renderRisk();
   if (dirty.has("algos")) renderAlgos();
+  if (dirty.has("staged")) renderStaged();
 }
 
 // ---- a virtualized table: only the rows in view are in the DOM (thousands of orders stay fast) --
@@ -576,6 +581,73 @@ async function onAlgoClick(event) {
   $("algo-result").innerHTML = r.ok ? `<span class="ok">${esc(act)} of ${esc(algo.algo_id)} done (${esc(r.body.algo.status)})</span>`
     : `<span class="error">${esc(act)} of ${esc(algo.algo_id)} refused: ${esc(errorText(r))}</span>`;
 }
+
+// ---- staged orders: a portfolio manager stages, a trader picks up and releases ---------------------
+
+const STAGED_OPEN = new Set(["staged", "picked_up"]);
+const may = (action) => Boolean(state.me && state.me.actions.includes(action));
+const stagedTable = new VTable($("staged-table"), [
+  { key: "staged_id", label: "Staged", width: 60 },
+  { key: "account", label: "Account", width: 80 },
+  { key: "symbol", label: "Symbol", width: 70 },
+  { key: "side", label: "Side", width: 45, cls: (s) => s.side },
+  { key: "quantity", label: "Qty", width: 65, numeric: true },
+  { key: "price", label: "Price", width: 70, numeric: true },
+  { key: "ord_type", label: "Type", width: 50 },
+  { key: "staged_by", label: "By", width: 70 },
+  { key: "for_trader", label: "For", width: 70 },
+  { key: "status", label: "Status", width: 75, cls: (s) => `status-${s.status}` },
+  { key: "trader", label: "Trader", width: 70 },
+  { key: "order_id", label: "Order", width: 55 },
+  { key: "actions", label: "", width: 150, render: (s) => {
+    const me = state.me ? state.me.user : "";
+    let html = "";
+    if (s.status === "staged" && mayTrade(s.account) && (!s.for_trader || s.for_trader === me)) html += `<button data-act="pick-up">Pick up</button>`;
+    if (s.status === "picked_up" && s.trader === me && mayTrade(s.account)) html += `<button data-act="release">Release</button>`;
+    if (STAGED_OPEN.has(s.status) && may("stage")) html += `<button data-act="cancel">Withdraw</button>`;
+    return html;
+  } },
+  { key: "note", label: "Note", width: 200, render: (s) => `<span title="${esc(s.note)}">${esc(s.note)}</span>` },
+], onStagedClick);
+
+function renderStaged() {
+  const rows = [...state.staged.values()].reverse();
+  $("staged-count").textContent = `${rows.filter((s) => STAGED_OPEN.has(s.status)).length} open of ${rows.length}`;
+  stagedTable.setRows(rows);
+}
+
+async function onStagedClick(event) {
+  const staged = stagedTable.rowAt(event.target);
+  const act = event.target.dataset.act;
+  if (!staged || !act) return;
+  const r = await api("POST", `/api/v1/staged/${staged.staged_id}/${act}`, act === "cancel" ? { reason: "withdrawn from the blotter" } : {});
+  const words = { "pick-up": "picked up", release: "released", cancel: "withdrawn" }[act];
+  if (r.ok && r.body.order && !state.orders.has(r.body.order.order_id)) { state.orders.set(r.body.order.order_id, r.body.order); schedule("orders"); }
+  $("staged-result").innerHTML = r.ok
+    ? `<span class="ok">${esc(staged.staged_id)} ${esc(words)}${r.body.order ? `: order ${esc(r.body.order.order_id)}` : ""}</span>`
+    : `<span class="error">${esc(staged.staged_id)} not ${esc(words)}: ${esc((r.body.error && r.body.error.code) || "")} ${esc(errorText(r))}</span>`;
+}
+
+$("t-stage").addEventListener("click", async () => {
+  if ($("t-algo").value) { clearErrors(); $("t-result").innerHTML = `<span class="error">an algorithm cannot be staged: choose "none"</span>`; return; }
+  if (!validateTicket()) return;
+  const type = $("t-type").value;
+  const body = { account: $("t-account").value, symbol: $("t-symbol").value.trim().toUpperCase(), side: $("t-side").value,
+    quantity: $("t-quantity").value.trim(), ord_type: type, tif: $("t-tif").value,
+    for_trader: $("t-for").value.trim(), note: $("t-note").value.trim() };
+  if (type === "limit" || type === "stop_limit") body.price = $("t-price").value.trim();
+  if (type === "stop" || type === "stop_limit") body.stop_price = $("t-stop").value.trim();
+  const r = await api("POST", "/api/v1/staged", body);
+  if (r.ok) {
+    $("t-result").innerHTML = `<span class="ok">staged ${esc(r.body.staged.staged_id)}${body.for_trader ? ` for ${esc(body.for_trader)}` : ""}</span>`;
+    if (!state.staged.has(r.body.staged.staged_id)) { state.staged.set(r.body.staged.staged_id, r.body.staged); schedule("staged"); }
+    return;
+  }
+  const error = r.body.error || {};
+  const field = FIELD_OF[error.code];
+  if (field) fieldError(field, error.message);
+  $("t-result").innerHTML = `<span class="error">${esc(error.code || "")}: ${esc(errorText(r))}</span>`;
+});
 
 // ---- risk --------------------------------------------------------------------------------------
 
