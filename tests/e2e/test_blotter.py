@@ -63,6 +63,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     oms(data_dir, "add", "viewer", "--role", "read_only", "--account", "ACC-EQ-1", password="viewer password 1")
     oms(data_dir, "add", "busy", "--role", "trader", "--account", "ACC-EQ-2", password="busy password 1")
     oms(data_dir, "add", "pm1", "--role", "portfolio_manager", "--account", "ACC-EQ-1", password="pm1 password 12")
+    oms(data_dir, "add", "risk1", "--role", "risk_officer", password="risk1 password 12")
     running = Server(data_dir, free_port(), trusted_header=False).start()
     yield running
     running.terminate()
@@ -403,3 +404,55 @@ def test_three_thousand_orders_from_the_api_stay_usable_and_live(page_of: Any, s
     expect(row(page, late.json()["order"]["order_id"])).to_contain_text("new")
     page.fill("#f-symbol", "")
     expect(page.locator("#order-count")).to_have_text("3000 shown of 3001")  # 2,999 of the first and the late one
+
+
+def test_a_risk_officer_engages_and_releases_a_kill_switch_seen_live_by_a_trader(page_of: Any) -> None:
+    from playwright.sync_api import expect
+
+    risk = page_of("risk1", "risk1 password 12")
+    trader = page_of("trader1", "trader password 1")
+    expect(risk.locator("#kill-form")).to_be_visible()
+    expect(trader.locator("#kill-note")).to_contain_text("for risk officers")
+    expect(risk.locator("#usage")).to_contain_text("ACC-EQ-1")  # limit usage of the accounts in use
+
+    risk.fill("#k-scope", "account:ACC-EQ-1")
+    risk.fill("#k-reason", "runaway algo")
+    risk.click("#k-engage")
+    expect(risk.locator("#kill-switches")).to_contain_text("KILL SWITCH account:ACC-EQ-1: runaway algo")
+    expect(trader.locator("#kill-switches")).to_contain_text("KILL SWITCH account:ACC-EQ-1")  # over the stream
+    trader.fill("#t-symbol", "AAPL")
+    trader.fill("#t-quantity", "10")
+    trader.fill("#t-price", "200.00")
+    trader.click("#t-submit")
+    expect(trader.locator("#t-result .error")).to_contain_text("KILL_SWITCH")
+    risk.click("#k-release")
+    expect(risk.locator("#kill-switches")).to_contain_text("no kill switch engaged")
+    expect(trader.locator("#kill-switches")).to_contain_text("no kill switch engaged")
+
+
+def test_the_market_data_panel_follows_a_watch_list_and_pnl_is_charted(page_of: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = page_of("trader1", "trader password 1")
+    quotes = page.locator("#quotes tr")
+    expect(quotes.filter(has_text="SAP")).to_have_count(1)  # nothing watched yet: every instrument
+    for symbol in ("MSFT", "NVDA", "NOPE"):
+        page.fill("#w-symbol", symbol)
+        page.click("#w-add")
+    expect(page.locator("#watch-note")).to_contain_text("unknown instrument NOPE")
+    expect(quotes).to_have_count(2)
+    expect(quotes.first).to_contain_text("MSFT")
+    page.reload()  # the list is kept (per user, in this browser)
+    page.wait_for_selector("#stream-status.live")
+    expect(quotes).to_have_count(2)
+    quotes.filter(has_text="MSFT").get_by_title("stop watching").click()
+    expect(quotes).to_have_count(1)
+    expect(quotes.first).to_contain_text("NVDA")
+    quotes.first.locator("td").first.click()  # a row fills the ticket
+    expect(page.locator("#t-symbol")).to_have_value("NVDA")
+
+    # trader1 holds AAPL from the first test: marked twice a second, its P&L is sampled and drawn.
+    page.wait_for_function("state.pnl.length >= 3")
+    expect(page.locator("#pnl-total")).to_contain_text("USD")
+    assert page.evaluate("(() => { const c = document.getElementById('pnl-chart');"
+                         " return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 === 3 && v > 0); })()")

@@ -8,8 +8,7 @@ const OPEN = new Set(["pending_new", "new", "partially_filled", "pending_cancel"
 const state = {
   token: sessionStorage.getItem("oms-token"), me: null, instruments: new Map(), accounts: [],
   orders: new Map(), executions: [], execIds: new Set(), positions: new Map(), quotes: new Map(),
-  killSwitches: {}, epoch: null, seq: 0, socket: null, pnl: [], selected: null, dirty: new Set(), algos: new Map(), staged: new Map(),
-  watch: JSON.parse(localStorage.getItem("oms-watch") || "[]"),
+  killSwitches: {}, epoch: null, seq: 0, socket: null, pnl: [], selected: null, dirty: new Set(), algos: new Map(), staged: new Map(), watch: [],
 };
 
 // ---- HTTP ------------------------------------------------------------------------------------
@@ -89,6 +88,8 @@ async function start(me) {
   state.me = me;
   $("login-view").hidden = true; $("app-view").hidden = false;
   $("who").textContent = `${me.user} · ${me.roles.join(", ")}`;
+  state.watch = JSON.parse(localStorage.getItem(`oms-watch:${me.user}`) || "[]"); // each user's own list, kept in this browser
+  schedule("quotes");
   const may = (action) => me.actions.includes(action);
   $("kill-form").hidden = !may("kill_switch");
   $("kill-note").hidden = may("kill_switch");
@@ -535,11 +536,31 @@ function drawPnl() {
 
 // ---- market data -------------------------------------------------------------------------------
 
+// The watch list: only those instruments, in the order added; empty: every instrument with a quote.
 function renderQuotes() {
-  $("quotes").innerHTML = [...state.quotes.values()].map((q) => `<tr data-symbol="${esc(q.symbol)}"><td>${esc(q.symbol)}</td><td>${esc(q.bid)}</td>` +
-    `<td>${esc(q.ask)}</td><td>${esc(q.last)}</td></tr>`).join("");
+  const watched = state.watch.length ? state.watch : [...state.quotes.keys()];
+  $("watch-note").textContent = state.watch.length ? `${state.watch.length} watched` : "all (add symbols to watch only those)";
+  $("quotes").innerHTML = watched.map((symbol) => {
+    const q = state.quotes.get(symbol) || { symbol, bid: "", ask: "", last: "" };
+    return `<tr data-symbol="${esc(symbol)}"><td>${esc(symbol)}</td><td>${esc(q.bid)}</td><td>${esc(q.ask)}</td><td>${esc(q.last)}</td>` +
+      `<td>${state.watch.length ? `<button data-unwatch="${esc(symbol)}" title="stop watching">×</button>` : ""}</td></tr>`;
+  }).join("");
 }
+function saveWatch() {
+  localStorage.setItem(`oms-watch:${state.me.user}`, JSON.stringify(state.watch));
+  schedule("quotes");
+}
+$("watch-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const symbol = $("w-symbol").value.trim().toUpperCase();
+  if (!state.instruments.has(symbol)) { $("watch-note").textContent = `unknown instrument ${symbol}`; return; }
+  if (!state.watch.includes(symbol)) state.watch.push(symbol);
+  $("w-symbol").value = "";
+  saveWatch();
+});
 $("quotes").addEventListener("click", (e) => {
+  const unwatch = e.target.dataset.unwatch;
+  if (unwatch) { state.watch = state.watch.filter((s) => s !== unwatch); saveWatch(); return; }
   const row = e.target.closest("tr");
   if (row) { $("t-symbol").value = row.dataset.symbol; const q = state.quotes.get(row.dataset.symbol); if (q) $("t-price").value = q.last; }
 });
