@@ -12,7 +12,7 @@ Two parts, one JSON line at the end:
   in total and the delay from an order's HTTP answer to its first update at a client (p50/p99).
   Baseline: the same submissions with no client connected, same run.
 
-    python benchmarks/stream_fanout.py [--orders 20000] [--window 50] [--socket-orders 2000] [--clients 20]
+    python benchmarks/stream_fanout.py [--orders 20000] [--window 50] [--socket-orders 2000] [--clients 20] [--socket-only]
 """
 
 from __future__ import annotations
@@ -98,6 +98,13 @@ async def hub_run(orders: int, window: int, subscribers: int) -> dict[str, Any]:
         await oms.stop()
     return {"subscribers": subscribers, "orders_per_s": round(orders / elapsed), "updates": published,
             "frames_per_s": round(queued[0] / elapsed)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc): what the server spends,
+    whatever else the machine runs at the same time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -193,19 +200,22 @@ async def socket_run(orders: int, clients: int) -> dict[str, Any]:
                     writer.close()
 
                 started = time.perf_counter()
+                cpu_before = cpu_seconds(server.pid)
                 await asyncio.gather(*(connection(w, orders // CONNECTIONS) for w in range(CONNECTIONS)))
                 outcome: dict[str, Any] = {"first_seen": {}, "messages": 0}
                 if clients:
                     outcome = await asyncio.to_thread(result.get, True, 300)
                     process.join(30)
                 elapsed = time.perf_counter() - started
+                server_cpu = cpu_seconds(server.pid) - cpu_before
         finally:
             server.terminate()
             server.wait(30)
     delays = [max(0.0, outcome["first_seen"][c] - t) for c, t in answered.items() if c in outcome["first_seen"]]
     return {"clients": clients, "orders": orders, "submit_orders_per_s": round(orders / elapsed),
             "messages_delivered": outcome["messages"], "messages_per_s": round(outcome["messages"] / elapsed),
-            "answer_to_update_p50_ms": percentile(delays, 0.5), "answer_to_update_p99_ms": percentile(delays, 0.99)}
+            "answer_to_update_p50_ms": percentile(delays, 0.5), "answer_to_update_p99_ms": percentile(delays, 0.99),
+            "server_cpu_us_per_order": round(server_cpu / orders * 1e6)}
 
 
 def main() -> None:
@@ -214,16 +224,16 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=50)
     parser.add_argument("--socket-orders", type=int, default=2_000)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--socket-only", action="store_true", help="skip the in-process part")
     args = parser.parse_args()
-    hub = []
-    for subscribers in (0, 1, 10, 100):
+    hub: list[dict[str, Any]] = []
+    for subscribers in () if args.socket_only else (0, 1, 10, 100):
         run = asyncio.run(hub_run(args.orders, args.window, subscribers))
         hub.append(run)
         print(f"hub, {subscribers:>3} subscribers: {run['orders_per_s']:>7,} orders/s, "
               f"{run['frames_per_s']:>10,} frames/s made for subscribers", file=sys.stderr)
-    baseline = hub[0]["orders_per_s"]
     for run in hub:
-        run["vs_no_subscribers"] = round(run["orders_per_s"] / baseline, 2)
+        run["vs_no_subscribers"] = round(run["orders_per_s"] / hub[0]["orders_per_s"], 2)
     wire = []
     for clients in (0, args.clients):
         run = asyncio.run(socket_run(args.socket_orders, clients))
@@ -231,7 +241,8 @@ def main() -> None:
         wire.append(run)
         print(f"socket, {clients} clients: {run['submit_orders_per_s']:,} orders/s submitted over HTTP, "
               f"{run['messages_per_s']:,} order updates/s delivered, HTTP answer -> first update "
-              f"p50 {run['answer_to_update_p50_ms']} ms, p99 {run['answer_to_update_p99_ms']} ms", file=sys.stderr)
+              f"p50 {run['answer_to_update_p50_ms']} ms, p99 {run['answer_to_update_p99_ms']} ms, "
+              f"server CPU {run['server_cpu_us_per_order']} us/order", file=sys.stderr)
     print(json.dumps({"benchmark": "stream_fanout", "hub": hub, "socket": wire, "orders": args.orders, "window": args.window}))
 
 
