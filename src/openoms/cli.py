@@ -101,7 +101,7 @@ def serve(
         signal.signal(signum, lambda *_: None)
     # log_config=None: uvicorn's loggers go through the root handler set above, in the same format.
     uvicorn.run(api, host=cfg.host, port=cfg.port, log_level=cfg.log_level.lower(), access_log=cfg.access_log,
-                log_config=None)
+                log_config=None, ws_per_message_deflate=cfg.ws_compression)
 
 
 @audit_app.command("verify")

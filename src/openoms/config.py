@@ -88,6 +88,9 @@ class Config:
     # The WebSocket stream keeps this many recent updates so a client that reconnects resumes
     # where it stopped (older than that: it gets a fresh snapshot).
     stream_buffer: int = 100_000
+    # permessage-deflate on WebSocket frames (the stream): less bandwidth, but compressing costs the
+    # server more CPU per frame than anything else it does for a subscriber (benchmarks/README.md).
+    ws_compression: bool = False
     market_data: bool = True  # run the built-in market data simulator
     market_data_interval_ms: int = 250
     seed: int = 7

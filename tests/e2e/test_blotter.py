@@ -456,3 +456,15 @@ def test_the_market_data_panel_follows_a_watch_list_and_pnl_is_charted(page_of: 
     expect(page.locator("#pnl-total")).to_contain_text("USD")
     assert page.evaluate("(() => { const c = document.getElementById('pnl-chart');"
                          " return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 === 3 && v > 0); })()")
+
+
+def test_the_stream_does_not_compress_frames_unless_configured(server: Any) -> None:
+    """A client offering permessage-deflate (browsers and `websockets` do) gets plain frames from
+    `oms serve`: compressing costs the server more per frame than anything else (ws_compression)."""
+    from websockets.sync.client import connect
+
+    with connect(server.url.replace("http", "ws") + "/api/v1/stream", compression="deflate") as ws:
+        assert ws.response is not None and ws.response.status_code == 101
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        ws.send('{"type": "subscribe", "token": "not a token"}')
+        assert '"UNAUTHENTICATED"' in str(ws.recv(timeout=10))

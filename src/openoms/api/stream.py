@@ -120,7 +120,7 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
         reader = asyncio.create_task(drain_client(websocket, subscription))
         checked = time.monotonic()
         try:
-            while not reader.done():
+            while not subscription.closed:
                 if time.monotonic() - checked >= REVALIDATE_SECONDS:
                     # The session may have expired or been ended, the key revoked, the user disabled
                     # or regranted since the subscribe: the stream follows (cheap: callers are cached).
@@ -135,10 +135,14 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
                         await websocket.close(CLOSE_POLICY)
                         return
                 if not subscription.pending and not subscription.overflowed:
+                    # Waiting costs no task per wake-up (one per client and batch adds up with many
+                    # clients): the reader sets ``closed`` and wakes this when the client goes away.
                     subscription.wake.clear()
-                    waiter = asyncio.create_task(subscription.wake.wait())
-                    await asyncio.wait({waiter, reader}, timeout=REVALIDATE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(REVALIDATE_SECONDS):
+                            await subscription.wake.wait()
+                    if subscription.closed:
+                        return
                     continue
                 if subscription.overflowed:
                     # Everything queued is thrown away: the client resumes from what it last received.
@@ -171,8 +175,15 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
         """The client may send pings; anything it sends is answered with a pong (queued behind the
         updates: one task writes to the socket), and a close ends it."""
         while True:
-            message = await websocket.receive()
+            try:
+                message = await websocket.receive()
+            except BaseException:
+                subscription.closed = True
+                subscription.wake.set()
+                raise
             if message["type"] == "websocket.disconnect":
+                subscription.closed = True
+                subscription.wake.set()
                 return
             subscription.push_raw('{"type":"pong"}')
 

@@ -71,6 +71,7 @@ class Subscription:
     delivered_seq: int = 0  # the last numbered update written to the socket
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
+    closed: bool = False  # the client went away (its socket's reader sets it, and wakes the writer)
 
     def sees(self, update: Update) -> bool:
         if update.account is not None:
