@@ -147,6 +147,62 @@ class AsyncOmsClient:
     async def release_kill_switch(self, scope: str, reason: str) -> m.KillSwitch:
         return await self.send(calls.release_kill_switch(scope, reason))
 
+    # --- execution algorithms ------------------------------------------------------------------
+
+    async def start_algo(self, account: str, symbol: str, side: Side | str, quantity: Number, kind: str, *,
+                   limit_price: Number | None = None, start_at: datetime | None = None, end_at: datetime | None = None,
+                   interval_s: int | None = None, participation_pct: Number | None = None,
+                   min_participation_pct: Number | None = None, max_participation_pct: Number | None = None,
+                   display_qty: Number | None = None, route: str | None = None, cl_ord_id: str | None = None) -> m.Algo:
+        """Start a TWAP, VWAP, POV or iceberg parent; answered with it and its first children."""
+        return await self.send(calls.start_algo(account, symbol, side, quantity, kind, limit_price=limit_price, start_at=start_at,
+                                     end_at=end_at, interval_s=interval_s, participation_pct=participation_pct,
+                                     min_participation_pct=min_participation_pct, max_participation_pct=max_participation_pct,
+                                     display_qty=display_qty, route=route, cl_ord_id=cl_ord_id))
+
+    async def list_algos(self) -> list[m.Algo]:
+        return await self.send(calls.list_algos())
+
+    async def get_algo(self, algo_id: str) -> m.Algo:
+        return await self.send(calls.get_algo(algo_id))
+
+    async def pause_algo(self, algo_id: str, reason: str = "") -> m.Algo:
+        """No new children; the working ones are canceled."""
+        return await self.send(calls.algo_action(algo_id, "pause", reason))
+
+    async def resume_algo(self, algo_id: str, reason: str = "") -> m.Algo:
+        return await self.send(calls.algo_action(algo_id, "resume", reason))
+
+    async def cancel_algo(self, algo_id: str, reason: str = "") -> m.Algo:
+        """End the parent and cancel every working child."""
+        return await self.send(calls.algo_action(algo_id, "cancel", reason))
+
+    async def modify_algo(self, algo_id: str, *, quantity: Number | None = None, limit_price: Number | None = None,
+                    end_at: datetime | None = None, participation_pct: Number | None = None) -> m.Algo:
+        return await self.send(calls.modify_algo(algo_id, quantity, limit_price, end_at, participation_pct))
+
+    # --- staged orders (portfolio managers stage, traders pick up and release) -------------------
+
+    async def stage_order(self, account: str, symbol: str, side: Side | str, quantity: Number, *, price: Number | None = None,
+                    ord_type: OrdType | str | None = None, stop_price: Number | None = None,
+                    tif: TimeInForce | str | None = None, for_trader: str | None = None, note: str | None = None) -> m.StagedOrder:
+        return await self.send(calls.stage_order(calls.new_order(account, symbol, side, quantity, price=price, ord_type=ord_type,
+                                                      stop_price=stop_price, tif=tif), for_trader, note))
+
+    async def list_staged(self, *, include_done: bool = False) -> list[m.StagedOrder]:
+        """Open staged orders of the accounts you see (with released and canceled ones: ``include_done``)."""
+        return await self.send(calls.list_staged(include_done))
+
+    async def pick_up_staged(self, staged_id: str) -> m.StagedOrder:
+        return await self.send(calls.pick_up_staged(staged_id))
+
+    async def release_staged(self, staged_id: str, *, route: str | None = None) -> m.Release:
+        """Send a staged order you picked up to the market: an ordinary order, through every check."""
+        return await self.send(calls.release_staged(staged_id, route))
+
+    async def cancel_staged(self, staged_id: str, *, reason: str | None = None) -> m.StagedOrder:
+        return await self.send(calls.cancel_staged(staged_id, reason))
+
     # --- sessions ------------------------------------------------------------------------------
 
     async def login(self, username: str, password: str) -> m.Session:
@@ -175,10 +231,10 @@ class AsyncOmsClient:
             try:
                 async with connect(cursor.url(self.settings.url), additional_headers=self.settings.headers(False),
                                    open_timeout=self.settings.timeout) as socket:
+                    await socket.send(cursor.subscribe(self.settings.token))
                     async for raw in socket:
-                        message = cursor.accept(raw)
                         failures = 0
-                        if message is not None:
+                        for message in cursor.accept(raw):
                             yield message
                 if not reconnect:
                     return

@@ -286,6 +286,80 @@ def quote(symbol: str) -> Call[m.Quote]:
     return Call("GET", f"/api/v1/marketdata/{segment(symbol, 'symbol')}", _decoder(m.Quote))
 
 
+# --- execution algorithms -------------------------------------------------------------------------
+
+ALGO_KINDS = ("twap", "vwap", "pov", "iceberg")
+
+
+def start_algo(account: str, symbol: str, side: Side | str, quantity: Number, kind: str, *, limit_price: Number | None = None,
+               start_at: datetime | None = None, end_at: datetime | None = None, interval_s: int | None = None,
+               participation_pct: Number | None = None, min_participation_pct: Number | None = None,
+               max_participation_pct: Number | None = None, display_qty: Number | None = None, route: str | None = None,
+               cl_ord_id: str | None = None) -> Call[m.Algo]:
+    if kind not in ALGO_KINDS:
+        raise OmsInputError(f"kind must be one of {', '.join(ALGO_KINDS)}; got {kind!r}")
+    if interval_s is not None and (isinstance(interval_s, bool) or not isinstance(interval_s, int) or interval_s < 1):
+        raise OmsInputError(f"interval_s must be a positive integer, got {interval_s!r}")
+    return Call("POST", "/api/v1/algos", _field("algo", m.Algo), body=_body({
+        "account": text_of(account, "account"), "symbol": text_of(symbol, "symbol"), "side": enum_of(Side, side, "side"),
+        "quantity": decimal_of(quantity, "quantity"), "kind": kind, "limit_price": decimal_of(limit_price, "limit_price"),
+        "start_at": moment_of(start_at, "start_at"), "end_at": moment_of(end_at, "end_at"), "interval_s": interval_s,
+        "participation_pct": decimal_of(participation_pct, "participation_pct"),
+        "min_participation_pct": decimal_of(min_participation_pct, "min_participation_pct"),
+        "max_participation_pct": decimal_of(max_participation_pct, "max_participation_pct"),
+        "display_qty": decimal_of(display_qty, "display_qty"), "route": route, "cl_ord_id": text_of(cl_ord_id, "cl_ord_id")}))
+
+
+def list_algos() -> Call[list[m.Algo]]:
+    return Call("GET", "/api/v1/algos", _field("algos", list[m.Algo]))
+
+
+def get_algo(algo_id: str) -> Call[m.Algo]:
+    return Call("GET", f"/api/v1/algos/{segment(algo_id, 'algo_id')}", _field("algo", m.Algo))
+
+
+def algo_action(algo_id: str, action: str, reason: str = "") -> Call[m.Algo]:
+    """pause, resume or cancel (cascading to the children)."""
+    return Call("POST", f"/api/v1/algos/{segment(algo_id, 'algo_id')}/{action}", _field("algo", m.Algo),
+                body=_body({"reason": reason}))
+
+
+def modify_algo(algo_id: str, quantity: Number | None = None, limit_price: Number | None = None,
+                end_at: datetime | None = None, participation_pct: Number | None = None) -> Call[m.Algo]:
+    values = {"quantity": decimal_of(quantity, "quantity"), "limit_price": decimal_of(limit_price, "limit_price"),
+              "end_at": moment_of(end_at, "end_at"), "participation_pct": decimal_of(participation_pct, "participation_pct")}
+    if all(value is None for value in values.values()):
+        raise OmsInputError("a modify needs at least one of quantity, limit_price, end_at, participation_pct")
+    return Call("POST", f"/api/v1/algos/{segment(algo_id, 'algo_id')}/modify", _field("algo", m.Algo), body=_body(values))
+
+
+# --- staged orders ----------------------------------------------------------------------------------
+
+def stage_order(order: NewOrder, for_trader: str | None = None, note: str | None = None) -> Call[m.StagedOrder]:
+    if order.expire_at is not None or order.cl_ord_id is not None:
+        raise OmsInputError("a staged order takes no expire_at or cl_ord_id (its release uses the staged id)")
+    body = {**msgspec.to_builtins(order), "for_trader": text_of(for_trader, "for_trader"), "note": text_of(note, "note")}
+    return Call("POST", "/api/v1/staged", _field("staged", m.StagedOrder), body=_body(body))
+
+
+def list_staged(include_done: bool = False) -> Call[list[m.StagedOrder]]:
+    return Call("GET", "/api/v1/staged", _field("staged", list[m.StagedOrder]), params=_query({"all": include_done}))
+
+
+def pick_up_staged(staged_id: str) -> Call[m.StagedOrder]:
+    return Call("POST", f"/api/v1/staged/{segment(staged_id, 'staged_id')}/pick-up", _field("staged", m.StagedOrder), body=b"{}")
+
+
+def release_staged(staged_id: str, route: str | None = None) -> Call[m.Release]:
+    return Call("POST", f"/api/v1/staged/{segment(staged_id, 'staged_id')}/release", _decoder(m.Release),
+                body=_body({"route": route}))
+
+
+def cancel_staged(staged_id: str, reason: str | None = None) -> Call[m.StagedOrder]:
+    return Call("POST", f"/api/v1/staged/{segment(staged_id, 'staged_id')}/cancel", _field("staged", m.StagedOrder),
+                body=_body({"reason": text_of(reason, "reason")}))
+
+
 def login(username: str, password: str) -> Call[m.Session]:
     return Call("POST", "/api/v1/auth/login", _decoder(m.Session),
                 body=_body({"username": text_of(username, "username"), "password": password}))

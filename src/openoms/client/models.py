@@ -311,6 +311,65 @@ class AuditHistory(Model, kw_only=True, frozen=True):
     events: list[AuditEntry]
 
 
+# --- execution algorithms and staged orders ------------------------------------------------------
+
+class Algo(Model, kw_only=True, frozen=True):
+    """An execution algorithm (parent order): its terms, progress and, from the REST calls, its
+    children (ordinary orders naming it in ``parent_id``)."""
+
+    algo_id: str
+    account: str
+    trader: str
+    symbol: str
+    side: Side
+    cl_ord_id: str
+    kind: str  # twap, vwap, pov, iceberg
+    status: str  # working, paused, done
+    reason: str = ""
+    quantity: Decimal
+    limit_price: Decimal | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    params: dict[str, str] = {}
+    route: str = ""
+    filled: Decimal
+    working: Decimal
+    leaves: Decimal
+    child_ids: list[str] = []
+    children: list[Order] = []
+
+
+class StagedOrder(Model, kw_only=True, frozen=True):
+    """An order a portfolio manager staged: ``staged`` -> ``picked_up`` -> ``released`` (with the
+    ``order_id`` its release made) or ``canceled``."""
+
+    staged_id: str
+    account: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    ord_type: OrdType
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    tif: TimeInForce
+    for_trader: str = ""
+    note: str = ""
+    staged_by: str
+    staged_at: datetime
+    status: str
+    trader: str = ""
+    order_id: str | None = None
+    reason: str = ""
+    updated_at: datetime
+
+
+class Release(Model, kw_only=True, frozen=True):
+    """The answer to a release: the staged order, now released, and the order it made."""
+
+    staged: StagedOrder
+    order: Order
+
+
 # --- sessions, errors and the stream ------------------------------------------------------------
 
 class Session(Model, kw_only=True, frozen=True):

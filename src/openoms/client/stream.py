@@ -1,16 +1,17 @@
-"""The live stream's bookkeeping, without I/O: where to (re)connect and which messages are new.
+"""The live stream's bookkeeping, without I/O: where to (re)connect, what to subscribe with, and
+which messages are new.
 
-Contract (``GET /api/v1/stream``, WebSocket): the server sends JSON objects with a ``type``;
-numbered ones carry ``seq``. The first message is a ``snapshot`` (or ``resumed`` when the
-server still holds what followed the client's ``from_seq``); updates follow. A client that
-loses the connection reconnects with ``?from_seq=<last seq it holds>`` (plus ``epoch`` when the
-server named one), and gets what it missed or a fresh snapshot.
+Protocol (``/api/v1/stream``, WebSocket; README "Stream protocol"): the client's first message is
+``{"type": "subscribe", "token", "resume": {"epoch", "seq"} | null}``; the server answers a
+``snapshot`` (or ``resumed`` when it still holds what followed ``seq`` of that ``epoch``), then
+numbered updates (``seq``, and ``prev``: the number of the previous update sent to this client)
+and unnumbered ones (quotes, marks). Messages waiting together come as one JSON array.
 
-The cursor drops any update whose ``seq`` it already holds, so it does not matter whether the
-server reads ``from_seq`` as "after" or "from" it. When updates carry ``prev`` (the number of
-the previous update sent to this client), a ``prev`` beyond the last ``seq`` held means
-something was missed: ``StreamGap`` makes the client reconnect from there. A change of
-``epoch`` means the server's numbering restarted: the cursor forgets its ``seq``.
+The cursor drops any update whose ``seq`` it already holds. A ``prev`` beyond the last ``seq``
+held means something was missed: ``StreamGap`` makes the client reconnect and resume from
+there, as does the server's ``SLOW_CONSUMER``; ``ENTITLEMENTS_CHANGED`` starts over with a fresh
+snapshot; ``UNAUTHENTICATED`` and ``SESSION_ENDED`` raise ``Unauthorized``. A change of ``epoch``
+means the server's numbering restarted: the cursor forgets its ``seq``.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
 from .calls import OmsProtocolError
+from .errors import api_error
 from .models import StreamMessage
 
 STREAM_PATH = "/api/v1/stream"
-_decode = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal).decode
+_decode = msgspec.json.Decoder(Any, float_hook=Decimal).decode
+_encode = msgspec.json.Encoder().encode
 
 
 class StreamGap(Exception):
@@ -41,22 +44,36 @@ class StreamCursor:
     def url(self, base_url: str, path: str = STREAM_PATH) -> str:
         parts = urlsplit(base_url.rstrip("/"))
         scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-        query = {}
-        if self.last_seq is not None:
-            query["from_seq"] = str(self.last_seq)
-            if self.epoch is not None:
-                query["epoch"] = self.epoch
-        return urlunsplit((scheme, parts.netloc, parts.path + path, urlencode(query), ""))
+        return urlunsplit((scheme, parts.netloc, parts.path + path, "", ""))
 
-    def accept(self, raw: str | bytes) -> StreamMessage | None:
-        """The message to hand on, or None for one already held."""
+    def subscribe(self, token: str | None) -> str:
+        """The first message on a new connection: resume from the last ``seq`` held, if any."""
+        resume = {"epoch": self.epoch or "", "seq": self.last_seq} if self.last_seq is not None else None
+        return _encode({"type": "subscribe", "token": token, "resume": resume}).decode()
+
+    def accept(self, raw: str | bytes) -> list[StreamMessage]:
+        """The messages of one frame to hand on (those already held are left out)."""
         try:
             data = _decode(raw)
         except msgspec.DecodeError as exc:
             raise OmsProtocolError(f"the stream sent something that is not JSON: {exc}") from None
+        out = []
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item, dict):
+                raise OmsProtocolError(f"a stream message that is not an object: {str(item)[:200]}")
+            message = self._one(item)
+            if message is not None:
+                out.append(message)
+        return out
+
+    def _one(self, data: dict[str, Any]) -> StreamMessage | None:
         kind = data.get("type")
         if not isinstance(kind, str):
             raise OmsProtocolError(f"a stream message without a type: {str(data)[:200]}")
+        if kind == "error":
+            self._refused(data)
+        if kind == "pong":
+            return None
         seq = data.get("seq")
         seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
         epoch = data.get("epoch")
@@ -78,3 +95,14 @@ class StreamCursor:
                 raise StreamGap(f"updates {self.last_seq + 1}..{prev} were missed")
         self.last_seq = seq
         return StreamMessage(type=kind, seq=seq, data=data)
+
+    def _refused(self, data: dict[str, Any]) -> None:
+        code, message = str(data.get("code", "")), str(data.get("message", ""))
+        if code in ("UNAUTHENTICATED", "SESSION_ENDED"):
+            raise api_error(401, code, message, data)
+        if code == "SLOW_CONSUMER":
+            raise StreamGap(f"the server cut the stream off as too far behind: {message}")
+        if code == "ENTITLEMENTS_CHANGED":
+            self.last_seq = None  # what this user sees changed: a fresh snapshot, not a resume
+            raise StreamGap(message or "your accounts changed")
+        raise OmsProtocolError(f"the stream refused the subscription: {code}: {message}")

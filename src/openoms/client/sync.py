@@ -147,6 +147,62 @@ class OmsClient:
     def release_kill_switch(self, scope: str, reason: str) -> m.KillSwitch:
         return self.send(calls.release_kill_switch(scope, reason))
 
+    # --- execution algorithms ------------------------------------------------------------------
+
+    def start_algo(self, account: str, symbol: str, side: Side | str, quantity: Number, kind: str, *,
+                   limit_price: Number | None = None, start_at: datetime | None = None, end_at: datetime | None = None,
+                   interval_s: int | None = None, participation_pct: Number | None = None,
+                   min_participation_pct: Number | None = None, max_participation_pct: Number | None = None,
+                   display_qty: Number | None = None, route: str | None = None, cl_ord_id: str | None = None) -> m.Algo:
+        """Start a TWAP, VWAP, POV or iceberg parent; answered with it and its first children."""
+        return self.send(calls.start_algo(account, symbol, side, quantity, kind, limit_price=limit_price, start_at=start_at,
+                                     end_at=end_at, interval_s=interval_s, participation_pct=participation_pct,
+                                     min_participation_pct=min_participation_pct, max_participation_pct=max_participation_pct,
+                                     display_qty=display_qty, route=route, cl_ord_id=cl_ord_id))
+
+    def list_algos(self) -> list[m.Algo]:
+        return self.send(calls.list_algos())
+
+    def get_algo(self, algo_id: str) -> m.Algo:
+        return self.send(calls.get_algo(algo_id))
+
+    def pause_algo(self, algo_id: str, reason: str = "") -> m.Algo:
+        """No new children; the working ones are canceled."""
+        return self.send(calls.algo_action(algo_id, "pause", reason))
+
+    def resume_algo(self, algo_id: str, reason: str = "") -> m.Algo:
+        return self.send(calls.algo_action(algo_id, "resume", reason))
+
+    def cancel_algo(self, algo_id: str, reason: str = "") -> m.Algo:
+        """End the parent and cancel every working child."""
+        return self.send(calls.algo_action(algo_id, "cancel", reason))
+
+    def modify_algo(self, algo_id: str, *, quantity: Number | None = None, limit_price: Number | None = None,
+                    end_at: datetime | None = None, participation_pct: Number | None = None) -> m.Algo:
+        return self.send(calls.modify_algo(algo_id, quantity, limit_price, end_at, participation_pct))
+
+    # --- staged orders (portfolio managers stage, traders pick up and release) -------------------
+
+    def stage_order(self, account: str, symbol: str, side: Side | str, quantity: Number, *, price: Number | None = None,
+                    ord_type: OrdType | str | None = None, stop_price: Number | None = None,
+                    tif: TimeInForce | str | None = None, for_trader: str | None = None, note: str | None = None) -> m.StagedOrder:
+        return self.send(calls.stage_order(calls.new_order(account, symbol, side, quantity, price=price, ord_type=ord_type,
+                                                      stop_price=stop_price, tif=tif), for_trader, note))
+
+    def list_staged(self, *, include_done: bool = False) -> list[m.StagedOrder]:
+        """Open staged orders of the accounts you see (with released and canceled ones: ``include_done``)."""
+        return self.send(calls.list_staged(include_done))
+
+    def pick_up_staged(self, staged_id: str) -> m.StagedOrder:
+        return self.send(calls.pick_up_staged(staged_id))
+
+    def release_staged(self, staged_id: str, *, route: str | None = None) -> m.Release:
+        """Send a staged order you picked up to the market: an ordinary order, through every check."""
+        return self.send(calls.release_staged(staged_id, route))
+
+    def cancel_staged(self, staged_id: str, *, reason: str | None = None) -> m.StagedOrder:
+        return self.send(calls.cancel_staged(staged_id, reason))
+
     # --- sessions ------------------------------------------------------------------------------
 
     def login(self, username: str, password: str) -> m.Session:
@@ -175,11 +231,10 @@ class OmsClient:
             try:
                 with connect(cursor.url(self.settings.url), additional_headers=self.settings.headers(False),
                              open_timeout=self.settings.timeout) as socket:
+                    socket.send(cursor.subscribe(self.settings.token))
                     for raw in socket:
-                        message = cursor.accept(raw)
                         failures = 0
-                        if message is not None:
-                            yield message
+                        yield from cursor.accept(raw)
                 if not reconnect:
                     return
                 problem = "the server closed the stream"
