@@ -577,7 +577,7 @@ const algosTable = new VTable($("algos-table"), [
   { key: "quantity", label: "Qty", width: 65, numeric: true },
   { key: "filled", label: "Filled", width: 65, numeric: true },
   { key: "working", label: "Working", width: 70, numeric: true },
-  { key: "end_at", label: "Ends", width: 70, render: (a) => hms(a.end_at) },
+  { key: "end_at", label: "Ends", width: 78, render: (a) => hms(a.end_at) },
   { key: "status", label: "Status", width: 70, cls: (a) => `status-${a.status}` },
   { key: "children", label: "Children", width: 70, render: (a) => `<button data-act="children">${(a.child_ids || []).length} ▸</button>` },
   { key: "actions", label: "", width: 180, render: (a) => (ALGO_LIVE.has(a.status) && mayTrade(a.account)
