@@ -281,6 +281,19 @@ def test_a_trader_works_a_twap_from_the_ticket_and_pauses_resumes_and_cancels_it
     working = page.locator("#orders-table .vrow .status-new")
     expect(working).to_have_count(1)  # a new slice
 
+    # Modify: only what changed is sent; the server's reason shows inline; the row follows the stream.
+    algo_row(page, algo_id).get_by_role("button", name="Modify").click()
+    expect(page.locator("#am-quantity")).to_have_value("1000")
+    page.fill("#am-limit", "1.001")
+    page.click("#am-send")
+    expect(page.locator("#am-result .error")).to_contain_text("TICK_SIZE_VIOLATION")
+    page.fill("#am-limit", resting)
+    page.fill("#am-quantity", "800")
+    page.click("#am-send")
+    expect(page.locator("#am-result .ok")).to_contain_text(f"{algo_id} modified: quantity")
+    expect(algo_row(page, algo_id).locator(".cell").nth(5)).to_have_text("800")
+    page.click("#am-close")
+
     algo_row(page, algo_id).get_by_role("button", name="Cancel").click()
     expect(algo_row(page, algo_id)).to_contain_text("done")
     expect(page.locator("#algo-result")).to_contain_text(f"cancel of {algo_id} done")

@@ -580,9 +580,9 @@ const algosTable = new VTable($("algos-table"), [
   { key: "end_at", label: "Ends", width: 78, render: (a) => hms(a.end_at) },
   { key: "status", label: "Status", width: 70, cls: (a) => `status-${a.status}` },
   { key: "children", label: "Children", width: 70, render: (a) => `<button data-act="children">${(a.child_ids || []).length} ▸</button>` },
-  { key: "actions", label: "", width: 180, render: (a) => (ALGO_LIVE.has(a.status) && mayTrade(a.account)
+  { key: "actions", label: "", width: 200, render: (a) => (ALGO_LIVE.has(a.status) && mayTrade(a.account)
     ? (a.status === "paused" ? `<button data-act="resume">Resume</button>` : `<button data-act="pause">Pause</button>`) +
-      `<button data-act="cancel">Cancel</button>` : "") },
+      `<button data-act="modify">Modify</button><button data-act="cancel">Cancel</button>` : "") },
   { key: "reason", label: "Reason", width: 220, render: (a) => `<span title="${esc(a.reason)}">${esc(a.reason)}</span>` },
 ], onAlgoClick);
 
@@ -597,11 +597,42 @@ async function onAlgoClick(event) {
   const act = event.target.dataset.act;
   if (!algo || !act) return;
   if (act === "children") { $("f-parent").value = algo.algo_id; $("f-status").value = ""; renderOrders(); return; }
+  if (act === "modify") { openAlgoModify(algo); return; }
   const r = await api("POST", `/api/v1/algos/${algo.algo_id}/${act}`, { reason: "from the blotter" });
   // The row itself changes when the stream brings the journaled AlgoPaused/AlgoResumed/AlgoEnded.
   $("algo-result").innerHTML = r.ok ? `<span class="ok">${esc(act)} of ${esc(algo.algo_id)} done (${esc(r.body.algo.status)})</span>`
     : `<span class="error">${esc(act)} of ${esc(algo.algo_id)} refused: ${esc(errorText(r))}</span>`;
 }
+
+// Modify a running algorithm: only the fields changed are sent; the server re-slices on them.
+let modifying = null;
+function openAlgoModify(algo) {
+  modifying = algo;
+  $("algo-modify").hidden = false;
+  $("am-id").textContent = algo.algo_id;
+  $("am-quantity").value = algo.quantity;
+  $("am-limit").value = algo.limit_price || "";
+  $("am-end").value = algo.end_at ? new Date(algo.end_at).toTimeString().slice(0, 8) : "";
+  $("am-pov").value = (algo.params && algo.params.participation_pct) || "";
+  $("am-result").textContent = "";
+}
+$("am-close").addEventListener("click", () => { $("algo-modify").hidden = true; modifying = null; });
+$("am-send").addEventListener("click", async () => {
+  if (!modifying) return;
+  const body = {}, value = (id) => $(id).value.trim();
+  if (value("am-quantity") && value("am-quantity") !== modifying.quantity) body.quantity = value("am-quantity");
+  if (value("am-limit") && value("am-limit") !== (modifying.limit_price || "")) body.limit_price = value("am-limit");
+  const end = value("am-end") ? todayAt(value("am-end")) : null;
+  if (end && (!modifying.end_at || end.getTime() !== new Date(modifying.end_at).setMilliseconds(0))) body.end_at = end.toISOString();
+  if (value("am-pov") && value("am-pov") !== ((modifying.params && modifying.params.participation_pct) || "")) body.participation_pct = value("am-pov");
+  if (!Object.keys(body).length) { $("am-result").innerHTML = `<span class="error">nothing changed</span>`; return; }
+  for (const [key, text] of Object.entries(body)) {
+    if (key !== "end_at" && !isPositive(text)) { $("am-result").innerHTML = `<span class="error">${esc(key)} must be a positive number</span>`; return; }
+  }
+  const r = await api("POST", `/api/v1/algos/${modifying.algo_id}/modify`, body);
+  $("am-result").innerHTML = r.ok ? `<span class="ok">${esc(modifying.algo_id)} modified: ${esc(Object.keys(body).join(", "))}</span>`
+    : `<span class="error">${esc((r.body.error && r.body.error.code) || "")}: ${esc(errorText(r))}</span>`;
+});
 
 // ---- staged orders: a portfolio manager stages, a trader picks up and releases ---------------------
 
