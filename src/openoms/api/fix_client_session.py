@@ -106,7 +106,7 @@ class ClientSession:
     @property
     def unavailable(self) -> str | None:
         runtime = self.gateway.runtime
-        return runtime.failure or (None if runtime.running else "engine is not running")
+        return runtime.unavailable or (None if runtime.running else "engine is not running")
 
     # --- inbound application messages ----------------------------------------------------------
 

@@ -1,0 +1,281 @@
+"""PostgreSQL goes away and comes back while the OMS runs: the engine refuses new commands while
+the journal is unreachable (and says why), reconnects on its own with backoff, settles the
+batch whose commit was cut by the server's tail and hash, and resumes without a restart.
+Nothing acknowledged is lost, nothing is written twice, nothing refused takes effect.
+
+The database is reached through a TCP proxy in this test that can be cut and restored (the
+shared server is never stopped), or the writer's session is terminated on the server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from builders import snapshot
+from openoms.api.ops_routes import readiness
+from openoms.bootstrap import OMS, build
+from openoms.config import Config
+from openoms.domain import commands as cmd
+from openoms.domain import events as ev
+from openoms.domain.ids import AccountId, ClientOrderId, Symbol
+from openoms.domain.values import Side
+from openoms.journal.chain import verify
+from openoms.journal.codec import decode
+from openoms.service.runtime import EngineUnavailable
+from stores import Store
+
+TRADER = cmd.Actor("demo", "test")
+NO_MARKET_LIMITS = Path(__file__).resolve().parents[1] / "limits_without_collar.toml"
+WAIT = 20.0  # bound on every await: a hang is a failure, not a stuck run
+
+
+class Proxy:
+    """127.0.0.1:<port> -> the PostgreSQL server. ``cut()`` drops every connection and refuses new
+    ones (the server gone, as the OMS sees it); ``restore()`` lets them through again;
+    ``swallow_next_reply()`` forwards the next request but drops the server's answer and the
+    connection (a commit whose answer is lost)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.down = False
+        self.swallow = False
+        self.swallowed = threading.Event()
+        self.links: list[tuple[socket.socket, socket.socket]] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.down:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.links.append((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, replies: bool) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if replies and data and self.swallow:
+                self.swallow = False
+                self.swallowed.set()
+                data = b""  # the answer never arrives: the connection just drops
+            if not data:
+                for end in (source, sink):
+                    with contextlib.suppress(OSError):
+                        end.shutdown(socket.SHUT_RDWR)
+                    end.close()
+                return
+            try:
+                sink.sendall(data)
+            except OSError:
+                return
+
+    def cut(self) -> None:
+        self.down = True
+        with self.lock:
+            links, self.links = self.links, []
+        for pair in links:
+            for end in pair:
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+
+    def restore(self) -> None:
+        self.down = False
+
+    def swallow_next_reply(self) -> None:
+        self.swallowed.clear()
+        self.swallow = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+def through(url: str, port: int) -> str:
+    """The same database URL, reached on 127.0.0.1:<port>."""
+    parts = urlsplit(url)
+    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+
+@pytest.fixture
+def proxy(pg_url: str) -> Iterator[Proxy]:
+    parts = urlsplit(pg_url)
+    running = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    yield running
+    running.close()
+
+
+def submit(cl_ord_id: str) -> cmd.SubmitOrder:
+    return cmd.SubmitOrder(actor=TRADER, account=AccountId("ACC-EQ-1"), cl_ord_id=ClientOrderId(cl_ord_id),
+                           symbol=Symbol("AAPL"), side=Side.BUY, quantity=Decimal(10), price=Decimal("1.00"))
+
+
+def config(url: str, tmp_path: Path, **settings: object) -> Config:
+    return Config(data_dir=tmp_path / "data", database_url=url, market_data=False, limits_file=NO_MARKET_LIMITS,
+                  fix_enabled=False, **settings)  # type: ignore[arg-type]
+
+
+async def accepted(oms: OMS, cl_ord_id: str) -> None:
+    """Submitted, acknowledged, and the simulated venue's answer journaled: nothing left in flight."""
+    outcome = await asyncio.wait_for(oms.runtime.execute(submit(cl_ord_id)), WAIT)
+    assert outcome.rejected is None, outcome.rejected
+    order_id = outcome.order["order_id"] if outcome.order else ""
+    await until(lambda: oms.engine.orders[order_id].status.value == "new")  # type: ignore[index]
+    await asyncio.wait_for(oms.runtime.drain(), WAIT)
+
+
+async def until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+def journaled_cl_ord_ids(store: Store) -> list[str]:
+    """Every accepted order's ClOrdID as the database holds it (read directly, not through the OMS)."""
+    return [str(e.cl_ord_id) for e in (decode(p) for _, p in store.rows()) if isinstance(e, ev.OrderAccepted)]
+
+
+def check_journal(store: Store, live: dict[str, object]) -> None:
+    """The hash chain is whole and replaying it gives exactly the state the running engine held."""
+    reader = store.reader()
+    report = verify(reader.records())
+    reader.close()
+    assert report.ok, report
+    reopened = build(Config(data_dir=store.data_dir, database_url=store.url, market_data=False,
+                            limits_file=NO_MARKET_LIMITS, fix_enabled=False))
+    reopened.recover()
+    assert snapshot(reopened.engine) == live
+    reopened.journal.close()
+
+
+def test_database_cut_refuses_new_orders_then_reconnects_and_resumes(pg_url: str, proxy: Proxy, tmp_path: Path) -> None:
+    store = Store("postgresql", tmp_path / "data", pg_url)
+
+    async def scenario() -> dict[str, object]:
+        oms = build(config(through(pg_url, proxy.port), tmp_path))
+        await oms.start()
+        try:
+            await accepted(oms, "BEFORE")
+            proxy.cut()
+            # Decided, then its commit fails: the caller is not answered until the journal settles.
+            during = asyncio.ensure_future(oms.runtime.execute(submit("DURING")))
+            await until(lambda: oms.runtime.suspended is not None)
+            ready, checks = readiness(oms)
+            assert not ready and "journal unavailable, reconnecting" in checks["journal"]["detail"]
+            with pytest.raises(EngineUnavailable, match="reconnecting"):  # new work is refused meanwhile
+                await oms.runtime.execute(submit("REFUSED"))
+            await asyncio.sleep(0.5)  # several reconnect attempts fail while the server stays away
+            assert not during.done() and oms.runtime.failure is None
+            proxy.restore()
+            outcome = await asyncio.wait_for(during, WAIT)
+            assert outcome.rejected is None and outcome.order is not None and outcome.order["cl_ord_id"] == "DURING"
+            assert oms.runtime.suspended is None and oms.runtime.reconnects == 1
+            assert readiness(oms)[0]
+            await accepted(oms, "AFTER")
+            return snapshot(oms.engine)
+        finally:
+            proxy.restore()
+            await oms.stop()
+
+    live = asyncio.run(scenario())
+    assert journaled_cl_ord_ids(store) == ["BEFORE", "DURING", "AFTER"]
+    check_journal(store, live)
+
+
+def test_a_commit_whose_answer_was_lost_is_found_on_the_server_and_not_written_twice(pg_url: str, proxy: Proxy,
+                                                                                       tmp_path: Path) -> None:
+    store = Store("postgresql", tmp_path / "data", pg_url)
+
+    async def scenario() -> dict[str, object]:
+        oms = build(config(through(pg_url, proxy.port), tmp_path))
+        await oms.start()
+        try:
+            await accepted(oms, "BEFORE")
+            proxy.swallow_next_reply()
+            await accepted(oms, "LANDED")  # committed on the server; the answer never came back
+            assert proxy.swallowed.is_set() and oms.runtime.reconnects == 1
+            await accepted(oms, "AFTER")
+            return snapshot(oms.engine)
+        finally:
+            await oms.stop()
+
+    live = asyncio.run(scenario())
+    assert journaled_cl_ord_ids(store) == ["BEFORE", "LANDED", "AFTER"]
+    check_journal(store, live)
+
+
+def test_the_writer_session_terminated_on_the_server_is_replaced_on_its_own(pg_url: str, tmp_path: Path) -> None:
+    store = Store("postgresql", tmp_path / "data", pg_url)
+
+    async def scenario() -> dict[str, object]:
+        oms = build(config(pg_url, tmp_path))
+        await oms.start()
+        try:
+            await accepted(oms, "BEFORE")
+            writer = oms.journal.writer_backend_pid  # type: ignore[attr-defined]
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                assert admin.execute("SELECT pg_terminate_backend(%s)", (writer,)).fetchone() == (True,)
+            await accepted(oms, "AFTER")
+            assert oms.runtime.reconnects == 1 and oms.journal.writer_backend_pid != writer  # type: ignore[attr-defined]
+            return snapshot(oms.engine)
+        finally:
+            await oms.stop()
+
+    live = asyncio.run(scenario())
+    assert journaled_cl_ord_ids(store) == ["BEFORE", "AFTER"]
+    check_journal(store, live)
+
+
+def test_a_database_that_stays_away_fails_the_engine_closed_after_the_bound(pg_url: str, proxy: Proxy, tmp_path: Path) -> None:
+    store = Store("postgresql", tmp_path / "data", pg_url)
+
+    async def scenario() -> None:
+        oms = build(config(through(pg_url, proxy.port), tmp_path, database_reconnect_s=1.0))
+        await oms.start()
+        try:
+            await accepted(oms, "BEFORE")
+            proxy.cut()
+            with pytest.raises(EngineUnavailable, match="journal not back within 1s"):
+                await asyncio.wait_for(oms.runtime.execute(submit("LOST")), WAIT)
+            assert oms.runtime.failure is not None and oms.runtime.suspended is None
+            proxy.restore()
+            await asyncio.sleep(0.2)
+            with pytest.raises(EngineUnavailable):  # failed closed: only a restart (replay) brings it back
+                await oms.runtime.execute(submit("LATER"))
+        finally:
+            proxy.restore()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(oms.stop(), WAIT)
+
+    asyncio.run(scenario())
+    # The refused order was never written; a restart replays what was acknowledged.
+    assert journaled_cl_ord_ids(store) == ["BEFORE"]
