@@ -19,9 +19,11 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from pgproxy import Proxy
 from stores import PG_ADMIN_URL, Store, with_search_path
 
 
@@ -86,6 +88,15 @@ def module_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     backend = str(request.param)
     url = new_schema(str(request.getfixturevalue("pg_database"))) if backend == "postgresql" else ""
     return Store(backend, tmp_path_factory.mktemp(f"store-{backend}") / "data", url)
+
+
+@pytest.fixture
+def pg_proxy(pg_url: str) -> Iterator[Proxy]:
+    """A TCP proxy to the test's PostgreSQL server that the test can cut and restore (tests/pgproxy.py)."""
+    parts = urlsplit(pg_url)
+    running = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    yield running
+    running.close()
 
 
 @pytest.fixture(scope="session")

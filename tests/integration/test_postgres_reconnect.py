@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -31,106 +28,12 @@ from openoms.domain.values import Side
 from openoms.journal.chain import verify
 from openoms.journal.codec import decode
 from openoms.service.runtime import EngineUnavailable
+from pgproxy import Proxy, through
 from stores import Store
 
 TRADER = cmd.Actor("demo", "test")
 NO_MARKET_LIMITS = Path(__file__).resolve().parents[1] / "limits_without_collar.toml"
 WAIT = 20.0  # bound on every await: a hang is a failure, not a stuck run
-
-
-class Proxy:
-    """127.0.0.1:<port> -> the PostgreSQL server. ``cut()`` drops every connection and refuses new
-    ones (the server gone, as the OMS sees it); ``restore()`` lets them through again;
-    ``swallow_next_reply()`` forwards the next request but drops the server's answer and the
-    connection (a commit whose answer is lost)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
-        self.down = False
-        self.swallow = False
-        self.swallowed = threading.Event()
-        self.links: list[tuple[socket.socket, socket.socket]] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if self.down:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.links.append((client, upstream))
-            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket, replies: bool) -> None:
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                data = b""
-            if replies and data and self.swallow:
-                self.swallow = False
-                self.swallowed.set()
-                data = b""  # the answer never arrives: the connection just drops
-            if not data:
-                for end in (source, sink):
-                    with contextlib.suppress(OSError):
-                        end.shutdown(socket.SHUT_RDWR)
-                    end.close()
-                return
-            try:
-                sink.sendall(data)
-            except OSError:
-                return
-
-    def cut(self) -> None:
-        self.down = True
-        with self.lock:
-            links, self.links = self.links, []
-        for pair in links:
-            for end in pair:
-                with contextlib.suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-                end.close()
-
-    def restore(self) -> None:
-        self.down = False
-
-    def swallow_next_reply(self) -> None:
-        self.swallowed.clear()
-        self.swallow = True
-
-    def close(self) -> None:
-        self.cut()
-        self.listener.close()
-
-
-def through(url: str, port: int) -> str:
-    """The same database URL, reached on 127.0.0.1:<port>."""
-    parts = urlsplit(url)
-    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
-    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
-
-
-@pytest.fixture
-def proxy(pg_url: str) -> Iterator[Proxy]:
-    parts = urlsplit(pg_url)
-    running = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    yield running
-    running.close()
 
 
 def submit(cl_ord_id: str) -> cmd.SubmitOrder:
@@ -177,15 +80,15 @@ def check_journal(store: Store, live: dict[str, object]) -> None:
     reopened.journal.close()
 
 
-def test_database_cut_refuses_new_orders_then_reconnects_and_resumes(pg_url: str, proxy: Proxy, tmp_path: Path) -> None:
+def test_database_cut_refuses_new_orders_then_reconnects_and_resumes(pg_url: str, pg_proxy: Proxy, tmp_path: Path) -> None:
     store = Store("postgresql", tmp_path / "data", pg_url)
 
     async def scenario() -> dict[str, object]:
-        oms = build(config(through(pg_url, proxy.port), tmp_path))
+        oms = build(config(through(pg_url, pg_proxy.port), tmp_path))
         await oms.start()
         try:
             await accepted(oms, "BEFORE")
-            proxy.cut()
+            pg_proxy.cut()
             # Decided, then its commit fails: the caller is not answered until the journal settles.
             during = asyncio.ensure_future(oms.runtime.execute(submit("DURING")))
             await until(lambda: oms.runtime.suspended is not None)
@@ -195,7 +98,7 @@ def test_database_cut_refuses_new_orders_then_reconnects_and_resumes(pg_url: str
                 await oms.runtime.execute(submit("REFUSED"))
             await asyncio.sleep(0.5)  # several reconnect attempts fail while the server stays away
             assert not during.done() and oms.runtime.failure is None
-            proxy.restore()
+            pg_proxy.restore()
             outcome = await asyncio.wait_for(during, WAIT)
             assert outcome.rejected is None and outcome.order is not None and outcome.order["cl_ord_id"] == "DURING"
             assert oms.runtime.suspended is None and oms.runtime.reconnects == 1
@@ -203,7 +106,7 @@ def test_database_cut_refuses_new_orders_then_reconnects_and_resumes(pg_url: str
             await accepted(oms, "AFTER")
             return snapshot(oms.engine)
         finally:
-            proxy.restore()
+            pg_proxy.restore()
             await oms.stop()
 
     live = asyncio.run(scenario())
@@ -211,18 +114,18 @@ def test_database_cut_refuses_new_orders_then_reconnects_and_resumes(pg_url: str
     check_journal(store, live)
 
 
-def test_a_commit_whose_answer_was_lost_is_found_on_the_server_and_not_written_twice(pg_url: str, proxy: Proxy,
+def test_a_commit_whose_answer_was_lost_is_found_on_the_server_and_not_written_twice(pg_url: str, pg_proxy: Proxy,
                                                                                        tmp_path: Path) -> None:
     store = Store("postgresql", tmp_path / "data", pg_url)
 
     async def scenario() -> dict[str, object]:
-        oms = build(config(through(pg_url, proxy.port), tmp_path))
+        oms = build(config(through(pg_url, pg_proxy.port), tmp_path))
         await oms.start()
         try:
             await accepted(oms, "BEFORE")
-            proxy.swallow_next_reply()
+            pg_proxy.swallow_next_reply()
             await accepted(oms, "LANDED")  # committed on the server; the answer never came back
-            assert proxy.swallowed.is_set() and oms.runtime.reconnects == 1
+            assert pg_proxy.swallowed.is_set() and oms.runtime.reconnects == 1
             await accepted(oms, "AFTER")
             return snapshot(oms.engine)
         finally:
@@ -255,24 +158,24 @@ def test_the_writer_session_terminated_on_the_server_is_replaced_on_its_own(pg_u
     check_journal(store, live)
 
 
-def test_a_database_that_stays_away_fails_the_engine_closed_after_the_bound(pg_url: str, proxy: Proxy, tmp_path: Path) -> None:
+def test_a_database_that_stays_away_fails_the_engine_closed_after_the_bound(pg_url: str, pg_proxy: Proxy, tmp_path: Path) -> None:
     store = Store("postgresql", tmp_path / "data", pg_url)
 
     async def scenario() -> None:
-        oms = build(config(through(pg_url, proxy.port), tmp_path, database_reconnect_s=1.0))
+        oms = build(config(through(pg_url, pg_proxy.port), tmp_path, database_reconnect_s=1.0))
         await oms.start()
         try:
             await accepted(oms, "BEFORE")
-            proxy.cut()
+            pg_proxy.cut()
             with pytest.raises(EngineUnavailable, match="journal not back within 1s"):
                 await asyncio.wait_for(oms.runtime.execute(submit("LOST")), WAIT)
             assert oms.runtime.failure is not None and oms.runtime.suspended is None
-            proxy.restore()
+            pg_proxy.restore()
             await asyncio.sleep(0.2)
             with pytest.raises(EngineUnavailable):  # failed closed: only a restart (replay) brings it back
                 await oms.runtime.execute(submit("LATER"))
         finally:
-            proxy.restore()
+            pg_proxy.restore()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(oms.stop(), WAIT)
 
