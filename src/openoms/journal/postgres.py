@@ -258,8 +258,15 @@ class PostgresJournal:
         return _events(self._reader(), self.url, after_seq)
 
     def events_at(self, seqs: Sequence[int]) -> list[Event]:
-        """Events by seq (an order's history: the engine knows its seqs), in seq order."""
-        return _events_at(self._reader(), self.url, seqs)
+        """Events by seq (an order's history: the engine knows its seqs), in seq order. A reader
+        connection the server dropped (restart, failover) is replaced and the read tried once more."""
+        conn = self._reader()
+        try:
+            return _events_at(conn, self.url, seqs)
+        except JournalError:
+            if not conn.broken:
+                raise
+            return _events_at(self._reader(), self.url, seqs)
 
     def count(self) -> int:
         return self._last_seq
