@@ -25,7 +25,8 @@ users_app = typer.Typer(help="Users, roles, account entitlements and API keys.",
 console = Console(stderr=True)
 DataDir = Annotated[Optional[Path], typer.Option(help="Data directory (env OMS_DATA_DIR; default ./oms-data)")]  # noqa: UP045
 DatabaseUrl = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    help="The journal's PostgreSQL database, where the users then live too (env OMS_DATABASE_URL; default: users.sqlite in the data dir)")]
+    help="The journal's PostgreSQL database, where the users then live too "
+         "(env OMS_DATABASE_URL; default: users.sqlite in the data dir)")]
 ROLES = ", ".join(r.value for r in Role)
 
 
@@ -59,7 +60,8 @@ def fail(exc: Exception) -> typer.Exit:
 
 
 @users_app.command("create-admin")
-def create_admin(username: Annotated[str, typer.Argument(help="The administrator's user name")], data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def create_admin(username: Annotated[str, typer.Argument(help="The administrator's user name")], data_dir: DataDir = None,
+                 database_url: DatabaseUrl = None) -> None:
     """Create an administrator (every role, every account) with a password you type: how a new
     installation gets its first user. There is no default password."""
     store = open_store(data_dir, database_url)
@@ -109,7 +111,8 @@ def update(
 
 
 @users_app.command("set-password")
-def set_password(username: Annotated[str, typer.Argument()], data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def set_password(username: Annotated[str, typer.Argument()], data_dir: DataDir = None,
+                 database_url: DatabaseUrl = None) -> None:
     """Set a user's password; their open sessions end."""
     store = open_store(data_dir, database_url)
     try:
@@ -136,7 +139,8 @@ def api_key(
 
 
 @users_app.command("revoke-key")
-def revoke_key(key_id: Annotated[str, typer.Argument(help="The id shown by `oms users list`")], data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def revoke_key(key_id: Annotated[str, typer.Argument(help="The id shown by `oms users list`")], data_dir: DataDir = None,
+               database_url: DatabaseUrl = None) -> None:
     """Revoke an API key at once."""
     store = open_store(data_dir, database_url)
     try:

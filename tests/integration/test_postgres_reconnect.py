@@ -114,12 +114,13 @@ def test_database_cut_refuses_new_orders_then_reconnects_and_resumes(pg_url: str
     check_journal(store, live)
 
 
+@pytest.mark.parametrize("durability", ["group", "event"])  # event: a commit per event, so a prefix of the batch lands
 def test_a_commit_whose_answer_was_lost_is_found_on_the_server_and_not_written_twice(pg_url: str, pg_proxy: Proxy,
-                                                                                       tmp_path: Path) -> None:
+                                                                                       tmp_path: Path, durability: str) -> None:
     store = Store("postgresql", tmp_path / "data", pg_url)
 
     async def scenario() -> dict[str, object]:
-        oms = build(config(through(pg_url, pg_proxy.port), tmp_path))
+        oms = build(config(through(pg_url, pg_proxy.port), tmp_path, durability=durability))
         await oms.start()
         try:
             await accepted(oms, "BEFORE")

@@ -5,9 +5,10 @@ the Alembic migration 0002), so several gateway processes share one user store.
 
 Why not the journal: credentials must be revocable and rotatable, and a hash-chained journal
 that regulators receive whole is no place for password hashes; and ``oms users create-admin``
-must work whether or not the server runs (SQLite lets both open the file; PostgreSQL is shared anyway). Every change to a
-user is kept in the append-only ``user_changes`` table (who, when, what), and every trading
-action is journaled by the engine with the authenticated user as its actor.
+must work whether or not the server runs (SQLite lets both open the file; a database is shared
+anyway). Every change to a user is kept in the append-only ``user_changes`` table (who, when,
+what), and every trading action is journaled by the engine with the authenticated user as its
+actor.
 
 Passwords are hashed with argon2id (argon2-cffi). API keys and session tokens are 256-bit
 random secrets, so one SHA-256 is enough to store them safely (a slow hash protects guessable
@@ -27,13 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from ..config import Config
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .policy import ALL_ACCOUNTS, Role, parse_roles
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 MIN_PASSWORD_LENGTH = 12
 NEVER = 2**63 - 1
@@ -233,13 +234,13 @@ class UserStore:
     def get(self, username: str) -> User | None:
         with self._lock:
             row = self._one("SELECT username, display_name, roles, accounts, desks, password_hash, disabled "
-                                   "FROM users WHERE username = ?", (username,))
+                            "FROM users WHERE username = ?", (username,))
         return self._row_to_user(row) if row else None
 
     def all(self) -> list[User]:
         with self._lock:
             rows = self._run("SELECT username, display_name, roles, accounts, desks, password_hash, disabled "
-                                    "FROM users ORDER BY username")
+                             "FROM users ORDER BY username")
         return [self._row_to_user(row) for row in rows]
 
     def create(self, username: str, roles: Iterable[str], accounts: Iterable[str] = (), desks: Iterable[str] = (),
@@ -256,8 +257,8 @@ class UserStore:
         with self._lock:
             try:
                 self._run("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
-                                 (name, display_name or name, ",".join(sorted(role_set)), account_text, desk_text,
-                                  password_hash, time.time_ns()))
+                          (name, display_name or name, ",".join(sorted(role_set)), account_text, desk_text,
+                           password_hash, time.time_ns()))
             except _Duplicate:
                 raise UserError(f"user {name!r} already exists") from None
             self._changed(actor, "create", name, f"roles={','.join(sorted(role_set))} accounts={account_text} desks={desk_text}")
@@ -280,8 +281,8 @@ class UserStore:
         new_disabled = user.disabled if disabled is None else disabled
         with self._lock:
             self._run("UPDATE users SET roles = ?, accounts = ?, desks = ?, disabled = ? WHERE username = ?",
-                             (",".join(sorted(role_set)), ",".join(sorted(new_accounts)), ",".join(sorted(new_desks)),
-                              int(new_disabled), username))
+                      (",".join(sorted(role_set)), ",".join(sorted(new_accounts)), ",".join(sorted(new_desks)),
+                       int(new_disabled), username))
             if new_disabled:
                 self._run("DELETE FROM sessions WHERE username = ?", (username,))
             self._changed(actor, "update", username, f"roles={','.join(sorted(role_set))} accounts={','.join(sorted(new_accounts))} "
@@ -306,24 +307,24 @@ class UserStore:
     def _changed(self, actor: str, action: str, username: str, detail: str) -> None:
         self._writes += 1
         self._run("INSERT INTO user_changes (ts, actor, action, username, detail) VALUES (?, ?, ?, ?, ?)",
-                         (time.time_ns(), actor, action, username, detail))
+                  (time.time_ns(), actor, action, username, detail))
 
     def changes(self, limit: int = 1000) -> builtins.list[dict[str, object]]:
         with self._lock:
             rows = self._run("SELECT ts, actor, action, username, detail FROM user_changes ORDER BY id DESC LIMIT ?",
-                                    (limit,))
+                             (limit,))
         return [{"ts": ts, "actor": actor, "action": action, "username": username, "detail": detail}
                 for ts, actor, action, username, detail in rows]
 
     def record_denial(self, username: str, action: str, target: str) -> None:
         with self._lock:
             self._run("INSERT INTO access_denials (ts, username, action, target) VALUES (?, ?, ?, ?)",
-                             (time.time_ns(), username, action, target))
+                      (time.time_ns(), username, action, target))
 
     def denials(self, limit: int = 1000) -> builtins.list[dict[str, object]]:
         with self._lock:
             rows = self._run("SELECT ts, username, action, target FROM access_denials ORDER BY id DESC LIMIT ?",
-                                    (limit,))
+                             (limit,))
         return [{"ts": ts, "username": username, "action": action, "target": target} for ts, username, action, target in rows]
 
     # --- credentials ------------------------------------------------------------------------
@@ -388,7 +389,7 @@ class UserStore:
             if credential.startswith("oms_"):
                 key_id, _, secret = credential[4:].partition("_")
                 row = self._one("SELECT username, secret_hash FROM api_keys WHERE key_id = ? AND revoked = 0",
-                                       (key_id,))
+                                (key_id,))
                 if row is None or not secrets.compare_digest(row[1], _digest(secret)):
                     return None
                 username, via, expires = row[0], "api_key", NEVER

@@ -509,13 +509,17 @@ class EngineRuntime:
         while self.running and self.failure is None:
             try:
                 tail = reconnect()
-                if tail == before:  # the batch never reached the server: write it now
-                    self.journal.append(batch.events)
-                elif tail == (last_seq, self._chained(before[1], batch.events)):
-                    log.warning("journal seq %d-%d was committed before the connection dropped", first, last_seq)
-                else:  # someone else wrote, or acknowledged rows are gone: never guess, stop
-                    return JournalError(f"journal tail after reconnecting is seq {tail[0]}, which is neither seq {before[0]} "
-                                        f"nor this batch's end (seq {last_seq}) with its hash: refusing to continue")
+                # How much of the batch the server has: none (the usual case), all of it (only the
+                # answer was lost), or, with a commit per event (durability "event"), a prefix.
+                landed = tail[0] - before[0]
+                if not 0 <= landed <= len(batch.events) or tail[1] != self._chained(before[1], batch.events[:landed]):
+                    # someone else wrote, or acknowledged rows are gone: never guess, stop
+                    return JournalError(f"journal tail after reconnecting is seq {tail[0]}, which is not seq {before[0]} "
+                                        f"to {last_seq} with the hashes this batch chains to: refusing to continue")
+                if landed:
+                    log.warning("journal seq %d-%d was committed before the connection dropped", first, tail[0])
+                if landed < len(batch.events):
+                    self.journal.append(batch.events[landed:])
                 self.reconnects += 1
                 self._loop.call_soon_threadsafe(self._resume)
                 return None
