@@ -5,6 +5,12 @@ PostgreSQL: one throwaway database per test session (``openoms_test_<random>``, 
 end) on the local server, and a fresh schema in it for every test that asks for ``pg_url``.
 ``journal_backend`` / ``store`` run a test once on SQLite and once on PostgreSQL. Without a
 reachable server the PostgreSQL cases skip on a developer machine and FAIL under CI=true.
+
+``store`` (per test) and ``module_store`` (one per module, for module-scoped servers) are THE
+switch between the backends: every test that builds an OMS, starts ``oms serve`` or opens a
+journal or user store takes its configuration from one of them (``store.config()``,
+``store.cli_args()``, ``store.users()``), so it runs on both. Tests of pure domain logic, the
+codec, risk/routing/post-trade pieces and the client SDK touch no store and run once.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from pgproxy import Proxy
 from stores import PG_ADMIN_URL, Store, with_search_path
 
 
@@ -46,24 +54,49 @@ def pg_database() -> Iterator[str]:
 @pytest.fixture
 def pg_url(pg_database: str) -> str:
     """A fresh, empty schema of the session's database, as the URL's search_path."""
+    return new_schema(pg_database)
+
+
+def new_schema(database_url: str) -> str:
+    """A fresh, empty schema of the session's database, as the URL's search_path."""
     import psycopg
 
     schema = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_database, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    return with_search_path(pg_database, schema)
+    return with_search_path(database_url, schema)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
 def journal_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
 def store(journal_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Store:
-    """Where a test's journal lives: SQLite in tmp_path, or a fresh PostgreSQL schema."""
+    """Where a test's journal and users live: SQLite in tmp_path, or a fresh PostgreSQL schema."""
     url = str(request.getfixturevalue("pg_url")) if journal_backend == "postgresql" else ""
     return Store(journal_backend, tmp_path / "data", url)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """``store`` for a module-scoped server: one per module and backend."""
+    backend = str(request.param)
+    url = new_schema(str(request.getfixturevalue("pg_database"))) if backend == "postgresql" else ""
+    return Store(backend, tmp_path_factory.mktemp(f"store-{backend}") / "data", url)
+
+
+@pytest.fixture
+def pg_proxy(pg_url: str) -> Iterator[Proxy]:
+    """A TCP proxy to the test's PostgreSQL server that the test can cut and restore (tests/pgproxy.py)."""
+    parts = urlsplit(pg_url)
+    running = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    yield running
+    running.close()
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openoms.access.users import UserStore
 from openoms.config import Config
-from openoms.journal.postgres import PostgresJournal
+from openoms.journal.postgres import PostgresJournal, PostgresReader
 from openoms.journal.sqlite import SqliteJournal
 
 PG_ADMIN_URL = os.environ.get("OMS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -34,10 +35,26 @@ class Store:
     def config(self, **settings: Any) -> Config:
         return Config(data_dir=self.data_dir, database_url=self.url, **settings)
 
+    def users(self, session_ttl_seconds: int = 8 * 3600) -> UserStore:
+        """The installation's user store, as the server and `oms users` open it."""
+        return UserStore(self.url or self.data_dir / "users.sqlite", session_ttl_seconds=session_ttl_seconds)
+
+    def env(self) -> dict[str, str]:
+        """Environment for `oms` subprocesses that take no --database-url (e.g. the README walk-through)."""
+        return {"OMS_DATA_DIR": str(self.data_dir), **({"OMS_DATABASE_URL": self.url} if self.url else {})}
+
     def journal(self, durability: str = "group") -> SqliteJournal | PostgresJournal:
         if self.url:
             return PostgresJournal(self.url, durability=durability)
         return SqliteJournal(self.path, durability=durability)
+
+    def journal_args(self) -> list[str]:
+        """How `oms audit order|...`, `oms export` and `oms posttrade` are pointed at this journal."""
+        return ["--database-url", self.url] if self.url else ["--journal", str(self.path)]
+
+    def reader(self) -> SqliteJournal | PostgresReader:
+        """The journal opened read-only, as `oms audit` and `oms export` open it."""
+        return PostgresReader(self.url) if self.url else SqliteJournal(self.path, readonly=True)
 
     def cli_args(self) -> list[str]:
         """How `oms serve` / `oms audit verify` are pointed at this store."""

@@ -287,7 +287,7 @@ class OMS:
         previous = time.time_ns()
         while True:
             await asyncio.sleep(1.0)
-            if self.runtime.failure is not None:
+            if self.runtime.unavailable is not None:
                 continue
             now = time.time_ns()
             if self.engine.good_till_date:
@@ -364,7 +364,8 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     staging = StagingDesk(reference)
     engine.extend(staging)
     venues: dict[str, SimulatedVenue] = {}
-    runtime = EngineRuntime(engine, journal, venues, max_batch=config.max_batch)  # type: ignore[arg-type]
+    runtime = EngineRuntime(engine, journal, venues, max_batch=config.max_batch,  # type: ignore[arg-type]
+                            reconnect_timeout=config.database_reconnect_s)
     # Unique per start so execution ids never repeat across restarts (the engine books an exec id once).
     session_id = format(time.time_ns() // 1_000_000, "x") + secrets.token_hex(2)  # clock steps back: still unique
     venues[SIM] = SimulatedVenue(SIM, reference.instruments, runtime.post, session_id)

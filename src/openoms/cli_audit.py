@@ -1,4 +1,5 @@
-"""``oms audit order|orders|actions|controls`` and ``oms export cat|mifid``: read the journal file directly.
+"""``oms audit order|orders|actions|controls`` and ``oms export cat|mifid``: read the journal directly
+(the SQLite file, or the PostgreSQL journal with ``--database-url`` / ``OMS_DATABASE_URL``).
 
 They need no running server: they open the journal read-only (beside a running server, or a
 copy handed to an auditor), scan it once to build the audit index (about a second per million
@@ -27,6 +28,8 @@ out = Console()
 
 JournalOpt = Annotated[Optional[Path], typer.Option(help="Journal file (default: <data-dir>/journal.sqlite)")]  # noqa: UP045
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Data directory (env OMS_DATA_DIR)")]  # noqa: UP045
+DatabaseUrlOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    help="The PostgreSQL journal, postgresql://... (env OMS_DATABASE_URL); --journal names a SQLite file instead")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (the REST API's answer) instead of a table")]
 SinceOpt = Annotated[Optional[str], typer.Option(help="From this time on (ISO 8601 with timezone, e.g. 2026-11-26T00:00:00Z)")]  # noqa: UP045
 UntilOpt = Annotated[Optional[str], typer.Option(help="Before this time (ISO 8601 with timezone)")]  # noqa: UP045
@@ -40,23 +43,30 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def journal_path(journal: Path | None, data_dir: Path | None) -> Path:
+def journal_location(journal: Path | None, data_dir: Path | None, database_url: str | None = None) -> Path | str:
+    """A SQLite file (--journal, or the data dir's), or a PostgreSQL URL (--database-url, OMS_DATABASE_URL)."""
     if journal is not None:
         return journal
     try:
-        return load(overrides={"data_dir": data_dir}).journal_path
+        cfg = load(overrides={"data_dir": data_dir, "database_url": database_url})
     except ConfigError as exc:
         raise fail(f"configuration error: {exc}") from None
+    return cfg.database_url or cfg.journal_path
 
 
 @contextmanager
-def open_journal(journal: Path | None, data_dir: Path | None) -> Iterator[Any]:
+def open_journal(journal: Path | None, data_dir: Path | None, database_url: str | None = None) -> Iterator[Any]:
     """The journal, read-only; every read failure becomes a one-line error, never a traceback."""
     from .journal.sqlite import JournalError, SqliteJournal
 
-    path = journal_path(journal, data_dir)
+    path = journal_location(journal, data_dir, database_url)
     try:
-        handle = SqliteJournal(path, readonly=True)
+        if isinstance(path, str):
+            from .journal.postgres import PostgresReader
+
+            handle: Any = PostgresReader(path)
+        else:
+            handle = SqliteJournal(path, readonly=True)
     except JournalError as exc:
         raise fail(str(exc)) from None
     try:
@@ -108,11 +118,12 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")
 
     @audit_app.command("order")
-    def audit_order(order_id: str, journal: JournalOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    def audit_order(order_id: str, journal: JournalOpt = None, data_dir: DataDirOpt = None,
+                     database_url: DatabaseUrlOpt = None, as_json: JsonOpt = False) -> None:
         """Reconstruct one order: every event, who and from where, when, state before and after, market price."""
         from .domain.ids import OrderId
 
-        with open_journal(journal, data_dir) as handle:
+        with open_journal(journal, data_dir, database_url) as handle:
             history = indexed(handle).order(OrderId(order_id))
         if history is None:
             raise fail(f"unknown order {order_id!r}: the journal has no such order", 1)
@@ -126,10 +137,11 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
                      account: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
                      symbol: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
                      since: SinceOpt = None, until: UntilOpt = None, limit: LimitOpt = 1000,
-                     journal: JournalOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+                     journal: JournalOpt = None, data_dir: DataDirOpt = None,
+                     database_url: DatabaseUrlOpt = None, as_json: JsonOpt = False) -> None:
         """Orders accepted in a time window for a trader, account and/or instrument."""
         start, end = parse_time(since, "since"), parse_time(until, "until")
-        with open_journal(journal, data_dir) as handle:
+        with open_journal(journal, data_dir, database_url) as handle:
             result = indexed(handle).orders(account, trader, symbol, start, end, limit)
         if as_json:
             print_json(result)
@@ -146,10 +158,11 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
     @audit_app.command("actions")
     def audit_actions(user: Annotated[str, typer.Option(help="The user (X-OMS-User, FIX sender...)")],
                       since: SinceOpt = None, until: UntilOpt = None, limit: LimitOpt = 1000,
-                      journal: JournalOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+                      journal: JournalOpt = None, data_dir: DataDirOpt = None,
+                     database_url: DatabaseUrlOpt = None, as_json: JsonOpt = False) -> None:
         """Everything a user did: orders, replaces, cancels, refusals, limit and kill-switch changes."""
         start, end = parse_time(since, "since"), parse_time(until, "until")
-        with open_journal(journal, data_dir) as handle:
+        with open_journal(journal, data_dir, database_url) as handle:
             result = indexed(handle).actions(user, start, end, limit)
         if as_json:
             print_json(result)
@@ -158,22 +171,23 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
 
     @audit_app.command("controls")
     def audit_controls(since: SinceOpt = None, until: UntilOpt = None, limit: LimitOpt = 1000,
-                       journal: JournalOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+                       journal: JournalOpt = None, data_dir: DataDirOpt = None,
+                     database_url: DatabaseUrlOpt = None, as_json: JsonOpt = False) -> None:
         """Limit and restricted-list changes, kill switches engaged and released, refused attempts at them."""
         start, end = parse_time(since, "since"), parse_time(until, "until")
-        with open_journal(journal, data_dir) as handle:
+        with open_journal(journal, data_dir, database_url) as handle:
             result = indexed(handle).controls(start, end, limit)
         if as_json:
             print_json(result)
             return
         render_events(f"{result['matched']} risk-control events", result)
 
-    def export(kind: str, day: str, out_file: Path, journal: Path | None, data_dir: Path | None) -> None:
+    def export(kind: str, day: str, out_file: Path, journal: Path | None, data_dir: Path | None, database_url: str | None) -> None:
         from .demo import demo_reference
         from .exports.day import ExportError
         from .exports.run import export_day
 
-        with open_journal(journal, data_dir) as handle:
+        with open_journal(journal, data_dir, database_url) as handle:
             try:
                 with progress_bar(f"{kind} export of {day}", handle.count()) as advance:
                     count = export_day(handle, day, kind, out_file, demo_reference(), advance)
@@ -182,14 +196,16 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         console.print(f"{kind} export of {day}: {count} records written to {out_file}")
 
     @export_app.command("cat")
-    def export_cat(day: DateOpt, out_file: OutOpt, journal: JournalOpt = None, data_dir: DataDirOpt = None) -> None:
+    def export_cat(day: DateOpt, out_file: OutOpt, journal: JournalOpt = None, data_dir: DataDirOpt = None,
+                   database_url: DatabaseUrlOpt = None) -> None:
         """CAT-style order lifecycle events as JSON lines (docs/exports.md)."""
-        export("cat", day, out_file, journal, data_dir)
+        export("cat", day, out_file, journal, data_dir, database_url)
 
     @export_app.command("mifid")
-    def export_mifid(day: DateOpt, out_file: OutOpt, journal: JournalOpt = None, data_dir: DataDirOpt = None) -> None:
+    def export_mifid(day: DateOpt, out_file: OutOpt, journal: JournalOpt = None, data_dir: DataDirOpt = None,
+                     database_url: DatabaseUrlOpt = None) -> None:
         """MiFID II-style order record as CSV (docs/exports.md)."""
-        export("mifid", day, out_file, journal, data_dir)
+        export("mifid", day, out_file, journal, data_dir, database_url)
 
 
 def _who(actor: dict[str, str]) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from .cli_audit import DataDirOpt, JournalOpt, console, fail, open_journal, progress_bar
+from .cli_audit import DatabaseUrlOpt, DataDirOpt, JournalOpt, console, fail, open_journal, progress_bar
 from .config import ConfigError, load
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         marks: MarksOpt = None,
         journal: JournalOpt = None,
         data_dir: DataDirOpt = None,
+        database_url: DatabaseUrlOpt = None,
     ) -> None:
         """Positions and P&L statements, trade blotter, settlement and fails reports for one day."""
         from .posttrade import reports
@@ -57,7 +58,7 @@ def register(app: typer.Typer) -> None:
         except (ConfigError, posttrade_file.PostTradeFileError, ValueError) as exc:
             raise fail(f"configuration error: {exc}") from None
         given_marks = read_marks(marks) if marks is not None else None
-        book = replayed_book(setup, journal, data_dir)
+        book = replayed_book(setup, journal, data_dir, database_url)
         last: dict[str, Decimal] = {}
         for trade in book.trades.values():
             if trade.status != "busted":
@@ -88,6 +89,7 @@ def register(app: typer.Typer) -> None:
         positions_file: Annotated[Path, typer.Argument(help="External positions, CSV account,symbol,quantity")],
         journal: JournalOpt = None,
         data_dir: DataDirOpt = None,
+        database_url: DatabaseUrlOpt = None,
     ) -> None:
         """Compare the journal's positions with an external position file; exit 1 when there are breaks."""
         from .posttrade import reports
@@ -97,13 +99,14 @@ def register(app: typer.Typer) -> None:
             external = reports.parse_position_rows(positions_file.read_text())
         except (OSError, ValueError) as exc:
             raise fail(f"{positions_file}: {exc}") from None
-        breaks = reports.reconcile(replayed_book(posttrade_file.demo(), journal, data_dir), [(a, s, q) for a, s, q, _ in external])
+        breaks = reports.reconcile(replayed_book(posttrade_file.demo(), journal, data_dir, database_url), [(a, s, q) for a, s, q, _ in external])
         print(reports.to_csv(breaks, ["account", "symbol", "ours", "theirs", "difference", "kind"]), end="")
         if breaks:
             raise typer.Exit(1)
 
 
-def replayed_book(setup: PostTradeSetup, journal: Path | None, data_dir: Path | None) -> PostTradeBook:
+def replayed_book(setup: PostTradeSetup, journal: Path | None, data_dir: Path | None,
+                  database_url: str | None = None) -> PostTradeBook:
     """The post-trade book as the journal file leaves it (a progress bar while it is read)."""
     from .demo import demo_reference
     from .domain.engine import OrderEngine
@@ -113,7 +116,7 @@ def replayed_book(setup: PostTradeSetup, journal: Path | None, data_dir: Path | 
     engine = OrderEngine(reference)
     book = PostTradeBook(reference, engine.orders, setup.calendars)
     engine.extend(book)
-    with open_journal(journal, data_dir) as handle, progress_bar("replaying the journal", handle.count()) as advance:
+    with open_journal(journal, data_dir, database_url) as handle, progress_bar("replaying the journal", handle.count()) as advance:
         for count, event in enumerate(handle.events(), 1):
             engine.apply(event)
             if count % 10_000 == 0:

@@ -1,7 +1,8 @@
 """``oms users``: people and systems, their roles, accounts, passwords and API keys.
 
-Works on the user store beside the journal (``<data-dir>/users.sqlite``) whether or not the
-server runs: having the data directory is having the installation, as for ``oms audit``.
+Works on the user store beside the journal (``<data-dir>/users.sqlite``, or the journal's
+PostgreSQL database with ``--database-url`` / ``OMS_DATABASE_URL``) whether or not the server
+runs: having the data directory (or the database) is having the installation, as for ``oms audit``.
 """
 
 from __future__ import annotations
@@ -16,22 +17,30 @@ from rich.console import Console
 from rich.table import Table
 
 from .access.policy import Role
-from .access.users import UserError, UserStore
+from .access.users import UserError, UserStore, UserStoreUnavailable, open_user_store
 from .config import ConfigError, load
+from .journal.errors import JournalError
 
 users_app = typer.Typer(help="Users, roles, account entitlements and API keys.", no_args_is_help=True)
 console = Console(stderr=True)
 DataDir = Annotated[Optional[Path], typer.Option(help="Data directory (env OMS_DATA_DIR; default ./oms-data)")]  # noqa: UP045
+DatabaseUrl = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    help="The journal's PostgreSQL database, where the users then live too "
+         "(env OMS_DATABASE_URL; default: users.sqlite in the data dir)")]
 ROLES = ", ".join(r.value for r in Role)
 
 
-def open_store(data_dir: Path | None) -> UserStore:
+def open_store(data_dir: Path | None, database_url: str | None = None) -> UserStore:
     try:
-        cfg = load(overrides={"data_dir": data_dir})
+        cfg = load(overrides={"data_dir": data_dir, "database_url": database_url})
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
-    return UserStore(cfg.data_dir / "users.sqlite", session_ttl_seconds=cfg.session_ttl_minutes * 60)
+    try:
+        return open_user_store(cfg)
+    except (JournalError, UserStoreUnavailable) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 def read_password() -> str:
@@ -51,10 +60,11 @@ def fail(exc: Exception) -> typer.Exit:
 
 
 @users_app.command("create-admin")
-def create_admin(username: Annotated[str, typer.Argument(help="The administrator's user name")], data_dir: DataDir = None) -> None:
+def create_admin(username: Annotated[str, typer.Argument(help="The administrator's user name")], data_dir: DataDir = None,
+                 database_url: DatabaseUrl = None) -> None:
     """Create an administrator (every role, every account) with a password you type: how a new
     installation gets its first user. There is no default password."""
-    store = open_store(data_dir)
+    store = open_store(data_dir, database_url)
     try:
         store.create_admin(username, read_password(), actor="cli")
     except UserError as exc:
@@ -70,9 +80,10 @@ def add(
     desk: Annotated[Optional[list[str]], typer.Option("--desk", help="Every account of this desk (repeat)")] = None,  # noqa: UP045
     password: Annotated[bool, typer.Option("--password/--no-password", help="Ask for a password (people); systems use API keys")] = True,
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Add a person or a system with roles and account entitlements."""
-    store = open_store(data_dir)
+    store = open_store(data_dir, database_url)
     try:
         store.create(username, role, account or [], desk or [], read_password() if password else None, actor="cli")
     except (UserError, ValueError) as exc:
@@ -88,9 +99,10 @@ def update(
     desk: Annotated[Optional[list[str]], typer.Option("--desk", help="Replaces the desks (repeat)")] = None,  # noqa: UP045
     disabled: Annotated[Optional[bool], typer.Option("--disable/--enable", help="A disabled user cannot sign in")] = None,  # noqa: UP045
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Change a user's roles, entitlements, or disable them (their sessions end)."""
-    store = open_store(data_dir)
+    store = open_store(data_dir, database_url)
     try:
         store.update(username, "cli", role, account, desk, disabled)
     except (UserError, ValueError) as exc:
@@ -99,9 +111,10 @@ def update(
 
 
 @users_app.command("set-password")
-def set_password(username: Annotated[str, typer.Argument()], data_dir: DataDir = None) -> None:
+def set_password(username: Annotated[str, typer.Argument()], data_dir: DataDir = None,
+                 database_url: DatabaseUrl = None) -> None:
     """Set a user's password; their open sessions end."""
-    store = open_store(data_dir)
+    store = open_store(data_dir, database_url)
     try:
         store.set_password(username, read_password(), actor="cli")
     except UserError as exc:
@@ -114,9 +127,10 @@ def api_key(
     username: Annotated[str, typer.Argument()],
     name: Annotated[str, typer.Option(help="Which system uses the key")] = "cli",
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Issue an API key acting as this user; printed once on standard output, stored hashed."""
-    store = open_store(data_dir)
+    store = open_store(data_dir, database_url)
     try:
         key = store.issue_api_key(username, name, actor="cli")
     except UserError as exc:
@@ -125,9 +139,10 @@ def api_key(
 
 
 @users_app.command("revoke-key")
-def revoke_key(key_id: Annotated[str, typer.Argument(help="The id shown by `oms users list`")], data_dir: DataDir = None) -> None:
+def revoke_key(key_id: Annotated[str, typer.Argument(help="The id shown by `oms users list`")], data_dir: DataDir = None,
+               database_url: DatabaseUrl = None) -> None:
     """Revoke an API key at once."""
-    store = open_store(data_dir)
+    store = open_store(data_dir, database_url)
     try:
         store.revoke_api_key(key_id, actor="cli")
     except UserError as exc:
@@ -136,9 +151,9 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="The id shown by `oms 
 
 
 @users_app.command("list")
-def list_users(data_dir: DataDir = None) -> None:
+def list_users(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Users with their roles, entitlements and API keys."""
-    store = open_store(data_dir)
+    store = open_store(data_dir, database_url)
     table = Table("user", "roles", "accounts", "desks", "password", "disabled", "API keys")
     keys = store.api_keys()
     for user in store.all():

@@ -67,6 +67,10 @@ class Config:
     # (postgresql://user:password@host:5432/dbname, libpq parameters such as
     # ?options=-csearch_path%3Doms allowed) for the PostgreSQL journal, migrated on open.
     database_url: str = ""
+    # PostgreSQL only: when the database server goes away the engine refuses new commands and
+    # reconnects (with backoff) for up to this many seconds, then resumes where it stopped; past
+    # it, it fails closed until a restart. 0: fail closed at once.
+    database_reconnect_s: float = 60.0
     # NATS server for scale-out (`oms cluster engine`): engine shards take their accounts'
     # commands from JetStream there. Empty: one process, no NATS.
     nats_url: str = ""
@@ -164,6 +168,8 @@ class Config:
             raise ConfigError("sor_max_age_ms must be positive")
         if self.replay_speed < 0:
             raise ConfigError("replay_speed must be >= 0 (0: as fast as possible)")
+        if self.database_reconnect_s < 0:
+            raise ConfigError("database_reconnect_s must be >= 0 (0: fail closed at once)")
         if self.replay_file is not None and not self.replay_file.is_file():
             raise ConfigError(f"replay_file {self.replay_file} not found")
         if self.gc_threshold < 0:

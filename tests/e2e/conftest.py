@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stores import Store
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -22,8 +24,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, port: int, extra: list[str] | None = None, trusted_header: bool = True) -> None:
+    def __init__(self, data_dir: Path, port: int, extra: list[str] | None = None, trusted_header: bool = True,
+                 database_url: str = "") -> None:
         self.data_dir = data_dir
+        self.database_url = database_url  # the PostgreSQL journal (and user store); empty: SQLite in data_dir
         # These tests act as the demo users by X-OMS-User (trusted-header mode); the README, access
         # control and blotter tests start the server as a user would, with real sign-in.
         self.trusted_header = trusted_header
@@ -39,7 +43,8 @@ class Server:
                    OMS_TRUST_USER_HEADER="true" if self.trusted_header else "false")
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "openoms", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra],
+                [sys.executable, "-m", "openoms", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
+                 *(["--database-url", self.database_url] if self.database_url else []), *self.extra],
                 stdout=log, stderr=subprocess.STDOUT, env=env,
             )
         deadline = time.monotonic() + timeout
@@ -53,6 +58,10 @@ class Server:
                 pass
             time.sleep(0.1)
         raise AssertionError(f"oms serve did not become healthy in {timeout}s:\n{self.log.read_text()}")
+
+    def cli_args(self) -> list[str]:
+        """How `oms audit verify` / `oms users` are pointed at this server's store."""
+        return ["--data-dir", str(self.data_dir), *(["--database-url", self.database_url] if self.database_url else [])]
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -69,13 +78,14 @@ class Server:
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[type[Server]]:
+def server_factory(store: Store) -> Iterator[type[Server]]:
+    """`oms serve` on the test's store: every test that uses it runs on SQLite and on PostgreSQL."""
     started: list[Server] = []
 
     class _Factory(Server):
         def __init__(self, data_dir: Path | None = None, port: int | None = None, extra: list[str] | None = None,
                      trusted_header: bool = True) -> None:
-            super().__init__(data_dir or tmp_path / "oms-data", port or free_port(), extra, trusted_header)
+            super().__init__(data_dir or store.data_dir, port or free_port(), extra, trusted_header, store.url)
             started.append(self)
 
     yield _Factory

@@ -21,13 +21,15 @@ from typing import Any
 import httpx
 import pytest
 
+from stores import Store
+
 CHROMIUM = Path(os.environ.get("OMS_TEST_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 WAIT_MS = 15_000  # how long a live update may take to show (a bound on waiting, not a speed check)
 
 
-def oms(data_dir: Path, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "openoms", "users", *args, "--data-dir", str(data_dir)],
+def oms(store: Store, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "openoms", "users", *args, *store.cli_args()],
                             input=f"{password}\n" if password else "", capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result
@@ -53,18 +55,17 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One server for the module, signed-in mode, users made with the CLI as an operator would."""
+def server(module_store: Store) -> Iterator[Any]:
+    """One server for the module and backend, signed-in mode, users made with the CLI as an operator would."""
     from e2e.conftest import Server, free_port
 
-    data_dir = tmp_path_factory.mktemp("blotter") / "oms-data"
-    oms(data_dir, "create-admin", "admin", password="admin password 1")
-    oms(data_dir, "add", "trader1", "--role", "trader", "--account", "ACC-EQ-1", password="trader password 1")
-    oms(data_dir, "add", "viewer", "--role", "read_only", "--account", "ACC-EQ-1", password="viewer password 1")
-    oms(data_dir, "add", "busy", "--role", "trader", "--account", "ACC-EQ-2", password="busy password 1")
-    oms(data_dir, "add", "pm1", "--role", "portfolio_manager", "--account", "ACC-EQ-1", password="pm1 password 12")
-    oms(data_dir, "add", "risk1", "--role", "risk_officer", password="risk1 password 12")
-    running = Server(data_dir, free_port(), trusted_header=False).start()
+    oms(module_store, "create-admin", "admin", password="admin password 1")
+    oms(module_store, "add", "trader1", "--role", "trader", "--account", "ACC-EQ-1", password="trader password 1")
+    oms(module_store, "add", "viewer", "--role", "read_only", "--account", "ACC-EQ-1", password="viewer password 1")
+    oms(module_store, "add", "busy", "--role", "trader", "--account", "ACC-EQ-2", password="busy password 1")
+    oms(module_store, "add", "pm1", "--role", "portfolio_manager", "--account", "ACC-EQ-1", password="pm1 password 12")
+    oms(module_store, "add", "risk1", "--role", "risk_officer", password="risk1 password 12")
+    running = Server(module_store.data_dir, free_port(), trusted_header=False, database_url=module_store.url).start()
     yield running
     running.terminate()
 

@@ -24,19 +24,20 @@ from typer.testing import CliRunner, Result
 
 from conftest import Server, free_port
 from openoms.cli import app
+from stores import Store
 
 pytestmark = pytest.mark.e2e
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-DATA: dict[str, Path] = {}
+DATA: dict[str, Store] = {}
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One server for the module's tests (each starts in 2-5 s on a loaded machine)."""
-    DATA["dir"] = tmp_path_factory.mktemp("cli") / "oms-data"
-    server = Server(DATA["dir"], free_port()).start()
+def url(module_store: Store) -> Iterator[str]:
+    """One server for the module's tests and backend (each starts in 2-5 s on a loaded machine)."""
+    DATA["store"] = module_store
+    server = Server(module_store.data_dir, free_port(), database_url=module_store.url).start()
     try:
         with server.client() as http:
             deadline = time.monotonic() + 10
@@ -149,9 +150,7 @@ def test_risk_commands_of_a_risk_officer(url: str, home: Path) -> None:
 
 
 def test_login_saves_a_session_the_next_commands_use_and_logout_ends_it(url: str, home: Path) -> None:
-    from openoms.access.users import UserStore
-
-    store = UserStore(DATA["dir"] / "users.sqlite")  # the server's own user store, as `oms users add` writes it
+    store = DATA["store"].users()  # the server's own user store, as `oms users add` writes it
     store.create("carol", ["trader"], ["ACC-EQ-1"], actor="test")
     store.set_password("carol", "carol-long-passphrase", actor="test")
     store.close()

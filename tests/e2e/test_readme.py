@@ -28,13 +28,15 @@ def test_readme_walkthrough_runs_against_oms_serve(server_factory: Any) -> None:
     script = script.replace(".venv/bin/oms", f"{sys.executable} -m openoms")
     script = script.replace("\ncurl", "\nsleep 0.2\ncurl")  # a person types slower than bash: let the venue answer
     env = dict(os.environ, OMS_DATA_DIR=str(server.data_dir))
+    if server.database_url:  # the PostgreSQL run: `oms users` and `oms audit verify` find the database as `oms serve` does
+        env["OMS_DATABASE_URL"] = server.database_url
     # `oms users create-admin` asks for the password; piped, it reads one line.
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=120, env=env,
                             input="readme admin password\n")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert '"order_id":"O1"' in result.stdout and "hash chain intact" in result.stdout
 
-    key = subprocess.run([sys.executable, "-m", "openoms", "users", "api-key", "admin", "--data-dir", str(server.data_dir)],
+    key = subprocess.run([sys.executable, "-m", "openoms", "users", "api-key", "admin", *server.cli_args()],
                          capture_output=True, text=True, check=True).stdout.strip()
     with httpx.Client(base_url=server.url, timeout=5, headers={"Authorization": f"Bearer {key}"}) as client:
         deadline = time.monotonic() + 10

@@ -110,7 +110,7 @@ def test_trader_places_replaces_cancels_and_sees_fills_then_sigkill_loses_nothin
         assert wait_for(client, resting["order_id"], {"canceled"})["status"] == "canceled"
     assert restarted.terminate() == 0
 
-    verify = subprocess.run([sys.executable, "-m", "openoms", "audit", "verify", "--data-dir", str(server.data_dir)],
+    verify = subprocess.run([sys.executable, "-m", "openoms", "audit", "verify", *server.cli_args()],
                             capture_output=True, text=True, timeout=60)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "hash chain intact" in verify.stdout

@@ -1,4 +1,5 @@
-"""Fixtures for the FIX tests: one `oms serve` per module, a QuickFIX peer per test."""
+"""Fixtures for the FIX tests: one `oms serve` per module and journal backend (SQLite, PostgreSQL),
+a QuickFIX peer per test."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import httpx
 import pytest
 from fixharness import SESSIONS_TOML, FixServer, Peer
 
+from stores import Store
+
 
 @pytest.fixture(scope="module")
-def fix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixServer]:
-    base = tmp_path_factory.mktemp("fix")
-    config = base / "oms.toml"
+def fix_server(module_store: Store) -> Iterator[FixServer]:
+    config = module_store.data_dir.parent / "oms.toml"
     config.write_text(SESSIONS_TOML)
-    server = FixServer(base / "oms-data", config).start()
+    server = FixServer(module_store.data_dir, config, module_store.url).start()
     try:
         yield server
     finally:

@@ -59,8 +59,9 @@ def free_port() -> int:
 class FixServer:
     """`oms serve` as a subprocess, its FIX acceptor on a free port."""
 
-    def __init__(self, data_dir: Path, config: Path) -> None:
+    def __init__(self, data_dir: Path, config: Path, database_url: str = "") -> None:
         self.data_dir = data_dir
+        self.database_url = database_url  # the PostgreSQL journal; empty: SQLite in data_dir
         self.config = config
         self.port = free_port()
         self.fix_port = free_port()
@@ -74,6 +75,7 @@ class FixServer:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "openoms", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
+                 *(["--database-url", self.database_url] if self.database_url else []),
                  "--config", str(self.config)], stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

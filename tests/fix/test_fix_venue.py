@@ -18,6 +18,8 @@ import httpx
 import pytest
 from fixharness import PEER, FixServer, free_port, need_quickfix
 
+from stores import Store
+
 EXCHANGES: list[Exchange] = []
 
 
@@ -53,12 +55,11 @@ class Exchange:
 
 
 @pytest.fixture(scope="module")
-def exchanges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Exchange, Exchange, FixServer]]:
+def exchanges(module_store: Store) -> Iterator[tuple[Exchange, Exchange, FixServer]]:
     fast = Exchange(free_port(), "EXCH")
     slow = Exchange(free_port(), "SLOW", "--fill-delay", "-1")
     dropping = Exchange(free_port(), "CXL", "--fill-delay", "-1")
-    base = tmp_path_factory.mktemp("venue")
-    config = base / "oms.toml"
+    config = module_store.data_dir.parent / "oms.toml"
     config.write_text(f"""
 [[fix.sessions]]
 sender_comp_id = "DEMO-CLIENT"
@@ -85,7 +86,7 @@ symbols = ["SAP"]
 cancel_on_disconnect = true
 reconnect_s = 0.2
 """)
-    server = FixServer(base / "oms-data", config).start()
+    server = FixServer(module_store.data_dir, config, module_store.url).start()
     try:
         fast.wait_for("logon")
         slow.wait_for("logon")
@@ -179,7 +180,7 @@ def test_cancel_on_disconnect_books_open_orders_canceled(exchanges: tuple[Exchan
     with server.client() as client:
         order = submit(client, "SAP", "200.00")
         wait_status(client, order["order_id"], "new")
-        cxl = next(e for e in EXCHANGES if e.sender == "CXL")
+        cxl = next(e for e in reversed(EXCHANGES) if e.sender == "CXL")  # this backend's exchanges: started last
         cxl.stop()
         canceled = wait_status(client, order["order_id"], "canceled")
         assert canceled["text"] == "venue cancels on disconnect"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from openoms.access.users import UserStore
 from openoms.api.access import ROUTE_ACTIONS
 from openoms.api.rest import create_app
 from openoms.bootstrap import build
-from openoms.config import Config
+from stores import Store
 
 ROLES = ["trader", "portfolio_manager", "risk_officer", "operations", "compliance", "administrator", "read_only"]
 
@@ -68,9 +67,8 @@ REQUESTS: dict[str, list[tuple[str, str, Any]]] = {
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str], UserStore]]:
-    data = tmp_path_factory.mktemp("access") / "data"
-    users = UserStore(data / "users.sqlite")
+def app(module_store: Store) -> Iterator[tuple[TestClient, dict[str, str], UserStore]]:
+    users = module_store.users()
     keys = {}
     for role in ROLES:
         # Oversight roles see every account by their role; the others are granted ACC-EQ-1 only.
@@ -78,7 +76,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
         keys[role] = users.issue_api_key(role, "matrix", actor="test")
     users.create("eq2-trader", ["trader"], ["ACC-EQ-2"])
     keys["eq2-trader"] = users.issue_api_key("eq2-trader", "matrix", actor="test")
-    oms = build(Config(data_dir=data, market_data_interval_ms=50, gc_threshold=0, gil_switch_interval_us=0))
+    oms = build(module_store.config(market_data_interval_ms=50, gc_threshold=0, gil_switch_interval_us=0))
     with TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False) as client:
         yield client, keys, users
 
@@ -211,8 +209,8 @@ def test_sign_in_gives_a_session_that_ends_on_sign_out(app: Any) -> None:
     assert call(client, token, "GET", "/api/v1/orders").status_code == 401
 
 
-def test_an_expired_session_is_refused(tmp_path: Path) -> None:
-    users = UserStore(tmp_path / "data" / "users.sqlite", session_ttl_seconds=0)
+def test_an_expired_session_is_refused(store: Store) -> None:
+    users = store.users(session_ttl_seconds=0)
     users.create("t", ["trader"], ["ACC-EQ-1"], password="a long password")
     login = users.login("t", "a long password")
     assert login is not None and login[1] <= time.time_ns()

@@ -1,6 +1,6 @@
-"""Audit over REST against a real OMS (SQLite journal, simulated venue): reconstruction equals what
-`oms audit order` reads from the journal file; compliance queries; /metrics scraped after orders;
-/ready follows the journal and the venues."""
+"""Audit over REST against a real OMS (SQLite and PostgreSQL journals, simulated venue):
+reconstruction equals what `oms audit order` reads from the journal; compliance queries; /metrics
+scraped after orders; /ready follows the journal and the venues."""
 
 from __future__ import annotations
 
@@ -19,14 +19,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from openoms.api.rest import create_app
 from openoms.bootstrap import build
-from openoms.config import Config
+from stores import Store
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    oms = build(Config(data_dir=tmp_path / "data", market_data_interval_ms=50))
+def client(store: Store) -> Iterator[TestClient]:
+    oms = build(store.config(market_data_interval_ms=50))
     with TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False) as test_client:
         test_client.oms = oms  # type: ignore[attr-defined]
+        test_client.store = store  # type: ignore[attr-defined]
         yield test_client
 
 
@@ -121,14 +122,14 @@ def test_audit_reconstruction_queries_and_metrics_over_a_trading_session(client:
     assert controls[-3]["detail"]["previous"] is None and controls[-3]["detail"]["reason"] == "tighten"
 
     # --- the CLI reads the journal file (the server still running) and says the same ----------------
-    journal = str(client.oms.config.journal_path)  # type: ignore[attr-defined]
+    journal = client.store.journal_args()  # type: ignore[attr-defined]
     for order_id in (resting, filled_id):
-        result = oms_cli("audit", "order", order_id, "--journal", journal, "--json")
+        result = oms_cli("audit", "order", order_id, *journal, "--json")
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == client.get(f"/api/v1/audit/orders/{order_id}").json()
-    result = oms_cli("audit", "actions", "--user", "risk", "--journal", journal, "--json")
+    result = oms_cli("audit", "actions", "--user", "risk", *journal, "--json")
     assert json.loads(result.stdout) == client.get("/api/v1/audit/actions", params={"user": "risk"}).json()
-    table = oms_cli("audit", "order", resting, "--journal", journal)
+    table = oms_cli("audit", "order", resting, *journal)
     assert table.returncode == 0 and "OrderCanceled" in table.stdout and "risk" in table.stdout
 
     # --- metrics ------------------------------------------------------------------------------------
@@ -168,31 +169,30 @@ def test_ready_follows_the_venues_and_the_journal(client: TestClient) -> None:
     assert metrics(client)[("oms_engine_up", ())] == 0
 
 
-def test_audit_cli_answers_bad_input_with_one_line(tmp_path: Path) -> None:
-    oms = build(Config(data_dir=tmp_path / "data", market_data=False))
+def test_audit_cli_answers_bad_input_with_one_line(store: Store, tmp_path: Path) -> None:
+    oms = build(store.config(market_data=False))
     oms.recover()
     oms.journal.close()
-    journal = str(oms.config.journal_path)
-    unknown = oms_cli("audit", "order", "O999", "--journal", journal)
+    journal = store.journal_args()
+    unknown = oms_cli("audit", "order", "O999", *journal)
     assert unknown.returncode == 1 and "unknown order 'O999'" in unknown.stderr
     missing = oms_cli("audit", "controls", "--journal", str(tmp_path / "nothing.sqlite"))
     assert missing.returncode == 2 and "no journal at" in missing.stderr
-    naive = oms_cli("audit", "orders", "--since", "2026-11-26T09:00:00", "--journal", journal)
+    naive = oms_cli("audit", "orders", "--since", "2026-11-26T09:00:00", *journal)
     assert naive.returncode == 2 and "needs a timezone" in naive.stderr
-    garbage = oms_cli("audit", "actions", "--user", "x", "--until", "tomorrow", "--journal", journal)
+    garbage = oms_cli("audit", "actions", "--user", "x", "--until", "tomorrow", *journal)
     assert garbage.returncode == 2 and "not an ISO 8601 time" in garbage.stderr
     for result in (unknown, missing, naive, garbage):
         assert "Traceback" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("verify", [True, False])
-def test_after_a_restart_the_replayed_index_answers_like_a_scan_of_the_journal(tmp_path: Path, verify: bool) -> None:
+def test_after_a_restart_the_replayed_index_answers_like_a_scan_of_the_journal(store: Store, verify: bool) -> None:
     """The index is rebuilt by replay (both replay paths: links checked inline, or not), and the
     metrics' counts with it: a restart answers exactly as before."""
     from builders import Desk
     from openoms.audit.queries import AuditQueries, scan
     from openoms.domain import commands as cmd
-    from openoms.journal.sqlite import SqliteJournal
 
     desk = Desk()
     alice = cmd.Actor("alice", "rest", "10.0.0.1:5000")
@@ -204,8 +204,8 @@ def test_after_a_restart_the_replayed_index_answers_like_a_scan_of_the_journal(t
             desk.cancel(oid, actor=alice)
             desk.venue_canceled(oid)
     desk.send(cmd.EngageKillSwitch(actor=alice, scope="trader:alice", reason="drill"))
-    config = Config(data_dir=tmp_path / "data", market_data=False, verify_on_start=verify)
-    journal = SqliteJournal(config.journal_path)
+    config = store.config(market_data=False, verify_on_start=verify)
+    journal = store.journal()
     journal.append(desk.events)
     journal.close()
 

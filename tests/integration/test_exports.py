@@ -20,7 +20,7 @@ from openoms.domain.values import Side, TimeInForce
 from openoms.exports.day import ExportError
 from openoms.exports.mifid import COLUMNS
 from openoms.exports.run import export_day
-from openoms.journal.sqlite import SqliteJournal
+from stores import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "docs" / "schemas"
@@ -28,7 +28,7 @@ DAY1, DAY2 = "2026-03-02", "2026-03-03"
 
 
 @pytest.fixture(scope="module")
-def journal_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def journal_file(module_store: Store) -> Store:
     """Two trading days: a replace, partial fills, a bust and a correction; a GTC order carried
     over and canceled the next day; a venue reject; an IOC remainder; a DAY order expiring."""
     desk = Desk()
@@ -54,15 +54,14 @@ def journal_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     desk.start_of_day()
     desk.cancel(o2, cl_ord_id="G-X")
     desk.venue_canceled(o2)
-    path = tmp_path_factory.mktemp("exports") / "journal.sqlite"
-    journal = SqliteJournal(path)
+    journal = module_store.journal()
     journal.append(desk.events)
     journal.close()
-    return path
+    return module_store
 
 
-def export(path: Path, day: str, kind: str, out: Path) -> bytes:
-    journal = SqliteJournal(path, readonly=True)
+def export(store: Store, day: str, kind: str, out: Path) -> bytes:
+    journal = store.reader()
     try:
         export_day(journal, day, kind, out, demo_reference())
     finally:
@@ -74,7 +73,7 @@ def cat_lines(data: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in data.decode().splitlines()]
 
 
-def test_cat_export_validates_links_up_and_is_reproducible(journal_file: Path, tmp_path: Path) -> None:
+def test_cat_export_validates_links_up_and_is_reproducible(journal_file: Store, tmp_path: Path) -> None:
     schema = json.loads((SCHEMAS / "cat-event.schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
     validator.check_schema(schema)
@@ -125,7 +124,7 @@ def _matches(variant: dict[str, Any], record: dict[str, Any]) -> bool:
     return not list(jsonschema.Draft202012Validator(variant).iter_errors(record))
 
 
-def test_mifid_export_validates_against_the_documented_columns_and_is_reproducible(journal_file: Path, tmp_path: Path) -> None:
+def test_mifid_export_validates_against_the_documented_columns_and_is_reproducible(journal_file: Store, tmp_path: Path) -> None:
     schema = json.loads((SCHEMAS / "mifid-order-record.schema.json").read_text())
     data = export(journal_file, DAY1, "mifid", tmp_path / "a.csv")
     assert export(journal_file, DAY1, "mifid", tmp_path / "b.csv") == data
@@ -161,18 +160,18 @@ def test_every_column_and_event_type_is_documented() -> None:
         assert kind in doc, kind
 
 
-def test_cli_exports_the_same_bytes_and_refuses_bad_input(journal_file: Path, tmp_path: Path) -> None:
+def test_cli_exports_the_same_bytes_and_refuses_bad_input(journal_file: Store, tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "200"}
 
     def oms(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "openoms", *args], capture_output=True, text=True, timeout=120, env=env)
 
     out = tmp_path / "cli.jsonl"
-    result = oms("export", "cat", "--date", DAY1, "--out", str(out), "--journal", str(journal_file))
+    result = oms("export", "cat", "--date", DAY1, "--out", str(out), *journal_file.journal_args())
     assert result.returncode == 0, result.stderr
     assert "19 records" in result.stderr
     assert out.read_bytes() == export(journal_file, DAY1, "cat", tmp_path / "direct.jsonl")
-    bad_date = oms("export", "mifid", "--date", "2026-13-01", "--out", str(tmp_path / "x.csv"), "--journal", str(journal_file))
+    bad_date = oms("export", "mifid", "--date", "2026-13-01", "--out", str(tmp_path / "x.csv"), *journal_file.journal_args())
     assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr and "Traceback" not in bad_date.stderr
     assert not (tmp_path / "x.csv").exists()
     missing = oms("export", "cat", "--date", DAY1, "--out", str(tmp_path / "y.jsonl"), "--journal", str(tmp_path / "none.sqlite"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,15 +18,14 @@ from hypothesis import HealthCheck, given, settings
 
 from openoms.api.rest import create_app
 from openoms.bootstrap import build
-from openoms.config import Config
+from stores import Store
 
 EXAMPLES_PER_OPERATION = 8
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    oms = build(Config(data_dir=Path(tmp_path_factory.mktemp("fuzz")) / "data", market_data_interval_ms=100,
-                       fix_enabled=False))
+def client(module_store: Store) -> Iterator[TestClient]:
+    oms = build(module_store.config(market_data_interval_ms=100, fix_enabled=False))
     app = create_app(oms, manage_lifecycle=True, trusted_header=True)
     with TestClient(app, raise_server_exceptions=False) as test_client:  # one running engine for every generated call
         yield test_client

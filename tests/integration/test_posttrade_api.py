@@ -15,14 +15,14 @@ from fastapi.testclient import TestClient
 
 from openoms.api.rest import create_app
 from openoms.bootstrap import build
-from openoms.config import Config
+from stores import Store
 
 P = "/api/v1/posttrade"
 THREE = [{"account": "ACC-EQ-1", "weight": "0.5"}, {"account": "ACC-EQ-2", "weight": "0.3"}, {"account": "ACC-FI-1", "weight": "0.2"}]
 
 
-def client_for(data_dir: Path) -> TestClient:
-    oms = build(Config(data_dir=data_dir, market_data_interval_ms=50))
+def client_for(store: Store) -> TestClient:
+    oms = build(store.config(market_data_interval_ms=50))
     return TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False)
 
 
@@ -44,8 +44,8 @@ def error(response: Any) -> dict[str, Any]:
     return body
 
 
-def test_a_block_through_allocation_settlement_and_exports_over_rest(tmp_path: Path) -> None:
-    with client_for(tmp_path / "data") as client:
+def test_a_block_through_allocation_settlement_and_exports_over_rest(store: Store, tmp_path: Path) -> None:
+    with client_for(store) as client:
         order_id = filled_block(client)
         trades = client.get(f"{P}/trades").json()["trades"]
         assert sum(Decimal(t["quantity"]) for t in trades) == 1000 and {t["venue"] for t in trades} == {"SIM"}
@@ -107,7 +107,7 @@ def test_a_block_through_allocation_settlement_and_exports_over_rest(tmp_path: P
         assert client.get(f"{P}/allocations/AL9").status_code == 404
         before = client.get(f"{P}/positions").json()
 
-    with client_for(tmp_path / "data") as again:  # replay rebuilds the post-trade book from the journal
+    with client_for(store) as again:  # replay rebuilds the post-trade book from the journal
         assert again.get(f"{P}/positions").json()["positions"] == [
             {**p, "mark": q["mark"], "market_value": q["market_value"], "unrealized_pnl": q["unrealized_pnl"],
              "unrealized_pnl_account_ccy": q["unrealized_pnl_account_ccy"]}
@@ -120,7 +120,7 @@ def test_a_block_through_allocation_settlement_and_exports_over_rest(tmp_path: P
     today = time.strftime("%Y-%m-%d", time.gmtime())
     out = tmp_path / "eod"
     done = subprocess.run([sys.executable, "-m", "openoms", "posttrade", "eod", "--date", today, "--out-dir", str(out),
-                           "--journal", str(tmp_path / "data" / "journal.sqlite")], capture_output=True, text=True, timeout=120)
+                           *store.journal_args()], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     statement = json.loads((out / f"statement-{today}.json").read_text())
     assert set(statement["accounts"]) == {"ACC-EQ-1", "ACC-EQ-2", "ACC-FI-1"}
@@ -134,6 +134,6 @@ def test_a_block_through_allocation_settlement_and_exports_over_rest(tmp_path: P
     external = tmp_path / "custodian.csv"
     external.write_text("account,symbol,quantity\nACC-EQ-1,AAPL,1000\nACC-EQ-2,MSFT,200\n")
     breaks = subprocess.run([sys.executable, "-m", "openoms", "posttrade", "reconcile", str(external),
-                             "--journal", str(tmp_path / "data" / "journal.sqlite")], capture_output=True, text=True, timeout=120)
+                             *store.journal_args()], capture_output=True, text=True, timeout=120)
     assert breaks.returncode == 1, breaks.stderr
     assert breaks.stdout.splitlines()[1:] == ["ACC-EQ-2,MSFT,250,200,50,quantity"]

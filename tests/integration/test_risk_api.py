@@ -13,20 +13,21 @@ from fastapi.testclient import TestClient
 
 from openoms.api.rest import create_app
 from openoms.bootstrap import build
-from openoms.config import Config
 from openoms.journal.codec import decode
+from stores import Store
 
 
-def make_client(tmp_path: Path, **settings: Any) -> TestClient:
-    oms = build(Config(data_dir=tmp_path / "data", market_data_interval_ms=50, **settings))
+def make_client(store: Store, **settings: Any) -> TestClient:
+    oms = build(store.config(market_data_interval_ms=50, **settings))
     client = TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False)
     client.oms = oms  # type: ignore[attr-defined]
+    client.store = store  # type: ignore[attr-defined]
     return client
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with make_client(tmp_path) as test_client:
+def client(store: Store) -> Iterator[TestClient]:
+    with make_client(store) as test_client:
         yield test_client
 
 
@@ -35,10 +36,7 @@ def order(**fields: Any) -> dict[str, Any]:
 
 
 def journal_types(client: TestClient) -> list[str]:
-    import sqlite3
-
-    with sqlite3.connect(client.oms.config.journal_path) as conn:  # type: ignore[attr-defined]
-        return [type(decode(p)).__name__ for (p,) in conn.execute("SELECT payload FROM events ORDER BY seq")]
+    return [type(decode(p)).__name__ for _, p in client.store.rows()]  # type: ignore[attr-defined]
 
 
 def test_demo_limits_are_loaded_and_journaled_at_start(client: TestClient) -> None:
@@ -104,10 +102,10 @@ def test_bad_limit_changes_are_refused_and_change_nothing(client: TestClient, pa
     assert client.get("/api/v1/risk/limits").json() == before
 
 
-def test_a_limits_file_is_authoritative_for_its_scopes(tmp_path: Path) -> None:
+def test_a_limits_file_is_authoritative_for_its_scopes(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "limits.toml"
     path.write_text('[limits."firm:DEMO"]\nmax_order_quantity = "10"\nprice_collar_pct = "10"\n[restricted]\n"account:ACC-EQ-2" = ["MSFT"]\n')
-    with make_client(tmp_path, limits_file=path) as client:
+    with make_client(store, limits_file=path) as client:
         assert client.post("/api/v1/orders", json=order(quantity="11")).json()["error"]["code"] == "RISK_MAX_QUANTITY"
         assert client.get("/api/v1/risk/limits").json()["restricted"] == {"account:ACC-EQ-2": ["MSFT"]}
 

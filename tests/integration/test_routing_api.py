@@ -17,6 +17,7 @@ from openoms.api.rest import create_app
 from openoms.bootstrap import build
 from openoms.config import Config, ConfigError
 from openoms.config import load as load_config
+from stores import Store
 
 RULES = '''\
 [[rules]]
@@ -26,14 +27,14 @@ venues = ["SIM-B", "SIM-C"]
 '''
 
 
-def serve(data_dir: Path, **settings: Any) -> TestClient:
-    oms = build(Config(data_dir=data_dir, market_data_interval_ms=20, **settings))
+def serve(store: Store, **settings: Any) -> TestClient:
+    oms = build(store.config(market_data_interval_ms=20, **settings))
     return TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False)
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with serve(tmp_path) as test_client:
+def client(store: Store) -> Iterator[TestClient]:
+    with serve(store) as test_client:
         yield test_client
 
 
@@ -98,8 +99,8 @@ def test_venue_when_marked_down_then_orders_naming_it_refused_and_sor_avoids_it(
     assert any("SIM-A left out: down: exchange outage" in note for note in routing["decisions"][0]["notes"])
 
 
-def test_rules_when_replaced_over_api_then_journaled_used_and_kept_across_restart(tmp_path: Path) -> None:
-    with serve(tmp_path) as client:
+def test_rules_when_replaced_over_api_then_journaled_used_and_kept_across_restart(store: Store) -> None:
+    with serve(store) as client:
         bad = client.put("/api/v1/routing/rules", json={"rules": '[[rules]]\nname = "x"\nvenues = ["SIM-Q"]\n'})
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "INVALID_ROUTING"
         assert "routing rules:3" in bad.json()["error"]["message"]
@@ -109,7 +110,7 @@ def test_rules_when_replaced_over_api_then_journaled_used_and_kept_across_restar
         order = submit(client, symbol="MSFT", ord_type="limit", price="1.00", quantity="100").json()["order"]
         routing = client.get(f"/api/v1/orders/{order['order_id']}/routing").json()
         assert routing["decisions"][0]["rule"] == "msft-to-b" and routing["routes"][0]["venue"] == "SIM-B"
-    with serve(tmp_path) as client:
+    with serve(store) as client:
         assert client.get("/api/v1/routing/rules").json()["rules_text"] == RULES
 
 
@@ -151,12 +152,12 @@ def test_algo_over_rest_when_started_paused_resumed_and_canceled_then_children_f
     assert client.post("/api/v1/algos/NOPE/cancel").status_code == 404
 
 
-def test_readme_routing_file_when_loaded_then_its_venues_and_rules_are_in_force(tmp_path: Path) -> None:
+def test_readme_routing_file_when_loaded_then_its_venues_and_rules_are_in_force(store: Store, tmp_path: Path) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     sample = next(block for block in re.findall(r"```toml\n(.*?)```", readme, flags=re.S) if "[[rules]]" in block)
     path = tmp_path / "routing.toml"
     path.write_text(sample)
-    with serve(tmp_path, routing_file=path) as client:
+    with serve(store, routing_file=path) as client:
         venues = {v["venue_id"]: v for v in client.get("/api/v1/venues").json()["venues"]}
         assert set(venues) == {"SIM", "SIM-A", "SIM-D"} and venues["SIM-D"]["round_lot"] == "100"
         rules = client.get("/api/v1/routing/rules").json()
@@ -168,13 +169,13 @@ def test_readme_routing_file_when_loaded_then_its_venues_and_rules_are_in_force(
         build(Config(data_dir=tmp_path, routing_file=bad))
 
 
-def test_replay_file_when_configured_then_recorded_venue_quotes_drive_nbbo_and_venues(tmp_path: Path) -> None:
+def test_replay_file_when_configured_then_recorded_venue_quotes_drive_nbbo_and_venues(store: Store, tmp_path: Path) -> None:
     now = time.time_ns()
     path = tmp_path / "quotes.csv"
     path.write_text("ts,symbol,venue,bid,bid_size,ask,ask_size,last,last_size,volume\n"
                     f"{now},AAPL,SIM-A,100.00,100,100.04,200,100.02,10,1000\n"
                     f"{now + 1000},AAPL,SIM-B,100.01,300,100.03,100,100.02,10,500\n")
-    with serve(tmp_path, market_data=False, replay_file=path, replay_speed=0) as client:
+    with serve(store, market_data=False, replay_file=path, replay_speed=0) as client:
         data = wait_for(lambda: (r := client.get("/api/v1/marketdata/AAPL/venues")).status_code == 200
                         and len(r.json()["venues"]) == 2 and r.json())
         assert data, client.get("/api/v1/marketdata/AAPL/venues").text

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -30,8 +29,8 @@ from openoms.client import (
     PermissionDenied,
     new_order,
 )
-from openoms.config import Config
 from openoms.domain.lifecycle import OrdStatus
+from stores import Store
 
 T = TypeVar("T")
 
@@ -47,8 +46,8 @@ def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
 
 
 @pytest.fixture
-def http(tmp_path: Path) -> Iterator[TestClient]:
-    oms = build(Config(data_dir=tmp_path / "data", market_data_interval_ms=50))
+def http(store: Store) -> Iterator[TestClient]:
+    oms = build(store.config(market_data_interval_ms=50))
     with TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False) as client:
         yield client
 
@@ -147,8 +146,8 @@ def test_refusals_are_typed_exceptions_carrying_the_servers_error(http: TestClie
     assert [o.order_id for o in client.list_orders()] == [order.order_id]  # nothing else was journaled
 
 
-def test_the_async_client_trades_and_is_refused_like_the_sync_one(tmp_path: Path) -> None:
-    oms = build(Config(data_dir=tmp_path / "data", market_data_interval_ms=50))
+def test_the_async_client_trades_and_is_refused_like_the_sync_one(store: Store) -> None:
+    oms = build(store.config(market_data_interval_ms=50))
 
     async def session() -> None:
         await oms.start()

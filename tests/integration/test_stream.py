@@ -12,28 +12,27 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from openoms.access.users import UserStore
 from openoms.api.rest import create_app
 from openoms.bootstrap import build
-from openoms.config import Config
 from openoms.service.stream_hub import Subscription, Update
+from stores import Store
 
 Message = dict[str, Any]
 
 
-def make_client(data: Path, **settings: Any) -> tuple[TestClient, dict[str, str]]:
-    users = UserStore(data / "users.sqlite")
+def make_client(store: Store, **settings: Any) -> tuple[TestClient, dict[str, str]]:
+    users = store.users()
     users.create("leaver", ["trader"], ["ACC-EQ-1"])
     users.create("eq1", ["trader"], ["ACC-EQ-1"])
     users.create("boss", ["administrator"], ["*"])
     keys = {name: users.issue_api_key(name, "stream", actor="test") for name in ("eq1", "boss", "leaver")}
-    oms = build(Config(data_dir=data, market_data_interval_ms=50, gc_threshold=0, gil_switch_interval_us=0, **settings))
+    oms = build(store.config(market_data_interval_ms=50, gc_threshold=0, gil_switch_interval_us=0, **settings))
     return TestClient(create_app(oms, manage_lifecycle=True), raise_server_exceptions=False), keys
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    test_client, keys = make_client(tmp_path / "data")
+def client(store: Store) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    test_client, keys = make_client(store)
     with test_client:
         yield test_client, keys
 
@@ -119,8 +118,8 @@ def test_reconnect_resumes_with_exactly_the_updates_missed(client: Any) -> None:
     assert replayed[: len(seen)] == seen  # the same updates, numbers and links as a client that never left
 
 
-def test_a_resume_the_server_cannot_serve_gets_a_snapshot(tmp_path: Path) -> None:
-    test_client, keys = make_client(tmp_path / "data", stream_buffer=2)
+def test_a_resume_the_server_cannot_serve_gets_a_snapshot(store: Store) -> None:
+    test_client, keys = make_client(store, stream_buffer=2)
     with test_client:
         with test_client.websocket_connect("/api/v1/stream") as ws:
             ws.send_json({"type": "subscribe", "token": keys["eq1"]})
@@ -150,12 +149,12 @@ def test_a_bad_first_message_is_answered_and_closed(client: Any, first: str) -> 
 
 
 @pytest.mark.parametrize("change", ["disable", "regrant"])
-def test_a_subscriber_disabled_or_regranted_while_connected_is_told_and_closed(tmp_path: Path, change: str) -> None:
-    test_client, keys = make_client(tmp_path / "data")
+def test_a_subscriber_disabled_or_regranted_while_connected_is_told_and_closed(store: Store, change: str) -> None:
+    test_client, keys = make_client(store)
     with test_client, test_client.websocket_connect("/api/v1/stream") as ws:
         ws.send_json({"type": "subscribe", "token": keys["leaver"]})
         assert ws.receive_json()["type"] == "snapshot"
-        users = UserStore(tmp_path / "data" / "users.sqlite")  # as `oms users` would, from another connection
+        users = store.users()  # as `oms users` would, from another connection (or another gateway process)
         if change == "disable":
             users.update("leaver", "test", disabled=True)
         else:

@@ -1,7 +1,8 @@
 """Second review: the engine runtime (pipeline, fail-closed, restart).
 
-Each test drives a real OMS (SQLite journal in tmp_path, simulated venue) in one asyncio loop
-and bounds every await, so a hang shows up as a failure instead of a stuck run.
+Each test drives a real OMS (its journal on SQLite and on PostgreSQL, the ``store`` fixture;
+simulated venue) in one asyncio loop and bounds every await, so a hang shows up as a failure
+instead of a stuck run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,19 +26,19 @@ from openoms.domain.engine import OrderEngine
 from openoms.domain.ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, VenueOrderId
 from openoms.domain.rejects import RejectCode
 from openoms.domain.values import Side, TimeInForce
-from openoms.journal.sqlite import SqliteJournal
 from openoms.service.runtime import EngineUnavailable
+from stores import Store
 
 TRADER = cmd.Actor("demo", "test")
 VENUE = cmd.Actor("SIM", "venue")
 TIMEOUT = 3.0
 
 
-def config(tmp_path: Path, market_data: bool = False, interval_ms: int = 60_000) -> Config:
+def config(store: Store, market_data: bool = False, interval_ms: int = 60_000) -> Config:
     # Without market data the price collar cannot be evaluated (and refuses every priced order).
     limits = None if market_data else Path(__file__).resolve().parents[1] / "limits_without_collar.toml"
-    return Config(data_dir=tmp_path / "data", market_data=market_data, market_data_interval_ms=interval_ms,
-                  gc_threshold=0, gil_switch_interval_us=0, limits_file=limits)
+    return store.config(market_data=market_data, market_data_interval_ms=interval_ms,
+                        gc_threshold=0, gil_switch_interval_us=0, limits_file=limits)
 
 
 def submit(cl_ord_id: str, qty: str = "10", price: str = "100.00", tif: TimeInForce = TimeInForce.DAY) -> cmd.SubmitOrder:
@@ -44,17 +46,20 @@ def submit(cl_ord_id: str, qty: str = "10", price: str = "100.00", tif: TimeInFo
                            symbol=Symbol("AAPL"), side=Side.BUY, quantity=Decimal(qty), price=Decimal(price), tif=tif)
 
 
-class GatedJournal(SqliteJournal):
-    """A SQLite journal whose commits can be held back, to keep batches in flight."""
+class GatedJournal:
+    """The store's journal (SQLite or PostgreSQL) whose commits can be held back, to keep batches in flight."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, store: Store) -> None:
+        self.inner = store.journal()
         self.gate = threading.Event()
         self.gate.set()
 
     def append(self, events: Sequence[ev.Event]) -> None:
         self.gate.wait(10)
-        super().append(events)
+        self.inner.append(events)
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the real journal's
+        return getattr(self.inner, name)
 
 
 async def wait_until(predicate, timeout: float = TIMEOUT) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +93,7 @@ async def filled_order(oms: OMS) -> ExecId:
 # --- 1. an exception while rendering a reply kills the engine task silently -------------------
 
 
-def test_reply_rendering_error_does_not_kill_the_engine_silently(tmp_path: Path) -> None:
+def test_reply_rendering_error_does_not_kill_the_engine_silently(store: Store) -> None:
     """A trade correction to an infinite quantity is accepted by the engine (it only checks > 0),
     then rendering the reply (AvgPx = Infinity / Infinity) raises in ``_run`` outside its
     try/except. The engine task dies: runtime.failure stays None (/health says ok) and every
@@ -96,7 +101,7 @@ def test_reply_rendering_error_does_not_kill_the_engine_silently(tmp_path: Path)
     and a later command is still answered."""
 
     async def scenario() -> None:
-        oms = build(config(tmp_path))
+        oms = build(config(store))
         await oms.start()
         try:
             exec_id = await filled_order(oms)
@@ -119,13 +124,13 @@ def test_reply_rendering_error_does_not_kill_the_engine_silently(tmp_path: Path)
     asyncio.run(scenario())
 
 
-def test_gtd_expire_at_after_year_9999_utc_is_answered(tmp_path: Path) -> None:
+def test_gtd_expire_at_after_year_9999_utc_is_answered(store: Store) -> None:
     """expire_at 9999-12-31T23:59:59-01:00 (= year 10000 UTC) is accepted by the engine; the reply's
     order view calls iso(expire_at) which raises ValueError inside ``_run`` and the engine task
     dies. Expected: a refusal (INVALID_TIME_IN_FORCE) and a live engine."""
 
     async def scenario() -> None:
-        oms = build(config(tmp_path))
+        oms = build(config(store))
         await oms.start()
         try:
             far = 253_402_304_399 * 1_000_000_000  # 10000-01-01T00:59:59Z in ns
@@ -148,14 +153,14 @@ def test_gtd_expire_at_after_year_9999_utc_is_answered(tmp_path: Path) -> None:
 # --- 2. an engine error leaves the other callers of the same batch hanging -----------------
 
 
-def test_engine_error_answers_every_caller_of_the_failed_batch(tmp_path: Path) -> None:
+def test_engine_error_answers_every_caller_of_the_failed_batch(store: Store) -> None:
     """When ``engine.handle`` raises, ``_run`` answers only the failing command and the inbox;
     the commands already decided in the same (unsent) batch keep futures nobody resolves, so
     their HTTP requests hang forever. Input: a valid submit and a correction with last_qty NaN
     queued together (one batch)."""
 
     async def scenario() -> None:
-        oms = build(config(tmp_path))
+        oms = build(config(store))
         await oms.start()
         try:
             exec_id = await filled_order(oms)
@@ -176,7 +181,7 @@ def test_engine_error_answers_every_caller_of_the_failed_batch(tmp_path: Path) -
 # --- 3. pipelining: a venue is sent an order the engine has already expired ------------------
 
 
-def test_fill_for_an_order_expired_while_its_route_was_in_flight_is_not_dropped(tmp_path: Path) -> None:
+def test_fill_for_an_order_expired_while_its_route_was_in_flight_is_not_dropped(store: Store) -> None:
     """max_inflight > 1: batch 1 (submit of a marketable DAY buy) is being fsynced when batch 2
     (EndOfDay) is decided; in memory the order is already Expired. Batch 1 then commits and is
     dispatched: the simulated venue (session still open) fills it at once. The fill is decided
@@ -184,9 +189,8 @@ def test_fill_for_an_order_expired_while_its_route_was_in_flight_is_not_dropped(
     books (no execution, no position). Expected: the venue's execution is booked."""
 
     async def scenario() -> None:
-        path = tmp_path / "data" / "journal.sqlite"
-        journal = GatedJournal(path)
-        oms = build(config(tmp_path, market_data=True), journal=journal)
+        journal = GatedJournal(store)
+        oms = build(config(store, market_data=True), journal=journal)
         await oms.start()
         runtime = oms.runtime
         try:
@@ -213,7 +217,7 @@ def test_fill_for_an_order_expired_while_its_route_was_in_flight_is_not_dropped(
 # --- 4. reads see state that is not durable yet ----------------------------------------------
 
 
-def test_order_is_not_visible_to_readers_before_it_is_durable(tmp_path: Path) -> None:
+def test_order_is_not_visible_to_readers_before_it_is_durable(store: Store) -> None:
     """GET /api/v1/orders and /orders/{id} read engine memory, which runs ahead of the journal.
     While the submit's batch is still being written, the order is already listed (and O1 can be
     canceled by id). After a kill -9 at that moment, O1 is gone and the next order is O1 again:
@@ -224,9 +228,8 @@ def test_order_is_not_visible_to_readers_before_it_is_durable(tmp_path: Path) ->
     from openoms.api.rest import create_app
 
     async def scenario() -> None:
-        path = tmp_path / "data" / "journal.sqlite"
-        journal = GatedJournal(path)
-        oms = build(config(tmp_path), journal=journal)
+        journal = GatedJournal(store)
+        oms = build(config(store), journal=journal)
         await oms.start()
         app = create_app(oms, trusted_header=True)
         try:
@@ -252,14 +255,13 @@ def test_order_is_not_visible_to_readers_before_it_is_durable(tmp_path: Path) ->
 # --- 5. restart: a pending cancel that the venue never answered is stuck forever ----------------
 
 
-def test_cancel_pending_at_a_crash_does_not_leave_the_order_stuck_after_restart(tmp_path: Path) -> None:
+def test_cancel_pending_at_a_crash_does_not_leave_the_order_stuck_after_restart(store: Store) -> None:
     """kill -9 after a cancel was acknowledged (CancelRequested durable, 202 sent) but before the
     venue's answer was journaled. On restart restore_venues() puts the route back on the book but
     never re-sends the cancel, so the order stays PendingCancel for good, and every new cancel is
     refused ALREADY_PENDING (409). Expected: the order can be canceled after the restart."""
-    path = tmp_path / "data" / "journal.sqlite"
     engine = OrderEngine(demo_reference(), default_venue=SIM)
-    journal = SqliteJournal(path)
+    journal = store.journal()
     now = 1_780_000_000_000_000_000
     events: list[ev.Event] = []
     events += engine.handle(submit("C1", tif=TimeInForce.GTC), now)
@@ -270,7 +272,7 @@ def test_cancel_pending_at_a_crash_does_not_leave_the_order_stuck_after_restart(
     assert engine.orders[OrderId("O1")].status.value == "pending_cancel"
 
     async def scenario() -> None:
-        oms = build(config(tmp_path))
+        oms = build(config(store))
         await oms.start()
         try:
             await asyncio.wait_for(oms.runtime.drain(), TIMEOUT)
@@ -292,16 +294,15 @@ def test_cancel_pending_at_a_crash_does_not_leave_the_order_stuck_after_restart(
 # --- 6. restart after the close: the venue session reopens and fills DoneForDay orders ----------
 
 
-def test_restart_after_end_of_day_does_not_fill_done_for_day_orders(tmp_path: Path) -> None:
+def test_restart_after_end_of_day_does_not_fill_done_for_day_orders(store: Store) -> None:
     """The journal ends with EndOfDay (GTC order DoneForDay, DayEnded). On restart the routes of
     DoneForDay orders are restored at the simulated venue, but its session is opened again
     (set_session_open is only driven by dispatch, never by replay). The next quote crosses the
     GTC buy, the venue fills it, and the engine refuses the fill (DoneForDay takes no fills):
     a trade executed at the venue is dropped. Expected: the venue stays closed until
     StartOfDay (no fill), or the fill is booked."""
-    path = tmp_path / "data" / "journal.sqlite"
     engine = OrderEngine(demo_reference(), default_venue=SIM)
-    journal = SqliteJournal(path)
+    journal = store.journal()
     now = 1_780_000_000_000_000_000
     events: list[ev.Event] = []
     events += engine.handle(submit("C1", qty="10", price="245.00", tif=TimeInForce.GTC), now)
@@ -312,7 +313,7 @@ def test_restart_after_end_of_day_does_not_fill_done_for_day_orders(tmp_path: Pa
     assert engine.orders[OrderId("O1")].status.value == "done_for_day"
 
     async def scenario() -> None:
-        oms = build(config(tmp_path, market_data=True, interval_ms=20))
+        oms = build(config(store, market_data=True, interval_ms=20))
         await oms.start()
         try:
             await asyncio.sleep(0.3)  # a few market data ticks

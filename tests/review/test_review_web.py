@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +11,12 @@ from fastapi.testclient import TestClient
 
 from openoms.api.rest import create_app
 from openoms.bootstrap import build
-from openoms.config import Config
+from stores import Store
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    oms = build(Config(data_dir=tmp_path / "data", market_data_interval_ms=50, gc_threshold=0, gil_switch_interval_us=0))
+def client(store: Store) -> Iterator[TestClient]:
+    oms = build(store.config(market_data_interval_ms=50, gc_threshold=0, gil_switch_interval_us=0))
     with TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False) as test_client:
         yield test_client
 

@@ -1,11 +1,14 @@
 """The user store: people and systems, their roles and account entitlements, passwords, API keys
-and sessions, in a small SQLite file beside the journal (``<data_dir>/users.sqlite``).
+and sessions: in a small SQLite file beside the journal (``<data_dir>/users.sqlite``), or, when
+the journal is in PostgreSQL (``database_url``), in the same database and schema (tables from
+the Alembic migration 0002), so several gateway processes share one user store.
 
 Why not the journal: credentials must be revocable and rotatable, and a hash-chained journal
 that regulators receive whole is no place for password hashes; and ``oms users create-admin``
-must work whether or not the server runs (SQLite lets both open the file). Every change to a
-user is kept in the append-only ``user_changes`` table (who, when, what), and every trading
-action is journaled by the engine with the authenticated user as its actor.
+must work whether or not the server runs (SQLite lets both open the file; a database is shared
+anyway). Every change to a user is kept in the append-only ``user_changes`` table (who, when,
+what), and every trading action is journaled by the engine with the authenticated user as its
+actor.
 
 Passwords are hashed with argon2id (argon2-cffi). API keys and session tokens are 256-bit
 random secrets, so one SHA-256 is enough to store them safely (a slow hash protects guessable
@@ -20,18 +23,22 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .policy import ALL_ACCOUNTS, Role, parse_roles
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 MIN_PASSWORD_LENGTH = 12
 NEVER = 2**63 - 1
-_SCHEMA = """
+_SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     username TEXT PRIMARY KEY, display_name TEXT NOT NULL, roles TEXT NOT NULL, accounts TEXT NOT NULL,
     desks TEXT NOT NULL, password_hash TEXT, disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL
@@ -103,18 +110,100 @@ def check_password(password: str) -> None:
         raise UserError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
 
 
-class UserStore:
-    def __init__(self, path: Path, session_ttl_seconds: int = 8 * 3600, clock: object = None) -> None:
+class _SqliteDb:
+    """users.sqlite: one connection (the store's lock serializes it)."""
+
+    def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.session_ttl_seconds = session_ttl_seconds
-        # Served from the event loop and, under TestClient, from its portal thread: one lock guards it.
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a commit survives the process dying (not the machine losing power) and costs no
         # fsync, so a flood of refused requests (each one logged here) cannot stall the server.
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SQLITE_SCHEMA)
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.IntegrityError as exc:
+            raise _Duplicate(str(exc)) from None
+
+    def data_version(self) -> int:
+        """Moves when another connection changed the file (SQLite's own counter)."""
+        (version,) = self._db.execute("PRAGMA data_version").fetchone()
+        return int(version)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _PostgresDb:
+    """The user tables in PostgreSQL, one autocommit connection, opened again if the server dropped it."""
+
+    def __init__(self, url: str) -> None:
+        from ..journal.postgres import upgrade  # psycopg is imported only when it is used
+
+        upgrade(url)  # the schema (journal and users) at the newest migration
+        self.url = url
+        self._conn: Any = None
+        self._connect()
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(self.url, autocommit=True, application_name="openoms-users")
+            except psycopg.Error as exc:
+                raise UserStoreUnavailable(f"user store unavailable: {_first_line(exc)}") from None
+        return self._conn
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        try:
+            cursor = self._connect().execute(sql.replace("?", "%s"), tuple(params))
+            return cursor.fetchall() if cursor.description else []
+        except psycopg.errors.UniqueViolation as exc:
+            raise _Duplicate(_first_line(exc)) from None
+        except psycopg.Error as exc:
+            raise UserStoreUnavailable(f"user store unavailable: {_first_line(exc)}") from None
+
+    def data_version(self) -> int:
+        """Moves when any process changed a user, key or session (a trigger counts them)."""
+        return int(self.run("SELECT n FROM users_version")[0][0])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class _Duplicate(Exception):
+    """A primary key that already exists (either backend)."""
+
+
+class UserStoreUnavailable(RuntimeError):
+    """The user store's database cannot be reached (PostgreSQL down): callers answer 503."""
+
+
+def open_user_store(config: Config) -> UserStore:
+    """The user store of an installation: PostgreSQL when the journal is there, else users.sqlite."""
+    location: Path | str = config.database_url or config.data_dir / "users.sqlite"
+    return UserStore(location, session_ttl_seconds=config.session_ttl_minutes * 60)
+
+
+class UserStore:
+    def __init__(self, location: Path | str, session_ttl_seconds: int = 8 * 3600, clock: object = None) -> None:
+        """``location``: the users.sqlite file, or a postgresql:// URL (the journal's database)."""
+        self.path = location if isinstance(location, Path) else None
+        self.session_ttl_seconds = session_ttl_seconds
+        self._db: _SqliteDb | _PostgresDb = _SqliteDb(location) if isinstance(location, Path) else _PostgresDb(location)
+        # Served from the event loop and, under TestClient, from its portal thread: one lock guards it.
         self._lock = threading.Lock()
         self._hasher = PasswordHasher()
         self._writes = 0  # changes made through this connection (SQLite's data_version counts the others')
@@ -123,11 +212,17 @@ class UserStore:
         """Changes if any user, key or session changed, here or in another process (``oms users``):
         what a cache of authenticated callers is keyed on."""
         with self._lock:
-            (data_version,) = self._db.execute("PRAGMA data_version").fetchone()
-        return int(data_version), self._writes
+            return self._db.data_version(), self._writes
 
     def close(self) -> None:
         self._db.close()
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.run(sql, params)
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._db.run(sql, params)
+        return rows[0] if rows else None
 
     # --- users --------------------------------------------------------------------------------
 
@@ -138,14 +233,14 @@ class UserStore:
 
     def get(self, username: str) -> User | None:
         with self._lock:
-            row = self._db.execute("SELECT username, display_name, roles, accounts, desks, password_hash, disabled "
-                                   "FROM users WHERE username = ?", (username,)).fetchone()
+            row = self._one("SELECT username, display_name, roles, accounts, desks, password_hash, disabled "
+                            "FROM users WHERE username = ?", (username,))
         return self._row_to_user(row) if row else None
 
     def all(self) -> list[User]:
         with self._lock:
-            rows = self._db.execute("SELECT username, display_name, roles, accounts, desks, password_hash, disabled "
-                                    "FROM users ORDER BY username").fetchall()
+            rows = self._run("SELECT username, display_name, roles, accounts, desks, password_hash, disabled "
+                             "FROM users ORDER BY username")
         return [self._row_to_user(row) for row in rows]
 
     def create(self, username: str, roles: Iterable[str], accounts: Iterable[str] = (), desks: Iterable[str] = (),
@@ -161,10 +256,10 @@ class UserStore:
         desk_text = ",".join(sorted({d.strip() for d in desks if d.strip()}))
         with self._lock:
             try:
-                self._db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
-                                 (name, display_name or name, ",".join(sorted(role_set)), account_text, desk_text,
-                                  password_hash, time.time_ns()))
-            except sqlite3.IntegrityError:
+                self._run("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                          (name, display_name or name, ",".join(sorted(role_set)), account_text, desk_text,
+                           password_hash, time.time_ns()))
+            except _Duplicate:
                 raise UserError(f"user {name!r} already exists") from None
             self._changed(actor, "create", name, f"roles={','.join(sorted(role_set))} accounts={account_text} desks={desk_text}")
         user = self.get(name)
@@ -185,11 +280,11 @@ class UserStore:
         new_desks = frozenset(d.strip() for d in desks if d.strip()) if desks is not None else user.desks
         new_disabled = user.disabled if disabled is None else disabled
         with self._lock:
-            self._db.execute("UPDATE users SET roles = ?, accounts = ?, desks = ?, disabled = ? WHERE username = ?",
-                             (",".join(sorted(role_set)), ",".join(sorted(new_accounts)), ",".join(sorted(new_desks)),
-                              int(new_disabled), username))
+            self._run("UPDATE users SET roles = ?, accounts = ?, desks = ?, disabled = ? WHERE username = ?",
+                      (",".join(sorted(role_set)), ",".join(sorted(new_accounts)), ",".join(sorted(new_desks)),
+                       int(new_disabled), username))
             if new_disabled:
-                self._db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+                self._run("DELETE FROM sessions WHERE username = ?", (username,))
             self._changed(actor, "update", username, f"roles={','.join(sorted(role_set))} accounts={','.join(sorted(new_accounts))} "
                           f"desks={','.join(sorted(new_desks))} disabled={new_disabled}")
         return self.require(username)
@@ -199,8 +294,8 @@ class UserStore:
         check_password(password)
         password_hash = self._hasher.hash(password)
         with self._lock:
-            self._db.execute("UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username))
-            self._db.execute("DELETE FROM sessions WHERE username = ?", (username,))  # a new password ends old sessions
+            self._run("UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username))
+            self._run("DELETE FROM sessions WHERE username = ?", (username,))  # a new password ends old sessions
             self._changed(actor, "password", username, "password set")
 
     def require(self, username: str) -> User:
@@ -211,25 +306,25 @@ class UserStore:
 
     def _changed(self, actor: str, action: str, username: str, detail: str) -> None:
         self._writes += 1
-        self._db.execute("INSERT INTO user_changes (ts, actor, action, username, detail) VALUES (?, ?, ?, ?, ?)",
-                         (time.time_ns(), actor, action, username, detail))
+        self._run("INSERT INTO user_changes (ts, actor, action, username, detail) VALUES (?, ?, ?, ?, ?)",
+                  (time.time_ns(), actor, action, username, detail))
 
     def changes(self, limit: int = 1000) -> builtins.list[dict[str, object]]:
         with self._lock:
-            rows = self._db.execute("SELECT ts, actor, action, username, detail FROM user_changes ORDER BY id DESC LIMIT ?",
-                                    (limit,)).fetchall()
+            rows = self._run("SELECT ts, actor, action, username, detail FROM user_changes ORDER BY id DESC LIMIT ?",
+                             (limit,))
         return [{"ts": ts, "actor": actor, "action": action, "username": username, "detail": detail}
                 for ts, actor, action, username, detail in rows]
 
     def record_denial(self, username: str, action: str, target: str) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO access_denials (ts, username, action, target) VALUES (?, ?, ?, ?)",
-                             (time.time_ns(), username, action, target))
+            self._run("INSERT INTO access_denials (ts, username, action, target) VALUES (?, ?, ?, ?)",
+                      (time.time_ns(), username, action, target))
 
     def denials(self, limit: int = 1000) -> builtins.list[dict[str, object]]:
         with self._lock:
-            rows = self._db.execute("SELECT ts, username, action, target FROM access_denials ORDER BY id DESC LIMIT ?",
-                                    (limit,)).fetchall()
+            rows = self._run("SELECT ts, username, action, target FROM access_denials ORDER BY id DESC LIMIT ?",
+                             (limit,))
         return [{"ts": ts, "username": username, "action": action, "target": target} for ts, username, action, target in rows]
 
     # --- credentials ------------------------------------------------------------------------
@@ -238,7 +333,7 @@ class UserStore:
         """A new session token and its expiry (ns) for the right password; None otherwise (and
         the same answer for an unknown user, a wrong password or a disabled account)."""
         with self._lock:
-            row = self._db.execute("SELECT password_hash, disabled FROM users WHERE username = ?", (username,)).fetchone()
+            row = self._one("SELECT password_hash, disabled FROM users WHERE username = ?", (username,))
         if row is None or row[0] is None or row[1]:
             self._hasher.hash(password)  # the same work as a real check: no timing hint that the user exists
             return None
@@ -250,13 +345,13 @@ class UserStore:
         now = time.time_ns()
         expires = now + self.session_ttl_seconds * 1_000_000_000
         with self._lock:
-            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (_digest(token), username, now, expires))
-            self._db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+            self._run("INSERT INTO sessions VALUES (?, ?, ?, ?)", (_digest(token), username, now, expires))
+            self._run("DELETE FROM sessions WHERE expires_at <= ?", (now,))
         return token, expires
 
     def logout(self, token: str) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
+            self._run("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
             self._writes += 1
 
     def issue_api_key(self, username: str, name: str, actor: str) -> str:
@@ -265,22 +360,25 @@ class UserStore:
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         with self._lock:
-            self._db.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, 0)", (key_id, username, name, _digest(secret), time.time_ns()))
+            self._run("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, 0)", (key_id, username, name, _digest(secret), time.time_ns()))
             self._changed(actor, "api_key", username, f"issued key {key_id} ({name})")
         return f"oms_{key_id}_{secret}"
 
     def revoke_api_key(self, key_id: str, actor: str) -> None:
         with self._lock:
-            row = self._db.execute("SELECT username FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+            row = self._one("SELECT username FROM api_keys WHERE key_id = ?", (key_id,))
             if row is None:
                 raise UserError(f"unknown API key {key_id!r}")
-            self._db.execute("UPDATE api_keys SET revoked = 1 WHERE key_id = ?", (key_id,))
+            self._run("UPDATE api_keys SET revoked = 1 WHERE key_id = ?", (key_id,))
             self._changed(actor, "revoke_key", row[0], f"revoked key {key_id}")
 
     def api_keys(self, username: str | None = None) -> builtins.list[dict[str, object]]:
         with self._lock:
-            rows = self._db.execute("SELECT key_id, username, name, created_at, revoked FROM api_keys "
-                                    "WHERE ? IS NULL OR username = ? ORDER BY created_at", (username, username)).fetchall()
+            if username is None:
+                rows = self._run("SELECT key_id, username, name, created_at, revoked FROM api_keys ORDER BY created_at")
+            else:
+                rows = self._run("SELECT key_id, username, name, created_at, revoked FROM api_keys "
+                                 "WHERE username = ? ORDER BY created_at", (username,))
         return [{"key_id": k, "username": u, "name": n, "created_at": c, "revoked": bool(r)} for k, u, n, c, r in rows]
 
     def authenticate(self, credential: str) -> tuple[User, str, int] | None:
@@ -290,14 +388,14 @@ class UserStore:
         with self._lock:
             if credential.startswith("oms_"):
                 key_id, _, secret = credential[4:].partition("_")
-                row = self._db.execute("SELECT username, secret_hash FROM api_keys WHERE key_id = ? AND revoked = 0",
-                                       (key_id,)).fetchone()
+                row = self._one("SELECT username, secret_hash FROM api_keys WHERE key_id = ? AND revoked = 0",
+                                (key_id,))
                 if row is None or not secrets.compare_digest(row[1], _digest(secret)):
                     return None
                 username, via, expires = row[0], "api_key", NEVER
             else:
-                row = self._db.execute("SELECT username, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
-                                       (_digest(credential), now)).fetchone()
+                row = self._one("SELECT username, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
+                                (_digest(credential), now))
                 if row is None:
                     return None
                 username, via, expires = row[0], "session", int(row[1])

@@ -29,7 +29,7 @@ from starlette.routing import Match, Route
 
 from ..access.policy import ALL_ACCOUNTS, Action, Principal, engine_roles
 from ..access.throttle import SignInThrottle
-from ..access.users import User, UserStore
+from ..access.users import User, UserStore, UserStoreUnavailable
 from ..bootstrap import OMS
 from ..domain.accounts import Trader
 from ..domain.ids import DeskId, OrderId, TraderId
@@ -235,7 +235,10 @@ class AccessMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        refusal = self.check(scope)
+        try:
+            refusal = self.check(scope)
+        except UserStoreUnavailable as exc:  # PostgreSQL holding the users is away: refuse, do not crash
+            refusal = error_response(503, "USER_STORE_UNAVAILABLE", str(exc))
         if refusal is not None:
             await refusal(scope, receive, send)  # type: ignore[arg-type]
             return

@@ -219,7 +219,7 @@ class FixGateway:
             now = time.time_ns()
             for client in self.clients.values():
                 client.session.timer(now)
-                if client.unavailable is not None and (client._unanswered or client._waiting):
+                if client.failed is not None and (client._unanswered or client._waiting):
                     client.abandon()
             self.flush()
 

@@ -58,7 +58,7 @@ class ClientSession:
     # --- ordering ---------------------------------------------------------------------------
 
     def _enqueue(self, needs_quiet: bool, action: Callable[[], None]) -> None:
-        if self.unavailable is not None and self._unanswered:
+        if self.failed is not None and self._unanswered:
             self.abandon()
         if not self._waiting and (not needs_quiet or not self._unanswered):
             action()
@@ -105,6 +105,14 @@ class ClientSession:
 
     @property
     def unavailable(self) -> str | None:
+        """Why new commands are refused now (the engine failed, or its journal is reconnecting)."""
+        runtime = self.gateway.runtime
+        return runtime.unavailable or (None if runtime.running else "engine is not running")
+
+    @property
+    def failed(self) -> str | None:
+        """Why what was posted will never be answered. Not while the journal reconnects: those
+        commands are decided and will be answered once durable."""
         runtime = self.gateway.runtime
         return runtime.failure or (None if runtime.running else "engine is not running")
 

@@ -22,11 +22,12 @@ def readiness(oms: OMS) -> tuple[bool, dict[str, Any]]:
     writing_since = runtime.writing_since
     stalled = bool(writing_since) and time.perf_counter() - writing_since > JOURNAL_STALL_SECONDS
     checks: dict[str, Any] = {
-        "engine": {"ok": runtime.running and runtime.failure is None,
-                   "detail": runtime.failure or ("running" if runtime.running else "not started")},
-        "journal": {"ok": runtime.failure is None and not stalled,
-                    "detail": f"a commit has been in progress for over {JOURNAL_STALL_SECONDS:g} s" if stalled
-                    else (runtime.failure or "writable"),
+        "engine": {"ok": runtime.running and runtime.unavailable is None,
+                   "detail": runtime.unavailable or ("running" if runtime.running else "not started")},
+        "journal": {"ok": runtime.unavailable is None and not stalled,
+                    "detail": runtime.unavailable or (f"a commit has been in progress for over {JOURNAL_STALL_SECONDS:g} s"
+                                                      if stalled else "writable"),
+                    "reconnects": runtime.reconnects,
                     "committed_seq": runtime.committed_seq, "durability": oms.journal.durability},
     }
     venues = {venue_id: {"ok": venue_connected(gateway), "session_open": bool(getattr(gateway, "session_open", True))}

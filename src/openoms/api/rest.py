@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..access.users import UserStoreUnavailable
 from ..bootstrap import OMS
 from ..domain import commands as cmd
 from ..domain.ids import AccountId, ClientOrderId, ExecId, OrderId, Symbol, VenueId
@@ -151,6 +152,10 @@ def create_app(oms: OMS, manage_lifecycle: bool = False, trusted_header: bool = 
     @app.exception_handler(EngineUnavailable)
     async def _unavailable(request: Request, exc: EngineUnavailable) -> Response:
         return reject_response(exc.reject)
+
+    @app.exception_handler(UserStoreUnavailable)
+    async def _users_unavailable(request: Request, exc: UserStoreUnavailable) -> Response:
+        return error_response(503, "USER_STORE_UNAVAILABLE", str(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -397,11 +402,11 @@ def create_app(oms: OMS, manage_lifecycle: bool = False, trusted_header: bool = 
 
     @app.get("/health", tags=["operations"], summary="Liveness and readiness of the engine and journal")
     async def health() -> Response:
-        healthy = runtime.failure is None and runtime.running
+        healthy = runtime.unavailable is None and runtime.running
         body = {
             "status": "ok" if healthy else "unavailable",
             "version": __version__,
-            "engine": {"running": runtime.running, "failure": runtime.failure, "last_seq": engine.seq,
+            "engine": {"running": runtime.running, "failure": runtime.unavailable, "last_seq": engine.seq,
                        "committed_seq": runtime.committed_seq, "orders": len(engine.orders),
                        "open_orders": len(engine.live)},
             "journal": {"path": oms.journal_location, "durability": oms.journal.durability},

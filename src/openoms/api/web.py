@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ..access.users import UserStore
+from ..access.users import UserStore, open_user_store
 from ..bootstrap import OMS
 from .access import AccessControl, AccessMiddleware
 from .auth_routes import register_auth_routes
@@ -19,7 +19,8 @@ STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
 
 def user_store(oms: OMS) -> UserStore:
-    return UserStore(oms.config.data_dir / "users.sqlite", session_ttl_seconds=oms.config.session_ttl_minutes * 60)
+    """users.sqlite in the data dir, or the journal's PostgreSQL database (shared by every gateway)."""
+    return open_user_store(oms.config)
 
 
 def install_interfaces(app: FastAPI, oms: OMS, trusted_header: bool) -> None:

@@ -18,7 +18,10 @@ whole batch, which is group commit. Durability modes:
 
 The writer holds a session advisory lock for its schema, so a second OpenOMS writing the same
 journal is refused at open instead of forking the chain. Any database error is raised as
-``JournalError``: the runtime then fails closed (503 ENGINE_UNAVAILABLE) until a restart.
+``JournalError``: the runtime then fails closed (503 ENGINE_UNAVAILABLE). A lost connection is
+``JournalUnavailable``: the runtime refuses new commands, calls ``reconnect()`` with backoff, and
+resumes once the server's tail is the one it expects (service/runtime.py); anything else needs a
+restart.
 """
 
 from __future__ import annotations
@@ -36,14 +39,15 @@ import psycopg
 from ..domain.events import Event
 from .chain import GENESIS, ChainReport, Record, link, verify
 from .codec import decode, encode
-from .errors import JournalError
+from .errors import JournalError, JournalUnavailable
 
 DURABILITY_MODES = ("group", "event", "relaxed")
-HEAD_REVISION = "0001"  # the newest migration; a test checks it against Alembic's head
+HEAD_REVISION = "0002"  # the newest migration; a test checks it against Alembic's head
 MIGRATIONS = Path(__file__).with_name("migrations")
 PAGE = 10_000  # rows per read round trip: reads page by primary key, no long-lived cursor
 WRITER_LOCK = 0x4F4D5302  # advisory lock class for "the writer of this schema's journal"
 WRITER_LOCK_WAIT_S = 5.0
+CONNECT_TIMEOUT_S = 5  # a server that does not answer at all must not hang a reconnect attempt
 
 INSERT_BATCH = (
     "INSERT INTO events (seq, ts, payload, hash) "
@@ -189,9 +193,42 @@ class PostgresJournal:
             else:
                 self._conn.execute(INSERT_BATCH, (seqs, stamps, payloads, digests))
         except psycopg.Error as exc:
-            raise _error(f"seq {seqs[0]} not written to", self.url, exc) from exc
+            error = _error(f"seq {seqs[0]} not written to", self.url, exc)
+            # The server (or the network to it) went away, not the data: reconnecting may help. A
+            # connection this process closed itself is not that (closed but not broken).
+            if self._conn.broken or (isinstance(exc, psycopg.OperationalError) and not self._conn.closed):
+                raise JournalUnavailable(str(error)) from exc
+            raise error from exc
         self._last_seq = seq
         self._last_hash = prev
+
+    def reconnect(self) -> tuple[int, bytes]:
+        """After ``JournalUnavailable``: a new writer connection (taking the writer lock again)
+        and the journal's tail (seq, hash) as the server has it, which becomes this journal's
+        head. Raises ``JournalUnavailable`` while the server cannot be reached."""
+        with contextlib.suppress(psycopg.Error):
+            self._conn.close()
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, application_name="openoms-journal-writer",
+                                   connect_timeout=CONNECT_TIMEOUT_S)
+        except psycopg.Error as exc:
+            raise JournalUnavailable(str(_error("cannot reconnect to journal", self.url, exc))) from exc
+        try:
+            conn.execute(f"SET synchronous_commit TO {'off' if self.durability == 'relaxed' else 'on'}")
+            # The old session may linger on the server a moment after its connection was cut.
+            if not _take_writer_lock(conn):
+                raise JournalUnavailable(f"journal {self.location}: the writer lock is still held (the old session lingers?)")
+            row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        except psycopg.Error as exc:
+            conn.close()
+            raise JournalUnavailable(str(_error("cannot reconnect to journal", self.url, exc))) from exc
+        except JournalError:
+            conn.close()
+            raise
+        self._conn = conn
+        self._last_seq = int(row[0]) if row else 0
+        self._last_hash = bytes(row[1]) if row else GENESIS
+        return self._last_seq, self._last_hash
 
     def close(self) -> None:
         with self._readers_lock:
@@ -218,33 +255,47 @@ class PostgresJournal:
         return _records(self._reader(), self.url, after_seq)
 
     def events(self, after_seq: int = 0) -> Iterator[Event]:
-        conn = self._reader()
-        last = after_seq
-        while True:
-            try:
-                rows = conn.execute("SELECT seq, payload FROM events WHERE seq > %b ORDER BY seq LIMIT %b",
-                                    (last, PAGE), binary=True).fetchall()
-            except psycopg.Error as exc:
-                raise _error("cannot read journal", self.url, exc) from exc
-            if not rows:
-                return
-            for _, payload in rows:
-                yield decode(payload)
-            last = rows[-1][0]
+        return _events(self._reader(), self.url, after_seq)
 
     def events_at(self, seqs: Sequence[int]) -> list[Event]:
-        """Events by seq (an order's history: the engine knows its seqs), in seq order."""
-        if not seqs:
-            return []
+        """Events by seq (an order's history: the engine knows its seqs), in seq order. A reader
+        connection the server dropped (restart, failover) is replaced and the read tried once more."""
+        conn = self._reader()
         try:
-            rows = self._reader().execute("SELECT payload FROM events WHERE seq = ANY(%b::int8[]) ORDER BY seq",
-                                          (list(seqs),), binary=True).fetchall()
-        except psycopg.Error as exc:
-            raise _error("cannot read journal", self.url, exc) from exc
-        return [decode(payload) for (payload,) in rows]
+            return _events_at(conn, self.url, seqs)
+        except JournalError:
+            if not conn.broken:
+                raise
+            return _events_at(self._reader(), self.url, seqs)
 
     def count(self) -> int:
         return self._last_seq
+
+
+def _events(conn: psycopg.Connection[tuple[Any, ...]], url: str, after_seq: int) -> Iterator[Event]:
+    last = after_seq
+    while True:
+        try:
+            rows = conn.execute("SELECT seq, payload FROM events WHERE seq > %b ORDER BY seq LIMIT %b",
+                                (last, PAGE), binary=True).fetchall()
+        except psycopg.Error as exc:
+            raise _error("cannot read journal", url, exc) from exc
+        if not rows:
+            return
+        for _, payload in rows:
+            yield decode(payload)
+        last = rows[-1][0]
+
+
+def _events_at(conn: psycopg.Connection[tuple[Any, ...]], url: str, seqs: Sequence[int]) -> list[Event]:
+    if not seqs:
+        return []
+    try:
+        rows = conn.execute("SELECT payload FROM events WHERE seq = ANY(%b::int8[]) ORDER BY seq",
+                            (list(seqs),), binary=True).fetchall()
+    except psycopg.Error as exc:
+        raise _error("cannot read journal", url, exc) from exc
+    return [decode(payload) for (payload,) in rows]
 
 
 def _records(conn: psycopg.Connection[tuple[Any, ...]], url: str, after_seq: int = 0,
@@ -285,6 +336,37 @@ def _connect_existing(url: str) -> psycopg.Connection[tuple[Any, ...]]:
         conn.close()
         raise JournalError(f"no journal at {redact(url)} (no events table)")
     return conn
+
+
+class PostgresReader:
+    """A PostgreSQL journal opened only to read it (``oms audit``, ``oms export``, ``oms posttrade``
+    beside a running server): no migration, no writer lock, one connection."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.location = redact(url)
+        self._conn = _connect_existing(url)
+
+    def records(self, after_seq: int = 0) -> Iterator[Record]:
+        return _records(self._conn, self.url, after_seq)
+
+    def events(self, after_seq: int = 0) -> Iterator[Event]:
+        return _events(self._conn, self.url, after_seq)
+
+    def events_at(self, seqs: Sequence[int]) -> list[Event]:
+        return _events_at(self._conn, self.url, seqs)
+
+    def count(self) -> int:
+        """The last seq (the journal has no gaps, so this is its length)."""
+        try:
+            row = self._conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+        except psycopg.Error as exc:
+            raise _error("cannot read journal", self.url, exc) from exc
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._conn.close()
 
 
 def open_readonly_records(url: str) -> Iterator[Record]:

@@ -156,7 +156,7 @@ class OmsMetrics:
         yield GaugeMetricFamily("oms_journal_last_seq", "Seq of the last event decided", value=engine.seq)
         yield GaugeMetricFamily("oms_journal_committed_seq", "Seq of the last durable event", value=runtime.committed_seq)
         yield GaugeMetricFamily("oms_engine_up", "1 while the engine accepts commands",
-                                value=1 if runtime.running and runtime.failure is None else 0)
+                                value=1 if runtime.running and runtime.unavailable is None else 0)
         yield GaugeMetricFamily("oms_engine_queue_depth", "Commands waiting for the engine", value=runtime.queue_depth)
         up = GaugeMetricFamily("oms_venue_up", "1 when the venue gateway is connected", labels=["venue"])
         session = GaugeMetricFamily("oms_venue_session_open", "1 while the venue's trading session is open", labels=["venue"])

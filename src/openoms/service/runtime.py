@@ -10,6 +10,17 @@ the process (reply, venue message, stream update) before its events are on disk.
 
 If the journal fails, memory is ahead of disk: the runtime fails closed. Every waiting and
 later command is answered ENGINE_UNAVAILABLE and the process must restart (replay).
+
+One failure is survived without a restart: a networked journal (PostgreSQL) whose server went
+away (``JournalUnavailable``). Then the runtime is *suspended*: new commands from clients are
+refused ENGINE_UNAVAILABLE (/ready and /health say why), while the writer thread reconnects with
+bounded backoff. The batch whose commit failed is still in memory with its seqs and hashes;
+once connected, the server's tail tells what happened to it: at the batch's start (not written:
+it is written now) or at its end with the hash the batch chains to (written, only the answer
+was lost). Anything else is a fork, and the runtime fails closed. Its callers, and everything
+decided behind it, wait and are answered once durable: nothing acknowledged is lost, nothing is
+written twice, nothing refused takes effect. After ``reconnect_timeout`` seconds it gives up
+and fails closed as before.
 """
 
 from __future__ import annotations
@@ -40,7 +51,8 @@ from ..domain.lifecycle import Pending
 from ..domain.order import Order
 from ..domain.rejects import Reject, RejectCode
 from ..journal.chain import GENESIS, link
-from ..journal.codec import decode
+from ..journal.codec import decode, encode
+from ..journal.errors import JournalError, JournalUnavailable
 from .ports import Journal, RouteRequest, VenueGateway
 from .views import order_view
 
@@ -53,6 +65,8 @@ ENGINE = cmd.Actor("engine", "engine")
 
 
 PARALLEL_VERIFY_FROM = 200_000  # below this, starting a second process costs more than it saves
+RECONNECT_FIRST_S = 0.05  # the first retry after a lost journal connection; doubling up to...
+RECONNECT_MAX_S = 2.0  # ...this between attempts
 
 
 class EngineUnavailable(RuntimeError):
@@ -98,6 +112,7 @@ class EngineRuntime:
         clock: Callable[[], int] = time.time_ns,
         max_batch: int = 2048,
         max_inflight: int = 4,
+        reconnect_timeout: float = 60.0,
     ) -> None:
         self.engine = engine
         self.journal = journal
@@ -112,7 +127,10 @@ class EngineRuntime:
         self.ack_observer: Callable[[float], None] | None = None
         self.commit_observer: Callable[[float, int], None] | None = None
         self.writing_since = 0.0  # perf_counter() when the journal write in progress began; 0.0 when none is
-        self.failure: str | None = None
+        self.failure: str | None = None  # failed closed: nothing more until a restart
+        self.suspended: str | None = None  # the journal's server is gone: refusing commands while reconnecting
+        self.reconnect_timeout = reconnect_timeout
+        self.reconnects = 0  # times the journal came back after a lost connection (metrics, tests)
         self.running = False
         self.committed_seq = engine.seq
         self.stats = {"batches": 0, "events": 0, "commands": 0}
@@ -128,6 +146,11 @@ class EngineRuntime:
         self._idle: asyncio.Event | None = None
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self.reconciling: set[VenueId] = set()  # venues asked for order status, not yet answered
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why commands are refused now (failed closed, or suspended while the journal reconnects)."""
+        return self.failure or self.suspended
 
     # --- start-up --------------------------------------------------------------------------
 
@@ -362,8 +385,8 @@ class EngineRuntime:
 
     async def execute(self, command: cmd.Command) -> Outcome:
         """Queue a command and wait until its events are durable."""
-        if self.failure is not None or not self.running:
-            raise EngineUnavailable(self.failure or "engine is not running")
+        if self.failure is not None or self.suspended is not None or not self.running:
+            raise EngineUnavailable(self.failure or self.suspended or "engine is not running")
         assert self._loop is not None and self._wake is not None
         future: asyncio.Future[Outcome] = self._loop.create_future()
         self._inbox.append((command, future))
@@ -457,8 +480,11 @@ class EngineRuntime:
             if batch is None:
                 return
             started = self.writing_since = time.perf_counter()
+            before = self.journal.head()
             try:
                 self.journal.append(batch.events)
+            except JournalUnavailable as exc:
+                batch.error = self._write_after_reconnect(batch, before, exc)
             except BaseException as exc:  # noqa: BLE001 - any failure must fail the engine closed
                 batch.error = exc
             self.writing_since = 0.0
@@ -467,6 +493,63 @@ class EngineRuntime:
                 self._loop.call_soon_threadsafe(self._committed, batch)
             except RuntimeError:  # the loop is closed: the process is going away
                 return
+
+    def _write_after_reconnect(self, batch: _Batch, before: tuple[int, bytes], lost: JournalUnavailable) -> BaseException | None:
+        """Writer thread, after the journal's server went away during ``batch``'s commit: suspend,
+        reconnect with backoff, settle the batch by the server's tail, resume. Returns None once the
+        batch is durable, or the error that fails the engine closed."""
+        assert self._loop is not None
+        reconnect = getattr(self.journal, "reconnect", None)
+        if reconnect is None or self.reconnect_timeout <= 0 or self.failure is not None:
+            return lost
+        self._loop.call_soon_threadsafe(self._suspend, f"journal unavailable, reconnecting: {lost}")
+        first, last_seq = before[0] + 1, before[0] + len(batch.events)
+        deadline = time.monotonic() + self.reconnect_timeout
+        delay, problem = RECONNECT_FIRST_S, lost
+        while self.running and self.failure is None:
+            try:
+                tail = reconnect()
+                # How much of the batch the server has: none (the usual case), all of it (only the
+                # answer was lost), or, with a commit per event (durability "event"), a prefix.
+                landed = tail[0] - before[0]
+                if not 0 <= landed <= len(batch.events) or tail[1] != self._chained(before[1], batch.events[:landed]):
+                    # someone else wrote, or acknowledged rows are gone: never guess, stop
+                    return JournalError(f"journal tail after reconnecting is seq {tail[0]}, which is not seq {before[0]} "
+                                        f"to {last_seq} with the hashes this batch chains to: refusing to continue")
+                if landed:
+                    log.warning("journal seq %d-%d was committed before the connection dropped", first, tail[0])
+                if landed < len(batch.events):
+                    self.journal.append(batch.events[landed:])
+                self.reconnects += 1
+                self._loop.call_soon_threadsafe(self._resume)
+                return None
+            except JournalUnavailable as exc:
+                problem = exc
+            except BaseException as exc:  # noqa: BLE001 - anything but the server's absence fails closed
+                return exc
+            if time.monotonic() + delay > deadline:
+                return JournalError(f"journal not back within {self.reconnect_timeout:g}s: {problem}")
+            time.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+        return lost
+
+    @staticmethod
+    def _chained(previous: bytes, events: Sequence[ev.Event]) -> bytes:
+        """The hash the journal's chain reaches after ``events`` appended to ``previous``."""
+        digest = previous
+        for event in events:
+            digest = link(digest, encode(event))
+        return digest
+
+    def _suspend(self, reason: str) -> None:
+        if self.failure is None and self.suspended is None:
+            self.suspended = reason
+            log.error("engine stopped accepting commands until the journal is back: %s", reason)
+
+    def _resume(self) -> None:
+        if self.suspended is not None:
+            self.suspended = None
+            log.warning("journal reconnected after a lost connection; accepting commands again")
 
     def _committed(self, batch: _Batch) -> None:
         assert self._room is not None and self._idle is not None
@@ -504,6 +587,7 @@ class EngineRuntime:
                 reply(outcome)
 
     def _fail(self, reason: str) -> None:
+        self.suspended = None
         if self.failure is None:
             self.failure = reason
             log.critical("engine stopped accepting commands: %s", reason)

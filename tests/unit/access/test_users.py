@@ -1,34 +1,53 @@
-"""The user store: what is kept (hashes, never secrets), who may sign in, and the policy table."""
+"""The user store, on SQLite (users.sqlite) and on PostgreSQL (the journal's database): what is
+kept (hashes, never secrets), who may sign in, changes seen by other connections (other gateway
+processes), and the policy table."""
 
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
+import psycopg
 import pytest
 
 from openoms.access.policy import PERMISSIONS, Action, Principal, Role, engine_roles
-from openoms.access.users import UserError, UserStore
+from openoms.access.users import UserError, UserStore, UserStoreUnavailable
+from stores import Store
 
 
 @pytest.fixture
-def users(tmp_path: Path) -> UserStore:
-    return UserStore(tmp_path / "users.sqlite")
+def users(store: Store) -> UserStore:
+    return store.users()
 
 
-def raw(store: UserStore) -> bytes:
-    store.close()
-    return b"".join(p.read_bytes() for p in store.path.parent.glob("users.sqlite*"))
+TABLES = ("users", "api_keys", "sessions", "user_changes", "access_denials")
 
 
-def test_passwords_and_keys_are_stored_only_as_hashes(users: UserStore) -> None:
+def raw(store: Store, users: UserStore) -> bytes:
+    """Everything the store keeps: the SQLite files' bytes, or every row of every user table."""
+    users.close()
+    if not store.url:
+        return b"".join(p.read_bytes() for p in store.data_dir.glob("users.sqlite*"))
+    with psycopg.connect(store.url) as conn:
+        return "".join(repr(conn.execute(f"SELECT * FROM {table}").fetchall()) for table in TABLES).encode()
+
+
+def stored_password_hash(store: Store) -> str:
+    if store.url:
+        with psycopg.connect(store.url) as conn:
+            row = conn.execute("SELECT password_hash FROM users").fetchone()
+    else:
+        with sqlite3.connect(store.data_dir / "users.sqlite") as db:
+            row = db.execute("SELECT password_hash FROM users").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_passwords_and_keys_are_stored_only_as_hashes(store: Store, users: UserStore) -> None:
     users.create_admin("root", "a very secret passphrase")
     key = users.issue_api_key("root", "backoffice", actor="test")
     token, _ = users.login("root", "a very secret passphrase") or ("", 0)
-    with sqlite3.connect(users.path) as db:
-        (stored,) = db.execute("SELECT password_hash FROM users").fetchone()
-    assert stored.startswith("$argon2id$")
-    contents = raw(users)
+    assert stored_password_hash(store).startswith("$argon2id$")
+    contents = raw(store, users)
     for secret in ("a very secret passphrase", key.split("_", 2)[2], token):
         assert secret.encode() not in contents
 
@@ -109,3 +128,30 @@ def test_every_action_has_roles_and_the_administrator_holds_them_all() -> None:
     reader = Principal("r", frozenset({Role.READ_ONLY}), frozenset({"ACC-EQ-1"}))
     assert [a for a in Action if reader.may(a)] == [Action.READ]
     assert reader.visible() == {"ACC-EQ-1"} and not reader.trades("ACC-EQ-1")
+
+
+def test_a_change_made_by_another_process_is_seen_at_once(store: Store, users: UserStore) -> None:
+    """Each gateway caches authenticated callers by ``version()``: a revocation made through another
+    connection (`oms users`, another gateway) must move it."""
+    users.create("algo", ["trader"], ["ACC-EQ-1"])
+    key = users.issue_api_key("algo", "box", actor="test")
+    before = users.version()
+    other = store.users()
+    other.revoke_api_key(key.split("_")[1], actor="other gateway")
+    assert users.version() != before
+    assert users.authenticate(key) is None
+    users.record_denial("algo", "trade", "ACC-EQ-2")  # a refusal logged is not a change of who may do what
+    after = users.version()
+    assert users.version() == after and users.denials()[0]["target"] == "ACC-EQ-2"
+    other.close()
+
+
+def test_the_postgresql_store_survives_its_connection_being_cut(pg_url: str) -> None:
+    users = UserStore(pg_url)
+    users.create("carol", ["trader"], ["ACC-EQ-1"], password="carol password 1")
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE application_name = 'openoms-users' AND pid <> pg_backend_pid()")
+    with pytest.raises(UserStoreUnavailable):  # the request that found it cut is refused (503), not crashed
+        users.get("carol")
+    assert users.login("carol", "carol password 1") is not None  # the next one connects again
