@@ -33,6 +33,7 @@ from .domain.ids import RouteId, Symbol, VenueId
 from .fix.store import SessionStore
 from .journal.sqlite import SqliteJournal
 from .marketdata.consolidated import ConsolidatedBook
+from .marketdata.fix_feed import FixMarketDataFeed
 from .marketdata.replay import ReplayError, read_quotes, schedule
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
@@ -105,6 +106,7 @@ class OMS:
     fix: FixGateway | None = None
     fix_venues: list[FixVenue] = field(default_factory=list)  # [[fix.venues]], connected from start()
     fix_store: SessionStore | None = None
+    md_feeds: list[FixMarketDataFeed] = field(default_factory=list)  # [[fix.market_data]], connected from start()
     posttrade: PostTradeBook | None = None  # trades, positions, allocations, settlement (engine extension)
     posttrade_setup: posttrade_file.PostTradeSetup | None = None
 
@@ -172,6 +174,8 @@ class OMS:
             await self.fix.start()
         for venue in self.fix_venues:
             await venue.start()
+        for feed in self.md_feeds:
+            await feed.start()
         self.metrics.fix_sessions = self._fix_sessions
         if self.config.market_data:
             self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
@@ -187,6 +191,7 @@ class OMS:
             sessions += [("drop_copy" if client.settings.drop_copy else "client", client.session)
                          for client in self.fix.clients.values()]
         sessions += [("venue", venue.session) for venue in self.fix_venues]
+        sessions += [("market_data", feed.session) for feed in self.md_feeds]
         return sessions
 
     async def _load_limits(self) -> None:
@@ -259,6 +264,8 @@ class OMS:
             await self.fix.stop()
         for venue in self.fix_venues:
             await venue.stop()
+        for feed in self.md_feeds:
+            await feed.stop()
         await self.runtime.stop()
         if self.fix is not None:
             self.fix.close()
@@ -348,6 +355,10 @@ def attach_audit_index(runtime: EngineRuntime, engine: OrderEngine) -> AuditInde
 
 def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:
     reference = route_to_fix_venues(reference or demo_reference(), config)
+    for feed_settings in config.fix_market_data:  # before anything is opened
+        unknown = [symbol for symbol in feed_settings.symbols if Symbol(symbol) not in reference.instruments]
+        if unknown:
+            raise ConfigError(f"fix market data {feed_settings.source}: unknown instrument(s) {', '.join(unknown)}")
     journal = journal or open_journal(config)
     quotes = MarketDataStore()
     limits = limits_file.load(config.limits_file) if config.limits_file else limits_file.DEMO_LIMITS
@@ -381,6 +392,8 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
         oms.fix_venues.append(venue)
         gateways[venue.venue_id] = venue
     attach_router(oms, rules, specs)
+    for feed_settings in config.fix_market_data:
+        oms.md_feeds.append(FixMarketDataFeed(feed_settings, oms.market_book, oms.session_store()))
     return oms
 
 

@@ -131,11 +131,14 @@ def register(app: FastAPI, oms: OMS) -> None:
         nbbo = oms.market_book.nbbo(symbol, now, max_age)
         if nbbo is None:
             return error_response(404, "NO_MARKET_DATA", f"no venue market data for {symbol!r}", {"symbol": symbol})
+        book = oms.market_book
         venues = {venue: {"bid": q.bid, "bid_size": q.bid_size, "ask": q.ask, "ask_size": q.ask_size, "last": q.last,
-                          "last_size": q.last_size, "volume": q.volume, "at": iso(q.ts), "age_ms": (now - q.ts) // 1_000_000,
-                          "stale": now - q.ts > max_age, "halted": q.halted,
+                          "last_size": q.last_size, "volume": q.volume, "at": iso(q.ts),
+                          "age_ms": book.age(venue, q, now) // 1_000_000,
+                          "stale": book.age(venue, q, now) > max_age or book.stale_reason(symbol, venue) is not None,
+                          "stale_reason": book.stale_reason(symbol, venue), "halted": q.halted,
                           "bids": [list(level) for level in q.bids], "asks": [list(level) for level in q.asks]}
-                  for venue, q in sorted(oms.market_book.venues(symbol).items())}
+                  for venue, q in sorted(book.venues(symbol).items())}
         return json_response({
             "symbol": symbol,
             "nbbo": {"bid": nbbo.bid, "bid_size": nbbo.bid_size, "bid_venues": list(nbbo.bid_venues), "ask": nbbo.ask,
