@@ -378,7 +378,8 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     rules = load_routing_rules(config, reference, known=[SIM, *(v.venue_id for v in config.fix_venues)])
     specs = rules.venues if rules.venues is not None else (DEFAULT_VENUES if config.sim_venues else ())
     for spec in specs:
-        venues[spec.venue_id] = SimulatedVenue(spec.venue_id, reference.instruments, runtime.post, session_id)
+        venues[spec.venue_id] = SimulatedVenue(spec.venue_id, reference.instruments, runtime.post, session_id,
+                                               latency_s=spec.sim_latency_us / 1_000_000)
     market = MarketDataSimulator(reference.instruments, DEMO_START_PRICES, seed=config.seed)
     gateways: dict[str, VenueGateway] = dict(venues)
     runtime.venues = gateways  # type: ignore[assignment]

@@ -59,7 +59,7 @@ def register(app: FastAPI, oms: OMS) -> None:
         }
         if spec is not None:
             view.update(name=spec.name, taker_fee_bps=spec.taker_fee_bps, maker_rebate_bps=spec.maker_rebate_bps,
-                        latency_us=spec.latency_us, round_lot=spec.round_lot, open_utc=spec.open_utc,
+                        latency_us=spec.latency_us, sim_latency_us=spec.sim_latency_us, round_lot=spec.round_lot, open_utc=spec.open_utc,
                         close_utc=spec.close_utc, open_now=spec.is_open(time.time_ns()))
         if router is not None:
             view.update(routed=router.fills.routed.get(venue_id, 0), filled=router.fills.filled.get(venue_id, 0),
