@@ -14,11 +14,13 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from . import __version__
 from .api.fix_acceptor import FixGateway
@@ -52,7 +54,7 @@ from .routing.router import Router
 from .routing.rules import RoutingError, RuleSet
 from .routing.rules import parse as parse_routing
 from .routing.venues import DEFAULT_VENUES, VenueHealth, VenueSpec
-from .service.ports import Journal, VenueGateway
+from .service.ports import Journal, Quote, VenueGateway
 from .service.runtime import EngineRuntime, ReplayReport
 from .venues.fix_venue import FixVenue
 from .venues.simulated.venue import SimulatedVenue
@@ -394,8 +396,30 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
         gateways[venue.venue_id] = venue
     attach_router(oms, rules, specs)
     for feed_settings in config.fix_market_data:
-        oms.md_feeds.append(FixMarketDataFeed(feed_settings, oms.market_book, oms.session_store()))
+        on_quote, on_alive = reference_feed(oms) if feed_settings.reference else (None, None)
+        oms.md_feeds.append(FixMarketDataFeed(feed_settings, oms.market_book, oms.session_store(), on_quote=on_quote,
+                                              on_alive=on_alive))
     return oms
+
+
+def reference_feed(oms: OMS) -> tuple[Callable[[str, Quote], None], Callable[[int, list[Quote]], None]]:
+    """A live feed's quotes as the reference market (risk's prices, the simulated venue of its
+    name): each new quote as it comes, and while the feed is alive its unchanged quotes re-stamped
+    with the time it vouched for them, so risk does not find a quiet instrument's price stale."""
+
+    def on_quote(source: str, quote: Quote) -> None:
+        oms.quotes.update(quote)
+        venue = oms.venues.get(source)
+        if venue is not None:
+            venue.on_quote(quote)
+
+    def on_alive(now: int, quotes: list[Quote]) -> None:
+        for quote in quotes:
+            held = oms.quotes.get(quote.symbol)
+            if held is None or held.ts < now:
+                oms.quotes.update(msgspec.structs.replace(quote, ts=now))
+
+    return on_quote, on_alive
 
 
 def load_routing_rules(config: Config, reference: ReferenceData, known: list[str]) -> RuleSet:

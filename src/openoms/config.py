@@ -74,6 +74,9 @@ class FixMarketDataConfig:
     # 0: two heartbeat intervals. A disconnect makes them stale at once.
     stale_after_ms: int = 0
     reconnect_s: float = 1.0
+    # Also the market pre-trade risk prices orders against and the simulated venue named
+    # ``source`` (if any) matches against, as a replay is; with market_data = false the only one.
+    reference: bool = False
 
     @property
     def stale_after_ns(self) -> int:
@@ -197,6 +200,10 @@ class Config:
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         self._validate_fix()
+        for feed in self.fix_market_data:
+            if feed.reference and self.market_data:
+                raise ConfigError(f"fix market data {feed.source}: reference = true needs market_data = false "
+                                  "(the simulator would overwrite its reference prices)")
         return self
 
     def _validate_fix(self) -> None:
@@ -419,6 +426,7 @@ def _fix_market_data(where: str, items: Any) -> tuple[FixMarketDataConfig, ...]:
             heartbeat_s=_coerce("fix market data heartbeat_s", int, item.get("heartbeat_s", 5)),
             stale_after_ms=_coerce("fix market data stale_after_ms", int, item.get("stale_after_ms", 0)),
             reconnect_s=_coerce("fix market data reconnect_s", float, item.get("reconnect_s", 1.0)),
+            reference=_coerce("fix market data reference", bool, item.get("reference", False)),
         )
         if not feed.source or not 0 < feed.port < 65536 or not 1 <= feed.heartbeat_s <= 3600 or feed.reconnect_s <= 0 \
                 or feed.depth < 1 or feed.stale_after_ms < 0:

@@ -318,3 +318,45 @@ def test_a_feed_naming_an_unknown_instrument_is_refused_at_build(tmp_path: Path)
     feed = FixMarketDataConfig(source="FEED", port=9999, symbols=("AAPL", "NOPE"))
     with pytest.raises(ConfigError, match="fix market data FEED: unknown instrument"):
         build(Config(data_dir=tmp_path, fix_market_data=(feed,)))
+
+
+def test_a_reference_feed_prices_risk_and_the_simulated_venue_trades_on_it(tmp_path: Path) -> None:
+    """`reference = true`, no simulator: the feed is the market. An order accepted after the
+    instrument has been quiet longer than risk's maximum price age (the feed's heartbeats keep
+    the reference fresh) goes to SIM and fills against the provider's offer."""
+    from fastapi.testclient import TestClient
+
+    from openoms.api.rest import create_app
+    from openoms.bootstrap import build
+    from openoms.config import Config, ConfigError
+
+    port = free_port()
+    provider = Provider(port, {"AAPL": ([("190.00", "300")], [("190.05", "200")])}).start()
+    feed = FixMarketDataConfig(source="SIM", port=port, symbols=("AAPL",), heartbeat_s=1, reconnect_s=0.2, reference=True)
+    with pytest.raises(ConfigError, match="reference = true needs market_data = false"):
+        Config(data_dir=tmp_path, fix_market_data=(feed,)).validate()
+    oms = build(Config(data_dir=tmp_path, market_data=False, reference_max_age_ms=800, fix_market_data=(feed,)))
+    try:
+        with TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False) as client:
+            deadline = time.monotonic() + 15
+            while client.get("/api/v1/marketdata/AAPL").status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            market = client.get("/api/v1/marketdata/AAPL").json()
+            assert (market["bid"], market["ask"]) == ("190.00", "190.05"), market
+            time.sleep(1.2)  # quiet for longer than risk's 800 ms: only the feed's liveness keeps the price usable
+            created = client.post("/api/v1/orders", json={"account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy",
+                                                         "quantity": "100", "ord_type": "market"})
+            assert created.status_code == 201, created.text
+            order_id = created.json()["order"]["order_id"]
+            deadline = time.monotonic() + 10
+            while (order := client.get(f"/api/v1/orders/{order_id}").json()["order"])["status"] != "filled" \
+                    and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert (order["status"], order["avg_px"], order["routes"][0]["venue"]) == ("filled", "190.05", "SIM")
+            provider.stop()  # gone: after the maximum age, risk refuses to price new orders on the old quote
+            time.sleep(1.2)
+            refused = client.post("/api/v1/orders", json={"account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy",
+                                                         "quantity": "100", "ord_type": "market"})
+            assert refused.status_code == 422 and "ms old" in refused.text, refused.text
+    finally:
+        provider.stop()

@@ -14,6 +14,10 @@ Staleness, so routing never uses a dead feed's prices silently:
   FIX feed sends only changes; when nothing at all (not even a heartbeat) arrives for
   ``stale_after_ms`` the instruments are marked stale ("silent") until a message arrives;
 - an instrument whose request the provider rejects is marked stale with the provider's reason.
+
+``on_quote`` is told every quote taken into the book, and ``on_alive`` each tick the session
+vouches for the live instruments' quotes (with those quotes), so a reference price store can
+keep them as fresh as the feed is (bootstrap wires both for a feed with ``reference = true``).
 """
 
 from __future__ import annotations
@@ -60,13 +64,15 @@ class SymbolFeed:
 
 class FixMarketDataFeed:
     def __init__(self, settings: FixMarketDataConfig, book: ConsolidatedBook, store: SessionStore,
-                 clock_ns: Callable[[], int] = time.time_ns, on_quote: Callable[[str, Quote], None] | None = None) -> None:
+                 clock_ns: Callable[[], int] = time.time_ns, on_quote: Callable[[str, Quote], None] | None = None,
+                 on_alive: Callable[[int, list[Quote]], None] | None = None) -> None:
         self.settings = settings
         self.source = settings.source
         self.book = book
         self.store = store
         self.clock_ns = clock_ns
         self.on_quote = on_quote
+        self.on_alive = on_alive
         self.session = FixSession(SessionIdentity(settings.sender_comp_id, settings.target_comp_id), store, clock_ns)
         self.session.on_logon = self._subscribe
         self.md_book = FixMarketDataBook(settings.source)
@@ -190,6 +196,9 @@ class FixMarketDataFeed:
                         self._stale(symbol, f"silent: nothing received for {silent_ms} ms")
         else:
             self.book.confirm(self.source, now)
+            if self.on_alive is not None:
+                live = [self.book.venue_quote(symbol, self.source) for symbol, feed in self.symbols.items() if feed.state == "live"]
+                self.on_alive(now, [quote for quote in live if quote is not None])
 
     def _flush(self) -> None:
         self.store.flush()
