@@ -301,11 +301,16 @@ def test_oms_serve_wiring_opens_the_feed_and_shows_its_market(tmp_path: Path) ->
                 time.sleep(0.05)
             view = feed_view()
             assert (view["bid"], view["ask"], view["stale"], view["stale_reason"]) == ("190.00", "190.05", False, None)
+            [status] = client.get("/api/v1/feeds").json()["feeds"]
+            assert (status["source"], status["logged_on"], status["symbols"]["AAPL"]["state"]) == ("FEED", True, "live")
             provider.stop()
             deadline = time.monotonic() + 15
             while not feed_view().get("stale") and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert feed_view()["stale_reason"] == "feed disconnected"
+            [status] = client.get("/api/v1/feeds").json()["feeds"]
+            assert status["logged_on"] is False
+            assert status["symbols"]["AAPL"] == {"state": "stale", "reason": "feed disconnected", "snapshots": 1, "increments": 0}
             assert client.get("/api/v1/marketdata/AAPL/venues").json()["nbbo"]["stale_venues"] == ["FEED"]
     finally:
         provider.stop()

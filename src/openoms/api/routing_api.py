@@ -123,6 +123,11 @@ def register(app: FastAPI, oms: OMS) -> None:
                         "done": r.done} for r in order.routes.values()],
         })
 
+    @app.get("/api/v1/feeds", tags=["market data"],
+             summary="Live FIX market-data feeds: session, and per instrument live, subscribed, stale or rejected, and why")
+    async def market_data_feeds() -> Response:
+        return json_response({"feeds": [feed.status() for feed in oms.md_feeds]})
+
     @app.get("/api/v1/marketdata/{symbol}/venues", tags=["market data"],
              summary="Each venue's top of book and depth, and the consolidated NBBO (stale venues left out)")
     async def venue_market_data(symbol: str) -> Response:
