@@ -14,11 +14,13 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from . import __version__
 from .api.fix_acceptor import FixGateway
@@ -33,6 +35,7 @@ from .domain.ids import RouteId, Symbol, VenueId
 from .fix.store import SessionStore
 from .journal.sqlite import SqliteJournal
 from .marketdata.consolidated import ConsolidatedBook
+from .marketdata.fix_feed import FixMarketDataFeed
 from .marketdata.replay import ReplayError, read_quotes, schedule
 from .marketdata.simulator import MarketDataSimulator
 from .marketdata.store import MarketDataStore
@@ -51,7 +54,7 @@ from .routing.router import Router
 from .routing.rules import RoutingError, RuleSet
 from .routing.rules import parse as parse_routing
 from .routing.venues import DEFAULT_VENUES, VenueHealth, VenueSpec
-from .service.ports import Journal, VenueGateway
+from .service.ports import Journal, Quote, VenueGateway
 from .service.runtime import EngineRuntime, ReplayReport
 from .staging.desk import StagingDesk
 from .venues.fix_venue import FixVenue
@@ -106,6 +109,7 @@ class OMS:
     fix: FixGateway | None = None
     fix_venues: list[FixVenue] = field(default_factory=list)  # [[fix.venues]], connected from start()
     fix_store: SessionStore | None = None
+    md_feeds: list[FixMarketDataFeed] = field(default_factory=list)  # [[fix.market_data]], connected from start()
     posttrade: PostTradeBook | None = None  # trades, positions, allocations, settlement (engine extension)
     posttrade_setup: posttrade_file.PostTradeSetup | None = None
     staging: StagingDesk | None = None  # orders staged by portfolio managers for traders (engine extension)
@@ -174,6 +178,8 @@ class OMS:
             await self.fix.start()
         for venue in self.fix_venues:
             await venue.start()
+        for feed in self.md_feeds:
+            await feed.start()
         self.metrics.fix_sessions = self._fix_sessions
         if self.config.market_data:
             self._tasks.append(asyncio.create_task(self._market_data_loop(), name="market-data"))
@@ -189,6 +195,7 @@ class OMS:
             sessions += [("drop_copy" if client.settings.drop_copy else "client", client.session)
                          for client in self.fix.clients.values()]
         sessions += [("venue", venue.session) for venue in self.fix_venues]
+        sessions += [("market_data", feed.session) for feed in self.md_feeds]
         return sessions
 
     async def _load_limits(self) -> None:
@@ -261,6 +268,8 @@ class OMS:
             await self.fix.stop()
         for venue in self.fix_venues:
             await venue.stop()
+        for feed in self.md_feeds:
+            await feed.stop()
         await self.runtime.stop()
         if self.fix is not None:
             self.fix.close()
@@ -350,6 +359,10 @@ def attach_audit_index(runtime: EngineRuntime, engine: OrderEngine) -> AuditInde
 
 def build(config: Config, journal: Journal | None = None, reference: ReferenceData | None = None) -> OMS:
     reference = route_to_fix_venues(reference or demo_reference(), config)
+    for feed_settings in config.fix_market_data:  # before anything is opened
+        unknown = [symbol for symbol in feed_settings.symbols if Symbol(symbol) not in reference.instruments]
+        if unknown:
+            raise ConfigError(f"fix market data {feed_settings.source}: unknown instrument(s) {', '.join(unknown)}")
     journal = journal or open_journal(config)
     quotes = MarketDataStore()
     limits = limits_file.load(config.limits_file) if config.limits_file else limits_file.DEMO_LIMITS
@@ -372,7 +385,8 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
     rules = load_routing_rules(config, reference, known=[SIM, *(v.venue_id for v in config.fix_venues)])
     specs = rules.venues if rules.venues is not None else (DEFAULT_VENUES if config.sim_venues else ())
     for spec in specs:
-        venues[spec.venue_id] = SimulatedVenue(spec.venue_id, reference.instruments, runtime.post, session_id)
+        venues[spec.venue_id] = SimulatedVenue(spec.venue_id, reference.instruments, runtime.post, session_id,
+                                               latency_s=spec.sim_latency_us / 1_000_000)
     market = MarketDataSimulator(reference.instruments, DEMO_START_PRICES, seed=config.seed)
     gateways: dict[str, VenueGateway] = dict(venues)
     runtime.venues = gateways  # type: ignore[assignment]
@@ -387,7 +401,31 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
         oms.fix_venues.append(venue)
         gateways[venue.venue_id] = venue
     attach_router(oms, rules, specs)
+    for feed_settings in config.fix_market_data:
+        on_quote, on_alive = reference_feed(oms) if feed_settings.reference else (None, None)
+        oms.md_feeds.append(FixMarketDataFeed(feed_settings, oms.market_book, oms.session_store(), on_quote=on_quote,
+                                              on_alive=on_alive))
     return oms
+
+
+def reference_feed(oms: OMS) -> tuple[Callable[[str, Quote], None], Callable[[int, list[Quote]], None]]:
+    """A live feed's quotes as the reference market (risk's prices, the simulated venue of its
+    name): each new quote as it comes, and while the feed is alive its unchanged quotes re-stamped
+    with the time it vouched for them, so risk does not find a quiet instrument's price stale."""
+
+    def on_quote(source: str, quote: Quote) -> None:
+        oms.quotes.update(quote)
+        venue = oms.venues.get(source)
+        if venue is not None:
+            venue.on_quote(quote)
+
+    def on_alive(now: int, quotes: list[Quote]) -> None:
+        for quote in quotes:
+            held = oms.quotes.get(quote.symbol)
+            if held is None or held.ts < now:
+                oms.quotes.update(msgspec.structs.replace(quote, ts=now))
+
+    return on_quote, on_alive
 
 
 def load_routing_rules(config: Config, reference: ReferenceData, known: list[str]) -> RuleSet:

@@ -7,6 +7,7 @@ config file (``--config`` or ``OMS_CONFIG``), then the defaults below.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -53,6 +54,33 @@ class FixVenueConfig:
     reset_on_logon: bool = True  # ResetSeqNumFlag on every Logon (day sessions); false: sequence numbers persist
     cancel_on_disconnect: bool = False  # the venue cancels our orders when the session drops: book them canceled
     reconnect_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class FixMarketDataConfig:
+    """A FIX 4.4 market-data provider: OpenOMS connects as initiator, sends one MarketDataRequest
+    (35=V, snapshot plus updates) per instrument, and holds what it publishes (35=W/35=X) in the
+    consolidated book as ``source``'s quotes."""
+
+    source: str  # the venue (or feed) name its quotes carry in the consolidated book
+    port: int
+    symbols: tuple[str, ...]
+    host: str = "127.0.0.1"
+    sender_comp_id: str = "OPENOMS-MD"  # ours
+    target_comp_id: str = "MDP"  # the provider's
+    depth: int = 5  # MarketDepth(264): price levels per side
+    heartbeat_s: int = 5
+    # No message at all (not even a heartbeat) for this long and the source's quotes are stale;
+    # 0: two heartbeat intervals. A disconnect makes them stale at once.
+    stale_after_ms: int = 0
+    reconnect_s: float = 1.0
+    # Also the market pre-trade risk prices orders against and the simulated venue named
+    # ``source`` (if any) matches against, as a replay is; with market_data = false the only one.
+    reference: bool = False
+
+    @property
+    def stale_after_ns(self) -> int:
+        return (self.stale_after_ms or 2 * self.heartbeat_s * 1000) * 1_000_000
 
 
 DEMO_FIX_SESSION = FixSessionConfig("DEMO-CLIENT", "OPENOMS", ("ACC-EQ-1",), "demo")
@@ -144,6 +172,9 @@ class Config:
     fix_port: int = 9878
     fix_sessions: tuple[FixSessionConfig, ...] = (DEMO_FIX_SESSION,)
     fix_venues: tuple[FixVenueConfig, ...] = ()  # [[fix.venues]]: external venues reached over FIX
+    # [[fix.market_data]] (or OMS_FIX_MARKET_DATA, a JSON list of the same tables): FIX 4.4
+    # market-data providers whose quotes go into the consolidated book.
+    fix_market_data: tuple[FixMarketDataConfig, ...] = ()
 
     @property
     def journal_path(self) -> Path:
@@ -187,6 +218,10 @@ class Config:
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         self._validate_fix()
+        for feed in self.fix_market_data:
+            if feed.reference and self.market_data:
+                raise ConfigError(f"fix market data {feed.source}: reference = true needs market_data = false "
+                                  "(the simulator would overwrite its reference prices)")
         return self
 
     def _validate_fix(self) -> None:
@@ -270,6 +305,11 @@ def load(
     for name, kind in kinds.items():
         if name in ("fix_sessions", "fix_venues"):
             continue  # only from the config file
+        if name == "fix_market_data":
+            env_feeds = environ.get("OMS_FIX_MARKET_DATA")
+            if env_feeds is not None:
+                values[name] = _fix_market_data_env(env_feeds)
+            continue
         env_value = environ.get(f"OMS_{name.upper()}")
         if env_value is not None:
             values[name] = _coerce(f"OMS_{name.upper()}", kind, env_value)
@@ -291,7 +331,7 @@ def _fix_section(path: Path, section: Any) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: [fix] must be a table")
     values: dict[str, Any] = {}
     for key, value in section.items():
-        if key in ("sessions", "venues"):
+        if key in ("sessions", "venues", "market_data"):
             continue
         if key not in _FIX_KEYS:
             raise ConfigError(f"config file {path}: unknown setting fix.{key}")
@@ -325,6 +365,9 @@ def _fix_section(path: Path, section: Any) -> dict[str, Any]:
     venues = section.get("venues")
     if venues is not None:
         values["fix_venues"] = tuple(_fix_venue(path, item) for item in (venues if isinstance(venues, list) else [venues]))
+    feeds = section.get("market_data")
+    if feeds is not None:
+        values["fix_market_data"] = _fix_market_data(f"config file {path}", feeds)
     return values
 
 
@@ -358,3 +401,56 @@ def _fix_venue(path: Path, item: Any) -> FixVenueConfig:
     if not 0 < venue.port < 65536 or not 1 <= venue.heartbeat_s <= 3600 or venue.reconnect_s <= 0:
         raise ConfigError(f"config file {path}: fix venue {venue.venue_id}: port 1-65535, heartbeat_s 1-3600, reconnect_s > 0")
     return venue
+
+
+_FIX_MD_KEYS = {f.name for f in fields(FixMarketDataConfig)}
+
+
+def _fix_market_data_env(text: str) -> tuple[FixMarketDataConfig, ...]:
+    """OMS_FIX_MARKET_DATA: a JSON list of the tables [[fix.market_data]] takes (empty: none)."""
+    if not text.strip():
+        return ()
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"OMS_FIX_MARKET_DATA: not JSON ({exc})") from None
+    return _fix_market_data("OMS_FIX_MARKET_DATA", items)
+
+
+def _fix_market_data(where: str, items: Any) -> tuple[FixMarketDataConfig, ...]:
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ConfigError(f"{where}: fix.market_data must be an array of tables ([[fix.market_data]])")
+    parsed: list[FixMarketDataConfig] = []
+    for item in items:
+        unknown = set(item) - _FIX_MD_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown fix market data setting(s) {sorted(unknown)}")
+        for required in ("source", "port", "symbols"):
+            if required not in item:
+                raise ConfigError(f"{where}: a fix market data feed needs {required}")
+        symbols = item["symbols"]
+        if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) and s for s in symbols):
+            raise ConfigError(f"{where}: fix market data symbols must be a non-empty list of instrument symbols")
+        feed = FixMarketDataConfig(
+            source=str(item["source"]),
+            port=_coerce("fix market data port", int, item["port"]),
+            symbols=tuple(symbols),
+            host=str(item.get("host", "127.0.0.1")),
+            sender_comp_id=str(item.get("sender_comp_id", "OPENOMS-MD")),
+            target_comp_id=str(item.get("target_comp_id", "MDP")),
+            depth=_coerce("fix market data depth", int, item.get("depth", 5)),
+            heartbeat_s=_coerce("fix market data heartbeat_s", int, item.get("heartbeat_s", 5)),
+            stale_after_ms=_coerce("fix market data stale_after_ms", int, item.get("stale_after_ms", 0)),
+            reconnect_s=_coerce("fix market data reconnect_s", float, item.get("reconnect_s", 1.0)),
+            reference=_coerce("fix market data reference", bool, item.get("reference", False)),
+        )
+        if not feed.source or not 0 < feed.port < 65536 or not 1 <= feed.heartbeat_s <= 3600 or feed.reconnect_s <= 0 \
+                or feed.depth < 1 or feed.stale_after_ms < 0:
+            raise ConfigError(f"{where}: fix market data {feed.source or '(no source)'}: source non-empty, port 1-65535, "
+                              "depth >= 1, heartbeat_s 1-3600, stale_after_ms >= 0, reconnect_s > 0")
+        if any(other.source == feed.source for other in parsed):
+            raise ConfigError(f"{where}: fix market data source {feed.source!r} is configured twice")
+        parsed.append(feed)
+    return tuple(parsed)

@@ -45,7 +45,8 @@ def order(account: str = "ACC-EQ-1", price: str = "200.00", **fields: Any) -> di
 
 # One representative request per action: (method, path, body).
 REQUESTS: dict[str, list[tuple[str, str, Any]]] = {
-    "read": [("GET", "/api/v1/orders", None), ("GET", "/api/v1/positions", None), ("GET", "/api/v1/risk/usage", None)],
+    "read": [("GET", "/api/v1/orders", None), ("GET", "/api/v1/positions", None), ("GET", "/api/v1/risk/usage", None),
+             ("GET", "/api/v1/feeds", None)],
     "trade": [("POST", "/api/v1/orders", order()), ("POST", "/api/v1/staged/NO-SUCH/pick-up", None)],
     "what_if": [("POST", "/api/v1/risk/what-if", order())],
     "adjust_trades": [("POST", "/api/v1/executions/NO-SUCH-EXEC/bust", None)],

@@ -185,3 +185,22 @@ def test_replay_file_when_configured_then_recorded_venue_quotes_drive_nbbo_and_v
         assert client.get("/api/v1/venues").json()  # the venues took the quotes (they match against them)
     with pytest.raises(ConfigError, match=r"replay_file .* not found"):
         load_config(environ={}, overrides={"replay_file": str(tmp_path / "missing.csv")})
+
+
+def test_replay_file_when_parquet_then_its_quotes_drive_the_nbbo(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    now = time.time_ns()
+    price = pa.decimal128(12, 2)
+    path = tmp_path / "quotes.parquet"
+    pq.write_table(pa.table({
+        "ts": pa.array([now, now + 1000], pa.int64()), "symbol": ["AAPL", "AAPL"], "venue": ["SIM-A", "SIM-B"],
+        "bid": pa.array([Decimal("100.00"), Decimal("100.01")], price), "bid_size": pa.array([100, 300], pa.int64()),
+        "ask": pa.array([Decimal("100.04"), Decimal("100.03")], price), "ask_size": pa.array([200, 100], pa.int64()),
+    }), path)
+    with serve(tmp_path, market_data=False, replay_file=path, replay_speed=0) as client:
+        data = wait_for(lambda: (r := client.get("/api/v1/marketdata/AAPL/venues")).status_code == 200
+                        and len(r.json()["venues"]) == 2 and r.json())
+        assert data, client.get("/api/v1/marketdata/AAPL/venues").text
+        assert (data["nbbo"]["bid"], data["nbbo"]["ask"], data["nbbo"]["ask_venues"]) == ("100.01", "100.03", ["SIM-B"])

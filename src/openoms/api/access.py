@@ -96,6 +96,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | object] = {
     ("PUT", "/api/v1/routing/rules"): Action.ROUTING,
     ("GET", "/api/v1/orders/{order_id}/routing"): Action.READ,
     ("GET", "/api/v1/marketdata/{symbol}/venues"): Action.READ,
+    ("GET", "/api/v1/feeds"): Action.READ,
     ("POST", "/api/v1/algos"): Action.TRADE,
     ("GET", "/api/v1/algos"): Action.READ,
     ("GET", "/api/v1/algos/{algo_id}"): Action.READ,

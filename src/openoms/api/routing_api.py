@@ -59,7 +59,7 @@ def register(app: FastAPI, oms: OMS) -> None:
         }
         if spec is not None:
             view.update(name=spec.name, taker_fee_bps=spec.taker_fee_bps, maker_rebate_bps=spec.maker_rebate_bps,
-                        latency_us=spec.latency_us, round_lot=spec.round_lot, open_utc=spec.open_utc,
+                        latency_us=spec.latency_us, sim_latency_us=spec.sim_latency_us, round_lot=spec.round_lot, open_utc=spec.open_utc,
                         close_utc=spec.close_utc, open_now=spec.is_open(time.time_ns()))
         if router is not None:
             view.update(routed=router.fills.routed.get(venue_id, 0), filled=router.fills.filled.get(venue_id, 0),
@@ -123,6 +123,11 @@ def register(app: FastAPI, oms: OMS) -> None:
                         "done": r.done} for r in order.routes.values()],
         })
 
+    @app.get("/api/v1/feeds", tags=["market data"],
+             summary="Live FIX market-data feeds: session, and per instrument live, subscribed, stale or rejected, and why")
+    async def market_data_feeds() -> Response:
+        return json_response({"feeds": [feed.status() for feed in oms.md_feeds]})
+
     @app.get("/api/v1/marketdata/{symbol}/venues", tags=["market data"],
              summary="Each venue's top of book and depth, and the consolidated NBBO (stale venues left out)")
     async def venue_market_data(symbol: str) -> Response:
@@ -131,11 +136,14 @@ def register(app: FastAPI, oms: OMS) -> None:
         nbbo = oms.market_book.nbbo(symbol, now, max_age)
         if nbbo is None:
             return error_response(404, "NO_MARKET_DATA", f"no venue market data for {symbol!r}", {"symbol": symbol})
+        book = oms.market_book
         venues = {venue: {"bid": q.bid, "bid_size": q.bid_size, "ask": q.ask, "ask_size": q.ask_size, "last": q.last,
-                          "last_size": q.last_size, "volume": q.volume, "at": iso(q.ts), "age_ms": (now - q.ts) // 1_000_000,
-                          "stale": now - q.ts > max_age, "halted": q.halted,
+                          "last_size": q.last_size, "volume": q.volume, "at": iso(q.ts),
+                          "age_ms": book.age(venue, q, now) // 1_000_000,
+                          "stale": book.age(venue, q, now) > max_age or book.stale_reason(symbol, venue) is not None,
+                          "stale_reason": book.stale_reason(symbol, venue), "halted": q.halted,
                           "bids": [list(level) for level in q.bids], "asks": [list(level) for level in q.asks]}
-                  for venue, q in sorted(oms.market_book.venues(symbol).items())}
+                  for venue, q in sorted(book.venues(symbol).items())}
         return json_response({
             "symbol": symbol,
             "nbbo": {"bid": nbbo.bid, "bid_size": nbbo.bid_size, "bid_venues": list(nbbo.bid_venues), "ask": nbbo.ask,

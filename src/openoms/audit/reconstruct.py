@@ -80,8 +80,29 @@ def _market(event: ev.Event, symbol: str, price_at: PriceAt | None, own: PriceSe
             "time": iso_us(seen.ts)}
 
 
+def routing_history(order: Order, events: Sequence[ev.Event]) -> dict[str, Any]:
+    """Each routing decision (the rule or strategy that chose, the allocation, why) and each
+    route that ended unfilled. An order routed by the plain default has no decision in the
+    journal (its route is the decision): it is shown as such, marked ``implied``."""
+    decisions: list[dict[str, Any]] = [
+        {"seq": e.seq, "time": iso_us(e.ts), "rule": e.rule, "strategy": e.strategy,
+         "allocations": [{"venue": venue, "quantity": str(quantity)} for venue, quantity in e.allocations],
+         "notes": list(e.notes)}
+        for e in events if type(e) is ev.RoutingDecided]  # type: ignore[attr-defined]
+    first = next(iter(order.routes.values()), None)
+    if not decisions and first is not None:
+        decisions.append({"seq": None, "time": None, "rule": "default", "strategy": "rule",
+                          "allocations": [{"venue": first.venue, "quantity": str(first.quantity)}],
+                          "notes": ["no routing rule applies: the instrument's first venue"], "implied": True})
+    ended = [{"seq": e.seq, "time": iso_us(e.ts), "route_id": e.route_id, "venue": order.routes[e.route_id].venue,  # type: ignore[attr-defined]
+              "unfilled": str(order.routes[e.route_id].quantity - order.routes[e.route_id].cum_qty),  # type: ignore[attr-defined]
+              "reason": e.reason}  # type: ignore[attr-defined]
+             for e in events if type(e) is ev.RouteEnded]
+    return {"decisions": decisions, "ended": ended}
+
+
 def order_history(events: Sequence[ev.Event], price_at: PriceAt | None = None) -> dict[str, Any]:
-    """The order as it ends up, its routes and fills, and one entry per event.
+    """The order as it ends up, its routes and fills, its routing decisions, and one entry per event.
 
     ``events`` are the order's journal events in seq order (``Order.seqs`` read back with
     ``Journal.events_at``), starting with its ``OrderAccepted``. ``price_at`` looks up the last
@@ -118,7 +139,7 @@ def order_history(events: Sequence[ev.Event], price_at: PriceAt | None = None) -
          "liquidity": e.liquidity.value, "busted": e.busted, "time": iso_us(e.ts), "seq": e.seq}
         for e in order.executions.values()
     ]
-    return {"order": view, "events": entries}
+    return {"order": view, "routing": routing_history(order, events), "events": entries}
 
 
 def _own_price(event: ev.Event, accepted: ev.OrderAccepted) -> tuple[Decimal, str] | None:

@@ -671,10 +671,10 @@ class OrderEngine:
         if reason is None and self.kill_switches and quantity > order.quantity:
             reason = self._kill_switch_refusal(order.account, TraderId(command.actor.user), order.symbol, order.side,
                                                quantity, order.order_id)
-        if reason is None and len(order.routes) > 1:
-            reason = Reject(RejectCode.NOT_PERMITTED, f"order {order.order_id} was split across venues "
-                            f"({len(order.routes)} routes): cancel it and enter a new order instead of replacing it",
-                            {"order_id": order.order_id, "routes": str(len(order.routes))})
+        if reason is None and len(order.routes) > 1 and quantity <= order.cum_qty:
+            reason = Reject(RejectCode.INVALID_QUANTITY, f"order {order.order_id} is split across venues: its new quantity "
+                            f"{quantity} must stay above the {order.cum_qty} already filled (cancel it instead)",
+                            {"order_id": order.order_id, "cum_qty": str(order.cum_qty)})
         if reason is None and self.gate is not None:
             route = order.open_route()
             facts = self._replace_facts(order, quantity, price, stop_price, route.venue if route else None,
@@ -687,6 +687,9 @@ class OrderEngine:
                                 {"rule": "self_trade_prevention", "value": ", ".join(verdict.cancel_first)})
         if reason is not None:
             self._reject("ReplaceOrder", reason, order.order_id, command.cl_ord_id, order.account)
+            return
+        if len(order.routes) > 1:
+            self._replace_split(order, command.cl_ord_id, quantity, price, stop_price)
             return
         route = order.open_route()
         self._emit(
@@ -704,6 +707,101 @@ class OrderEngine:
                     cl_ord_id=command.cl_ord_id, quantity=quantity, price=price, stop_price=stop_price,
                 )
             )
+
+    # --- replace of an order split across venues ---------------------------------------------
+    #
+    # The child routes are never amended one by one (that would be one venue answer per child to
+    # reconcile, and amends lose queue priority at most venues anyway). Instead:
+    # - a quantity-down replace at the same prices cancels whole children, largest unfilled
+    #   first, until what the others still work fits the new leaves: the fewest cancels, and the
+    #   smaller children keep their place in the queue; what a cancel takes beyond the reduction
+    #   is routed again once the cancels are done;
+    # - a price change or a quantity-up cancels every unfilled child and routes the new leaves
+    #   through the router again (the SOR re-prices them on the market of the moment).
+    # The client's order is PendingReplace until the canceled children are done (canceled, or
+    # filled first); then it is Replaced with the new terms and its uncovered leaves routed. If
+    # fills that crossed the replace leave it filled at or above the new quantity, or the
+    # children still working above the new leaves, the replace is rejected as too late and the
+    # order goes on at its old terms (what the cancels took is routed again).
+
+    def _replace_split(self, order: Order, cl_ord_id: ClientOrderId, quantity: Decimal, price: Decimal | None,
+                       stop_price: Decimal | None) -> None:
+        open_routes = [r for r in order.routes.values() if not r.done and r.quantity > r.cum_qty]
+        if price != order.price or stop_price != order.stop_price or quantity > order.quantity:
+            cancels = [r.route_id for r in open_routes]
+        else:
+            cancels = []
+            keep = sum((r.quantity - r.cum_qty for r in open_routes), ZERO)
+            allowed = quantity - order.cum_qty
+            # Largest unfilled first; the later route first on a tie (it has the least queue time).
+            for route in sorted(open_routes, key=lambda r: (r.quantity - r.cum_qty, len(r.route_id), r.route_id), reverse=True):
+                if keep <= allowed:
+                    break
+                cancels.append(route.route_id)
+                keep -= route.quantity - route.cum_qty
+        self._emit(ev.ReplaceRequested(
+            seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id, cl_ord_id=cl_ord_id, route_id=None,
+            quantity=quantity, price=price, stop_price=stop_price,
+            market_price=self.gate.market_price(order.symbol) if self.gate is not None else None, cancel_routes=tuple(cancels)))
+        self._settle_split_replace(order)
+
+    def _split_replace_route(self, order: Order, route_id: RouteId) -> bool:
+        """Whether ``route_id`` is a child route canceled for the order's pending replace."""
+        return order.pending is Pending.REPLACE and route_id in order.replace_cancels
+
+    def _settle_split_replace(self, order: Order, refused: str = "") -> None:
+        """Complete a split order's pending replace once every child canceled for it is done."""
+        if order.pending is not Pending.REPLACE or len(order.routes) <= 1 or order.pending_replace is None:
+            return
+        if not refused and any(not order.routes[r].done for r in order.replace_cancels):
+            return  # still waiting for a venue
+        cl_ord_id = order.pending_cl_ord_id
+        assert cl_ord_id is not None
+        quantity, price, stop_price = order.pending_replace
+        working = sum((r.quantity - r.cum_qty for r in order.routes.values() if not r.done), ZERO)
+        why = refused
+        if not why and order.working in TERMINAL:
+            why = f"too late: the order is {order.working.value}"
+        elif not why and order.cum_qty >= quantity:
+            why = f"too late: {order.cum_qty} filled while the replace was on its way, not below the new quantity {quantity}"
+        elif not why and working > quantity - order.cum_qty:
+            why = (f"too late: fills crossed the replace and the venues still work {working}, "
+                   f"above the {quantity - order.cum_qty} the new quantity leaves")
+        if why:
+            self._emit(ev.ReplaceRejected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                          cl_ord_id=cl_ord_id, reason=Reject(RejectCode.TOO_LATE, why, {"order_id": order.order_id})))
+        else:
+            self._emit(ev.OrderReplaced(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                        cl_ord_id=cl_ord_id, quantity=quantity, price=price, stop_price=stop_price))
+        if order.working not in TERMINAL:
+            self._cover_leaves(order, "replace" if not why else "replace refused")
+        self._deferred_cancel(order)
+
+    def _cover_leaves(self, order: Order, what: str) -> None:
+        """Route what the order's open routes do not cover (after a split replace) through the router."""
+        working = sum((r.quantity - r.cum_qty for r in order.routes.values() if not r.done), ZERO)
+        uncovered = order.leaves_qty - working
+        if uncovered <= ZERO or self.router is None:
+            return
+        instrument = self._instrument(order)
+        strategy = order.routing[-1].strategy if order.routing else ""
+        decision = self.router.route(RoutingQuery(
+            order.account, instrument, order.side, uncovered, order.ord_type, order.price, order.tif,
+            "sor" if strategy == "sor" else ""), self._now)
+        problem = decision.reject.message if decision.reject is not None else ""
+        if not problem and self.gate is not None:
+            for venue, _ in decision.allocations:
+                facts = self._replace_facts(order, order.quantity, order.price, order.stop_price, venue, order.trader)
+                refusal = self.gate.check(facts, instrument, self._now).reject
+                if refusal is not None:
+                    problem = refusal.message
+                    break
+        if not problem and decision.allocations:
+            self._emit_routes(order, decision, (f"after the {what}: {uncovered} not covered by the open routes",))
+        elif not order.open_routes():
+            self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                        route_id=RouteId(""), reason=f"after the {what}, no venue takes the {uncovered} left: "
+                                        f"{problem or 'no allocation'}"))
 
     def _replace_facts(self, order: Order, quantity: Decimal, price: Decimal | None, stop_price: Decimal | None,
                        venue: VenueId | None, trader: TraderId) -> OrderFacts:
@@ -833,10 +931,17 @@ class OrderEngine:
                 last_px=command.last_px, liquidity=command.liquidity,
             )
         )
+        if order.replace_cancels and order.pending is Pending.REPLACE:
+            self._settle_split_replace(order)  # a fill that finished a child (or the order) while its replace waits
 
     def _venue_canceled(self, command: cmd.VenueCanceled) -> None:
         order = self._route_order("VenueCanceled", command.route_id)
         if order is None or not self._allowed("VenueCanceled", order, ev.OrderCanceled, "cancel"):
+            return
+        if self._split_replace_route(order, command.route_id):
+            if not order.routes[command.route_id].done:
+                self._end_route(order, command.route_id, f"canceled for the replace: {command.reason}")
+            self._settle_split_replace(order)
             return
         if self.router is not None and not order.routes[command.route_id].done:
             # A smart-routed order's remainder canceled by its venue (no liquidity left there)
@@ -891,6 +996,13 @@ class OrderEngine:
 
     def _venue_cancel_rejected(self, command: cmd.VenueCancelRejected) -> None:
         order = self.routes.get(command.route_id)
+        if order is not None and self._split_replace_route(order, command.route_id):
+            # Filled first (the fill came before this answer): the replace goes on. Still working
+            # at a venue that will not cancel it: the replace cannot be done.
+            route = order.routes[command.route_id]
+            self._settle_split_replace(order, "" if route.done else
+                                       f"child route {route.route_id} at {route.venue} could not be canceled: {command.reason.message}")
+            return
         if order is not None and len(order.routes) > 1 and order.pending is Pending.CANCEL and order.working not in TERMINAL:
             # One route of a split order could not be canceled (it filled first): the others answer
             # for the order; once none is open the order cannot trade any more and is canceled.

@@ -191,6 +191,9 @@ class ReplaceRequested(Event, frozen=True, kw_only=True):
     price: Decimal | None
     stop_price: Decimal | None
     market_price: Decimal | None = None  # the market price the OMS saw when asked (for the audit trail)
+    # An order split across venues is replaced by canceling these child routes (route_id is then
+    # None); once they are done the order is replaced and its uncovered leaves routed again.
+    cancel_routes: tuple[RouteId, ...] = ()
 
 
 class ReplaceRejected(Event, frozen=True, kw_only=True):

@@ -63,6 +63,7 @@ class Order:
         "px_qty_sum",
         "quantity",
         "reference_price",
+        "replace_cancels",
         "risk_notional",
         "routes",
         "routing",
@@ -104,6 +105,8 @@ class Order:
         # What a pending replace asks for, so it can be re-sent to a venue after a restart.
         self.pending_replace: tuple[Decimal, Decimal | None, Decimal | None] | None = None
         self.cancel_deferred = False  # a kill switch wants it canceled once its pending replace is answered
+        # A split order's pending replace: the child routes canceled for it (done: the replace can complete).
+        self.replace_cancels: tuple[RouteId, ...] = ()
         self.cum_qty: Decimal = ZERO
         self.px_qty_sum: Decimal = ZERO  # sum of last_qty * last_px over live executions: AvgPx stays exact
         self.routes: dict[RouteId, Route] = {}
@@ -199,6 +202,7 @@ class Order:
         self.pending = PENDING.get((self.pending, kind), self.pending)
         if self.pending is not Pending.REPLACE:
             self.pending_replace = None
+            self.replace_cancels = ()
         self.updated_ts = event.ts
         self.last_seq = event.seq
         self.seqs.append(event.seq)
@@ -225,6 +229,8 @@ class Order:
         self.price = event.price
         self.stop_price = event.stop_price
         self.pending_cl_ord_id = None
+        if len(self.routes) > 1:
+            return  # a split order: its routes stand as they are; what they do not cover is routed anew
         route = self.open_route()
         if route is not None:
             route.quantity = event.quantity
@@ -239,6 +245,7 @@ class Order:
         self.pending_cl_ord_id = event.cl_ord_id
         if isinstance(event, ev.ReplaceRequested):
             self.pending_replace = (event.quantity, event.price, event.stop_price)
+            self.replace_cancels = event.cancel_routes
 
     def _on_request_rejected(self, event: ev.CancelRejected | ev.ReplaceRejected) -> None:
         self.pending_cl_ord_id = None

@@ -2,7 +2,9 @@
 
 Modelled on the FINRA CAT Industry Member event types, reduced to what an OMS that routes to
 venues reports: new order (MENO), route (MEOR), modification (MEOM), cancel (MEOC) and trade
-(MEOT). Records link through ``orderID`` / ``orderKeyDate`` (the order), ``routedOrderID``
+(MEOT), and a route that ended unfilled while the order went on (MECR, route cancelled).
+Each route names the routing decision that sent it (``routingRule``, ``routingReason``: the
+rule or smart-router strategy, the allocation and why). Records link through ``orderID`` / ``orderKeyDate`` (the order), ``routedOrderID``
 (the route) and ``tradeID`` (the execution); a trade bust or correction, and a venue refusing a
 route, are a ``DEL`` / ``COR`` record whose ``refFirmROEID`` names the record it amends.
 Timestamps are UTC with milliseconds. Keys are written in a fixed order and Decimals as their
@@ -19,7 +21,7 @@ from ..audit.timefmt import iso_ms
 from ..domain import events as ev
 from ..domain.accounts import ReferenceData
 from ..domain.values import OrdType, Side
-from .day import DayEvent, firm_designated_id, firm_of, plain, record_id
+from .day import DayEvent, firm_designated_id, firm_of, plain, record_id, routing_of
 
 SIDE = {Side.BUY: "B", Side.SELL: "SL", Side.SELL_SHORT: "SS", Side.SELL_SHORT_EXEMPT: "SX"}
 ORDER_TYPE = {OrdType.LIMIT: "LMT", OrdType.MARKET: "MKT", OrdType.STOP: "MKT", OrdType.STOP_LIMIT: "LMT"}
@@ -51,9 +53,15 @@ def _record(item: DayEvent, reference: ReferenceData) -> dict[str, Any] | None:
                 "enteredBy": event.actor.user, "channel": event.actor.source}
     if kind is ev.OrderRouted:
         routed: ev.OrderRouted = event  # type: ignore[assignment]
+        rule, why = routing_of(order)
         return {**head, "type": "MEOR", "routedOrderID": routed.route_id, "destination": routed.venue,
                 "destinationType": "E", **terms, "price": plain(routed.price), "stopPrice": plain(accepted.stop_price),
-                "quantity": plain(routed.quantity), "routeRejectedFlag": False}
+                "quantity": plain(routed.quantity), "routeRejectedFlag": False, "routingRule": rule, "routingReason": why}
+    if kind is ev.RouteEnded:
+        ended: ev.RouteEnded = event  # type: ignore[assignment]
+        route = order.routes[ended.route_id]
+        return {**head, "type": "MECR", "routedOrderID": ended.route_id, "destination": route.venue, "destinationType": "E",
+                "cancelQty": plain(route.quantity - route.cum_qty), "cancelReason": ended.reason}
     if kind is ev.OrderRejected:
         rejected: ev.OrderRejected = event  # type: ignore[assignment]
         route = order.routes[rejected.route_id]

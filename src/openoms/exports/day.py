@@ -86,6 +86,16 @@ class DayEvent:
     route_records: dict[RouteId, tuple[int, int]]  # route id -> (seq, ts) of its OrderRouted
 
 
+def routing_of(order: Order) -> tuple[str, str]:
+    """(rule, reason) of the routing decision in force for the order's latest route: the last
+    ``RoutingDecided``, or the plain default (journaled by its route alone)."""
+    if not order.routing:
+        return "default", "no routing rule applies: the instrument's first venue"
+    decision = order.routing[-1]
+    allocations = ", ".join(f"{venue} {format(quantity, 'f')}" for venue, quantity in decision.allocations)
+    return decision.rule, "; ".join((f"{decision.strategy}: {allocations}", *decision.notes))
+
+
 def firm_of(reference: ReferenceData, account: AccountId) -> str:
     found = reference.accounts.get(account)
     desk = reference.desks.get(found.desk_id) if found is not None else None

@@ -5,8 +5,9 @@ Inspired by RTS 24 (order data to keep) and RTS 22 (transaction reporting) field
 who decided to invest and who decided the execution within the firm, the venue, the
 instrument, the order's terms and what was left, executed and at what price, with UTC
 timestamps to the microsecond. Event type codes follow RTS 24 field 21 where one exists
-(NEWO, REME, CAME, CAMO, EXPI, REJE, PARF, FILL) and add ROUT (sent to a venue), BUST and
-CORR (trade bust and correction). Rows are in journal order; numbers are exact decimal text.
+(NEWO, REME, CAME, CAMO, EXPI, REJE, PARF, FILL) and add ROUT (sent to a venue; ``reason``
+holds the routing decision: rule or strategy, allocation and why), RTEN (a route ended
+unfilled while the order went on), BUST and CORR (trade bust and correction). Rows are in journal order; numbers are exact decimal text.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..audit.timefmt import iso_us
 from ..domain import events as ev
 from ..domain.accounts import ReferenceData
 from ..domain.values import OrdType, Side, TimeInForce
-from .day import DayEvent, record_id
+from .day import DayEvent, record_id, routing_of
 
 COLUMNS = (
     "record_id", "trading_day", "event_time", "event_type", "order_id", "client_order_id", "orig_client_order_id",
@@ -48,6 +49,8 @@ def _event_type(item: DayEvent) -> str | None:
         return "NEWO"
     if kind is ev.OrderRouted:
         return "ROUT"
+    if kind is ev.RouteEnded:
+        return "RTEN"
     if kind is ev.OrderReplaced:
         return "REME"
     if kind is ev.OrderCanceled:
@@ -86,6 +89,9 @@ def mifid_rows(day_events: Iterator[DayEvent], reference: ReferenceData) -> Iter
         route = order.routes.get(route_id) if route_id is not None else None
         instrument = reference.instruments.get(accepted.symbol)
         reason = getattr(event, "reason", None)
+        if event_type == "ROUT":
+            rule, why = routing_of(order)
+            reason = f"routing rule {rule}: {why}"
         yield [
             record_id(event.ts, event.seq), iso_us(event.ts)[:10], iso_us(event.ts), event_type, accepted.order_id, after.cl_ord_id, _text(after.orig_cl_ord_id),
             accepted.account, accepted.trader,

@@ -4,6 +4,11 @@
 timestamp check, so a feed can push well over 100,000 updates a second in process); the NBBO
 is computed when read, over the handful of venues an instrument trades on. Quotes older than
 the one held for a venue are dropped, so an out-of-order feed never moves the book backwards.
+
+A live feed that sends only changes (FIX 35=X) vouches for its unchanged quotes by
+``confirm(venue, now)`` while its session is alive, so a quiet instrument does not age out; a
+feed that loses its session or goes silent ``mark_stale``s its quotes with the reason, and they
+are left out (and the reason given) until a fresh snapshot ``mark_fresh``es them.
 """
 
 from __future__ import annotations
@@ -43,11 +48,32 @@ class Nbbo:
 
 
 class ConsolidatedBook:
-    __slots__ = ("_by_symbol", "updates")
+    __slots__ = ("_as_of", "_by_symbol", "_stale", "updates")
 
     def __init__(self) -> None:
         self._by_symbol: dict[str, dict[str, Quote]] = {}
+        self._as_of: dict[str, int] = {}  # venue -> its live feed vouched for its quotes at this time
+        self._stale: dict[tuple[str, str], str] = {}  # (symbol, venue) -> why its quote must not be used
         self.updates = 0
+
+    def confirm(self, venue: str, now: int) -> None:
+        """``venue``'s feed is alive at ``now``: its quotes that did not change are still its market."""
+        self._as_of[venue] = now
+
+    def mark_stale(self, venue: str, symbol: str, reason: str) -> None:
+        self._stale[(symbol, venue)] = reason
+
+    def mark_fresh(self, venue: str, symbol: str) -> None:
+        self._stale.pop((symbol, venue), None)
+
+    def stale_reason(self, symbol: str, venue: str) -> str | None:
+        """Why ``venue``'s quote in ``symbol`` is marked stale, or None."""
+        return self._stale.get((symbol, venue)) if self._stale else None
+
+    def age(self, venue: str, quote: Quote, now: int) -> int:
+        """How old ``venue``'s ``quote`` is at ``now``, counting its feed's last confirmation."""
+        as_of = self._as_of.get(venue)
+        return now - (quote.ts if as_of is None or as_of < quote.ts else as_of)
 
     def update(self, venue: str, quote: Quote) -> bool:
         """Hold ``quote`` as ``venue``'s market in its instrument; False if it was older than the one held."""
@@ -91,7 +117,7 @@ class ConsolidatedBook:
             volume += quote.volume
             if quote.ts > last_ts and quote.last_size > ZERO:
                 last, last_ts = quote.last, quote.ts
-            if now - quote.ts > max_age_ns:
+            if self.age(venue, quote, now) > max_age_ns or self.stale_reason(symbol, venue) is not None:
                 stale.append(venue)
                 continue
             if quote.halted:

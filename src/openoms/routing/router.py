@@ -196,8 +196,11 @@ class Router:
             if why is None and quote is None:
                 why = "no market data"
             if why is None and quote is not None:
-                age = now - quote.ts
-                if age > self.max_age_ns:
+                age = self.book.age(venue, quote, now) if self.book is not None else now - quote.ts
+                marked = self.book.stale_reason(symbol, venue) if self.book is not None else None
+                if marked is not None:
+                    why = f"market data stale ({marked})"
+                elif age > self.max_age_ns:
                     why = f"market data stale ({age // 1_000_000} ms old, limit {self.max_age_ns // 1_000_000} ms)"
                 elif quote.halted:
                     why = "halted"

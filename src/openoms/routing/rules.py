@@ -248,7 +248,7 @@ def _venues(raw: Any, text: str, source: str, instruments: Mapping[Symbol, Instr
                 values[key] = _decimal(item[key], at(key))
         if values.get("round_lot") == 0:
             raise RoutingError(f"{at('round_lot')}: venue {venue_id!r}: round_lot must be positive")
-        for key in ("latency_us", "sim_spread_ticks", "sim_size_pct"):
+        for key in ("latency_us", "sim_spread_ticks", "sim_size_pct", "sim_latency_us"):
             if key in item:
                 if not isinstance(item[key], int) or isinstance(item[key], bool) or item[key] < 0:
                     raise RoutingError(f"{at(key)}: venue {venue_id!r}: {key} must be a whole number >= 0")

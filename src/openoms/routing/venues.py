@@ -59,6 +59,9 @@ class VenueSpec:
     # Simulation only: how its displayed market differs from the consolidated simulator's.
     sim_spread_ticks: int = 0  # extra ticks each side, at most (drawn per quote)
     sim_size_pct: int = 100  # displayed size, % of the simulator's
+    # One-way delay of the simulated venue, each way (request in, answer out), so a fill can
+    # cross a cancel or replace on its way; 0 (default): it answers at once.
+    sim_latency_us: int = 0
     symbols: tuple[str, ...] = ()  # empty: every instrument
 
     def is_open(self, now: int) -> bool:

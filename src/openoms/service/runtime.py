@@ -289,6 +289,10 @@ class EngineRuntime:
                 continue
             if order.pending is Pending.CANCEL:
                 self._send_cancels(order, open_route.route_id)
+            elif order.replace_cancels:
+                for child in order.replace_cancels:
+                    if not order.routes[child].done:
+                        self._send_cancel(order, child)
             elif order.pending_replace is not None:
                 self._send_replace(order, open_route.route_id, *order.pending_replace)
         return restored
@@ -642,6 +646,8 @@ class EngineRuntime:
                 if replace.route_id:
                     self._send_replace(orders[replace.order_id], replace.route_id, replace.quantity, replace.price,
                                        replace.stop_price)
+                for child in replace.cancel_routes:  # a split order is replaced by canceling children
+                    self._send_cancel(orders[replace.order_id], child)
             elif kind is ev.OrderExpired:
                 expired: ev.OrderExpired = event  # type: ignore[assignment]
                 for route in orders[expired.order_id].routes.values():

@@ -73,7 +73,7 @@ def test_replay_when_csv_read_then_quotes_in_order_and_paced_by_speed(tmp_path: 
 
 @pytest.mark.parametrize(("row", "problem"), [
     ("1,AAPL,SIM-A,100.00,100,,200", "missing ask"),
-    ("1,AAPL,SIM-A,abc,100,100.02,200", "a number does not parse"),
+    ("1,AAPL,SIM-A,abc,100,100.02,200", "column(s) bid do not parse"),
     ("1,AAPL,SIM-A,-1,100,100.02,200", "prices and sizes must be finite"),
 ])
 def test_replay_when_row_is_bad_then_refused_with_file_and_line(tmp_path: Path, row: str, problem: str) -> None:

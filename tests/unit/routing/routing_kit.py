@@ -5,6 +5,7 @@ what the runtime would send (routes, cancels) dispatched in between. No event lo
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -57,14 +58,19 @@ class Market:
         self.now = T0 + 1_000_000
         self.n = 0
 
-    def send(self, command: cmd.Command) -> list[ev.Event]:
-        """Handle one command and everything the venues answer, until quiet; the events it all caused."""
+    def send(self, command: cmd.Command, cross: Callable[[], None] | None = None) -> list[ev.Event]:
+        """Handle one command and everything the venues answer, until quiet; the events it all caused.
+        ``cross`` runs after the command is decided and before the venues hear of it: what the
+        venues report from it (a fill) reaches the engine first, as if it crossed the request."""
         start = len(self.events)
         pending: deque[cmd.Command] = deque([command])
         while pending:
             events = self.engine.handle(pending.popleft(), self.now)
             self.now += 1000
             self.events.extend(events)
+            if cross is not None:
+                cross()
+                cross = None
             self._dispatch(events)
             pending.extend(self.reports)
             self.reports.clear()
@@ -80,6 +86,13 @@ class Market:
                 for route in order.routes.values():
                     if not route.done:
                         self.venues[route.venue].cancel(route.route_id)
+            elif isinstance(event, ev.ReplaceRequested):
+                order = self.engine.orders[event.order_id]
+                if event.route_id:
+                    self.venues[order.routes[event.route_id].venue].replace(event.route_id, event.quantity, event.price,
+                                                                            event.stop_price)
+                for child in event.cancel_routes:
+                    self.venues[order.routes[child].venue].cancel(child)
 
     def submit(self, quantity: int | str, price: str | None = None, route: str = "", side: Side = Side.BUY,
                account: str = "ACC-EQ-1", **fields: Any) -> Order | ev.CommandRejected:

@@ -129,19 +129,6 @@ def test_split_order_when_canceled_then_every_child_canceled_and_none_left_worki
                for venue in market.venues.values() for route_id in order.routes)
 
 
-def test_split_order_when_replaced_then_refused_with_reason() -> None:
-    from builders import ACTOR
-    from openoms.domain import commands as cmd
-    from openoms.domain.ids import ClientOrderId
-
-    market = Market(BOOKS)
-    for venue in market.venues.values():
-        venue.set_session_open(False)
-    order = filled(market.submit(600, price="100.10", route="sor"))
-    events = market.send(cmd.ReplaceOrder(actor=ACTOR, order_id=order.order_id, cl_ord_id=ClientOrderId("R1"), quantity=D(700)))
-    assert isinstance(events[0], ev.CommandRejected) and "split across venues" in events[0].reason.message
-
-
 def test_routed_orders_when_replayed_then_same_state() -> None:
     market = Market(BOOKS)
     market.venues["SIM-A"].connected = False

@@ -4,6 +4,12 @@ It turns book reports into the domain's VenueReport commands and hands them to t
 synchronously, inside the call that caused them (the caller queues them for the engine). Not
 thread-safe: the runtime drives it from one thread, like the engine.
 
+Latency (``latency_s`` > 0, the routing file's ``sim_latency_us``): a request reaches the book
+that long after it was sent, and the book's answers reach the engine that long after the book
+made them, both scheduled on the event loop (``wire.Wire``). So a fill the market makes while a
+cancel or replace is on its way crosses it, as at a real exchange: the venue then answers the
+cancel or replace for what is left, or too late. At 0 the venue answers inside the call.
+
 Exec ids and venue order ids carry ``session_id``, which the caller makes unique per process
 start, so ids never repeat across restarts even though the counters start again at 1.
 """
@@ -22,6 +28,7 @@ from ...domain.commands import (
     VenueRejected,
     VenueReplaced,
     VenueReplaceRejected,
+    VenueReport,
 )
 from ...domain.ids import ExecId, RouteId, Symbol, VenueId, VenueOrderId
 from ...domain.instruments import Instrument
@@ -38,6 +45,7 @@ from .book import (
     Replaced,
     ReplaceReject,
 )
+from .wire import Wire
 
 
 class SimulatedVenue:
@@ -49,10 +57,15 @@ class SimulatedVenue:
         instruments: Mapping[Symbol, Instrument],
         report: ReportSink,
         session_id: str,
+        latency_s: float = 0.0,
     ) -> None:
         self.venue_id = venue_id
         self.session_id = session_id
-        self._report = report
+        self.latency_s = latency_s
+        # Each way of the connection: requests in, reports out (None: at once).
+        self._inbound = Wire(latency_s) if latency_s > 0 else None
+        self._outbound = Wire(latency_s) if latency_s > 0 else None
+        self._report = self._delayed(report) if latency_s > 0 else report
         self._books: dict[str, OrderBook] = {symbol: OrderBook(i) for symbol, i in instruments.items()}
         # Which book holds each live route, so cancel/replace need not know the symbol.
         self._route_book: dict[RouteId, OrderBook] = {}
@@ -68,7 +81,39 @@ class SimulatedVenue:
 
     # -- VenueGateway ----------------------------------------------------------------------
 
+    def _delayed(self, report: ReportSink) -> ReportSink:
+        def send(command: VenueReport) -> None:
+            assert self._outbound is not None
+            self._outbound.send(lambda: report(command))
+
+        return send
+
     def new_order(self, route: RouteRequest) -> None:
+        if self._inbound is not None:
+            self._inbound.send(lambda: self._new_order(route))
+        else:
+            self._new_order(route)
+
+    def cancel(self, route_id: RouteId) -> None:
+        if self._inbound is not None:
+            self._inbound.send(lambda: self._cancel(route_id))
+        else:
+            self._cancel(route_id)
+
+    def replace(self, route_id: RouteId, quantity: Decimal, price: Decimal | None, stop_price: Decimal | None) -> None:
+        if self._inbound is not None:
+            self._inbound.send(lambda: self._replace(route_id, quantity, price, stop_price))
+        else:
+            self._replace(route_id, quantity, price, stop_price)
+
+    def expire(self, route_id: RouteId) -> None:
+        """Drop the order silently: the engine has already recorded the expiry."""
+        if self._inbound is not None:
+            self._inbound.send(lambda: self._expire(route_id))  # behind a new order still on its way
+        else:
+            self._expire(route_id)
+
+    def _new_order(self, route: RouteRequest) -> None:
         route_id = route.route_id
         if not self.connected:
             self._report(VenueRejected(actor=self._actor, route_id=route_id, reason=Reject(
@@ -87,22 +132,21 @@ class SimulatedVenue:
         self._route_book[route_id] = book
         self._emit(book, book.submit(route))
 
-    def cancel(self, route_id: RouteId) -> None:
+    def _cancel(self, route_id: RouteId) -> None:
         book = self._book_for(route_id)
         if book is None:
             self._report(VenueCancelRejected(actor=self._actor, route_id=route_id, reason=_unknown(route_id)))
             return
         self._emit(book, book.cancel(route_id))
 
-    def replace(self, route_id: RouteId, quantity: Decimal, price: Decimal | None, stop_price: Decimal | None) -> None:
+    def _replace(self, route_id: RouteId, quantity: Decimal, price: Decimal | None, stop_price: Decimal | None) -> None:
         book = self._book_for(route_id)
         if book is None:
             self._report(VenueReplaceRejected(actor=self._actor, route_id=route_id, reason=_unknown(route_id)))
             return
         self._emit(book, book.replace(route_id, quantity, price, stop_price))
 
-    def expire(self, route_id: RouteId) -> None:
-        """Drop the order silently: the engine has already recorded the expiry."""
+    def _expire(self, route_id: RouteId) -> None:
         book = self._route_book.pop(route_id, None)
         if book is not None:
             self._emit(book, book.expire(route_id))

@@ -1,0 +1,301 @@
+"""A live FIX 4.4 market-data feed from an external provider, into the consolidated book.
+
+OpenOMS connects as initiator (our FixSession: logon, heartbeats, test requests, sequence
+numbers), and after each Logon sends one MarketDataRequest (35=V, snapshot plus updates) per
+instrument, so a provider that refuses one instrument (35=Y) refuses only that one. Snapshots
+(35=W) and incremental refreshes (35=X) are folded by ``FixMarketDataBook`` into quotes held as
+``source``'s market.
+
+Staleness, so routing never uses a dead feed's prices silently:
+- on disconnect every instrument of the source is marked stale ("feed disconnected") at once;
+- after a reconnect an instrument stays stale until its new snapshot arrives (incrementals
+  before it are not applied: they would patch a book we no longer hold);
+- while the session is alive the feed vouches for its unchanged quotes (``confirm``), since a
+  FIX feed sends only changes; when nothing at all (not even a heartbeat) arrives for
+  ``stale_after_ms`` the instruments are marked stale ("silent") until a message arrives;
+- an instrument whose request the provider rejects is marked stale with the provider's reason.
+
+``on_quote`` is told every quote taken into the book, and ``on_alive`` each tick the session
+vouches for the live instruments' quotes (with those quotes), so a reference price store can
+keep them as fresh as the feed is (bootstrap wires both for a feed with ``reference = true``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..config import FixMarketDataConfig
+from ..fix import codec
+from ..fix.codec import FixMessage, Framer, Garbled
+from ..fix.marketdata import FixMarketDataBook, MDReqID, market_data_request
+from ..fix.session import FixSession, SessionIdentity
+from ..fix.store import SessionStore
+from ..service.ports import Quote
+from .consolidated import ConsolidatedBook
+
+log = logging.getLogger("openoms.marketdata.fix")
+
+MARKET_DATA_REQUEST, SNAPSHOT, INCREMENTAL, REQUEST_REJECT = "V", "W", "X", "Y"
+MDReqRejReason, Text = 281, 58
+# MDReqRejReason(281) values (FIX 4.4).
+REJECT_REASONS = {"0": "unknown symbol", "1": "duplicate MDReqID", "2": "insufficient bandwidth",
+                  "3": "insufficient permissions", "4": "unsupported SubscriptionRequestType",
+                  "5": "unsupported MarketDepth", "6": "unsupported MDUpdateType", "7": "unsupported AggregatedBook",
+                  "8": "unsupported MDEntryType", "9": "unsupported TradingSessionID", "A": "unsupported Scope",
+                  "B": "unsupported OpenCloseSettlFlag", "C": "unsupported MDImplicitDelete"}
+TICK_S = 0.1  # how often heartbeats and silence are checked
+
+
+@dataclass(slots=True)
+class SymbolFeed:
+    """Where one instrument's subscription stands (GET-able as ``FixMarketDataFeed.status()``)."""
+
+    state: str = "not subscribed"  # not subscribed, subscribed, live, rejected, stale
+    reason: str = ""
+    md_req_id: str = ""
+    snapshots: int = 0
+    increments: int = 0
+
+
+class FixMarketDataFeed:
+    def __init__(self, settings: FixMarketDataConfig, book: ConsolidatedBook, store: SessionStore,
+                 clock_ns: Callable[[], int] = time.time_ns, on_quote: Callable[[str, Quote], None] | None = None,
+                 on_alive: Callable[[int, list[Quote]], None] | None = None) -> None:
+        self.settings = settings
+        self.source = settings.source
+        self.book = book
+        self.store = store
+        self.clock_ns = clock_ns
+        self.on_quote = on_quote
+        self.on_alive = on_alive
+        self.session = FixSession(SessionIdentity(settings.sender_comp_id, settings.target_comp_id), store, clock_ns)
+        self.session.on_logon = self._subscribe
+        self.md_book = FixMarketDataBook(settings.source)
+        self.symbols: dict[str, SymbolFeed] = {symbol: SymbolFeed() for symbol in settings.symbols}
+        self._requests: dict[str, str] = {}  # MDReqID -> symbol
+        self._n = 0
+        self._last_message = 0
+        self._silent = False
+        self._transport: asyncio.Transport | None = None
+        self._framer = Framer()
+        self._task: asyncio.Task[None] | None = None
+        self._connected: asyncio.Future[None] | None = None
+        self._stopping = False
+        self.connects = 0
+        self.problems = 0
+        for symbol in self.symbols:
+            self._stale(symbol, "no snapshot yet")
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def logged_on(self) -> bool:
+        return self.session.logged_on and self._transport is not None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"fix-market-data-{self.source}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.logged_on:
+            self.session.logout("OpenOMS is shutting down")
+            self._flush()
+            if self._connected is not None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._connected), 1.0)
+        if self._transport is not None:
+            self._transport.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        settings = self.settings
+        while not self._stopping:
+            self._connected = loop.create_future()
+            try:
+                await loop.create_connection(lambda: _FeedProtocol(self), settings.host, settings.port)
+                await self._connected  # until the connection is lost
+            except OSError as exc:
+                log.info("FIX market data %s: cannot connect to %s:%d (%s); retrying", self.source, settings.host,
+                         settings.port, exc)
+            await asyncio.sleep(settings.reconnect_s)
+
+    def status(self) -> dict[str, object]:
+        return {"source": self.source, "logged_on": self.logged_on, "connects": self.connects, "problems": self.problems,
+                "symbols": {symbol: {"state": feed.state, "reason": feed.reason, "snapshots": feed.snapshots,
+                                     "increments": feed.increments} for symbol, feed in sorted(self.symbols.items())}}
+
+    # --- transport ---------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._framer = Framer()
+        self._last_message = self.clock_ns()
+        self._silent = False
+        self.session.connection_made()
+        # Market data needs no message recovery: a fresh snapshot replaces whatever was missed.
+        self.session.initiate_logon(self.settings.heartbeat_s, reset=True)
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        self._framer.feed(data)
+        self._last_message = self.clock_ns()
+        if self._silent:
+            self._silent = False
+            log.info("FIX market data %s: messages again", self.source)
+            for symbol, feed in self.symbols.items():  # what had a snapshot this session is live again
+                if feed.state == "stale" and feed.reason.startswith("silent"):
+                    self._live(symbol)
+        try:
+            for frame in self._framer.frames():
+                if isinstance(frame, Garbled):
+                    log.warning("FIX market data %s: garbled input ignored (%s)", self.source, frame.reason)
+                    continue
+                for message in self.session.receive(codec.parse(frame)):
+                    self._on_message(message)
+                if self.session.disconnect:
+                    break
+        except Exception:  # a bug must cost the connection, never the OMS
+            log.exception("FIX market data %s: unexpected error; reconnecting", self.source)
+            self.session.disconnect = True
+        self._flush()
+
+    def connection_lost(self) -> None:
+        self._transport = None
+        self.session.connection_lost()
+        self.store.flush()
+        if self._connected is not None and not self._connected.done():
+            self._connected.set_result(None)
+        self._requests.clear()
+        for symbol in self.symbols:
+            self._stale(symbol, "feed disconnected")
+        if not self._stopping:
+            log.warning("FIX market data %s: disconnected; its quotes are stale until it is back", self.source)
+
+    def tick(self) -> None:
+        now = self.clock_ns()
+        self.session.timer(now)
+        self._flush()
+        if not self.logged_on:
+            return
+        if now - self._last_message > self.settings.stale_after_ns:
+            if not self._silent:
+                self._silent = True
+                silent_ms = (now - self._last_message) // 1_000_000
+                log.warning("FIX market data %s: nothing received for %d ms; its quotes are stale", self.source, silent_ms)
+                for symbol, feed in self.symbols.items():
+                    if feed.state == "live":
+                        self._stale(symbol, f"silent: nothing received for {silent_ms} ms")
+        else:
+            self.book.confirm(self.source, now)
+            if self.on_alive is not None:
+                live = [self.book.venue_quote(symbol, self.source) for symbol, feed in self.symbols.items() if feed.state == "live"]
+                self.on_alive(now, [quote for quote in live if quote is not None])
+
+    def _flush(self) -> None:
+        self.store.flush()
+        session = self.session
+        if session.outbox and self._transport is not None and not self._transport.is_closing():
+            self._transport.writelines(session.outbox)
+        session.outbox.clear()
+        if session.disconnect and self._transport is not None:
+            self._transport.close()
+
+    # --- FIX ----------------------------------------------------------------------------------
+
+    def _subscribe(self) -> None:
+        """After each Logon: one snapshot-plus-updates request per instrument."""
+        self.connects += 1
+        for symbol, feed in self.symbols.items():
+            self._n += 1
+            md_req_id = f"{self.source}-{symbol}-{self._n}"
+            self._requests[md_req_id] = symbol
+            feed.md_req_id = md_req_id
+            self._stale(symbol, "subscribed, waiting for its snapshot", state="subscribed")
+            self.session.send_app(MARKET_DATA_REQUEST, market_data_request(md_req_id, [symbol], self.settings.depth))
+
+    def _on_message(self, message: FixMessage) -> None:
+        kind = message.msg_type
+        if kind == REQUEST_REJECT:
+            self._rejected(message)
+        elif kind in (SNAPSHOT, INCREMENTAL):
+            self._market_data(message)
+        else:
+            log.info("FIX market data %s: ignoring MsgType %s", self.source, kind)
+
+    def _market_data(self, message: FixMessage) -> None:
+        now = self.clock_ns()
+        snapshot = message.msg_type == SNAPSHOT
+        quotes, problems = self.md_book.apply(message, now)
+        for problem in problems:
+            self.problems += 1
+            log.warning("FIX market data %s: seq %s: %s", self.source, message.seq, problem)
+        for quote in quotes:
+            feed = self.symbols.get(quote.symbol)
+            if feed is None:
+                continue  # not asked for: not ours to publish
+            if snapshot:
+                feed.snapshots += 1
+                self._live(quote.symbol)
+            elif feed.state != "live":
+                continue  # an increment to a book whose snapshot we have not had since (re)connecting
+            else:
+                feed.increments += 1
+            self.book.update(self.source, quote)
+            if self.on_quote is not None:
+                self.on_quote(self.source, quote)
+        self.book.confirm(self.source, now)
+
+    def _rejected(self, message: FixMessage) -> None:
+        md_req_id = message.get(MDReqID)
+        symbol = self._requests.get(md_req_id)
+        code = message.get(MDReqRejReason)
+        reason = f"request rejected by the provider: {message.get(Text) or REJECT_REASONS.get(code, f'reason {code!r}')}"
+        if symbol is None:
+            log.warning("FIX market data %s: MarketDataRequestReject for unknown MDReqID %r: %s", self.source, md_req_id, reason)
+            return
+        log.warning("FIX market data %s: %s: %s", self.source, symbol, reason)
+        self._stale(symbol, reason, state="rejected")
+
+    def _stale(self, symbol: str, reason: str, state: str = "stale") -> None:
+        feed = self.symbols[symbol]
+        feed.state, feed.reason = state, reason
+        self.book.mark_stale(self.source, symbol, reason)
+
+    def _live(self, symbol: str) -> None:
+        feed = self.symbols[symbol]
+        feed.state, feed.reason = "live", ""
+        self.book.mark_fresh(self.source, symbol)
+
+
+class _FeedProtocol(asyncio.Protocol):
+    def __init__(self, feed: FixMarketDataFeed) -> None:
+        self.feed = feed
+        self._ticker: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.feed.connection_made(transport)  # type: ignore[arg-type]  # uvloop transports are not asyncio.Transport
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self._ticker = asyncio.get_running_loop().call_later(TICK_S, self._tick)
+
+    def _tick(self) -> None:
+        self.feed.tick()
+        self._schedule()
+
+    def data_received(self, data: bytes) -> None:
+        self.feed.data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        self.feed.connection_lost()
