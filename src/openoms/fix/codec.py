@@ -205,19 +205,30 @@ def utc_timestamp(ns: int) -> str:
 _TIMESTAMP = re.compile(r"(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
 
 
+_parsed_second: tuple[str, int] = ("", 0)
+
+
 def parse_utc_timestamp(text: str) -> int | None:
-    """FIX UTCTimestamp -> ns since the epoch; None if it is not one."""
+    """FIX UTCTimestamp -> ns since the epoch; None if it is not one. The date and time part of
+    the last one is remembered: a session's SendingTime and TransactTime share it for a second."""
+    global _parsed_second
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction = match.groups()
+    fraction_ns = int((fraction or "0").ljust(9, "0"))
+    cached_text, cached_ns = _parsed_second
+    if text.startswith(cached_text) and cached_text and text[17:18] in ("", "."):
+        return cached_ns + fraction_ns
     try:
         moment = datetime(int(year), int(month), int(day), int(hour), int(minute), min(int(second), 59), tzinfo=UTC)
     except ValueError:
         return None
     if int(second) > 60:  # 60 is a leap second
         return None
-    return int(moment.timestamp()) * 1_000_000_000 + int((fraction or "0").ljust(9, "0"))
+    whole = int(moment.timestamp()) * 1_000_000_000
+    _parsed_second = (text[:17], whole)
+    return whole + fraction_ns
 
 
 def encode(
@@ -242,6 +253,20 @@ def encode(
         parts.append(b"122=%s\x01" % orig_sending_time.encode("latin-1", "replace"))
     parts.append(body if isinstance(body, bytes) else encode_body(body))
     payload = b"".join(parts)
+    message = b"8=FIX.4.4\x019=%d\x01%s" % (len(payload), payload)
+    return b"%s10=%03d\x01" % (message, sum(message) % 256)
+
+
+def header_prefix(msg_type: str, sender: str, target: str) -> bytes:
+    """The constant start of a session's messages of one type, up to the MsgSeqNum value."""
+    return b"35=%s\x0149=%s\x0156=%s\x0134=" % (msg_type.encode("latin-1", "replace"), sender.encode("latin-1", "replace"),
+                                                 target.encode("latin-1", "replace"))
+
+
+def encode_prefixed(prefix: bytes, seq: int, sending_time: str, body: bytes) -> bytes:
+    """``encode`` for a message without PossDupFlag, its header start made once by ``header_prefix``
+    (the same bytes: tested against ``encode``)."""
+    payload = b"%s%d\x0152=%s\x01%s" % (prefix, seq, sending_time.encode("latin-1", "replace"), body)
     message = b"8=FIX.4.4\x019=%d\x01%s" % (len(payload), payload)
     return b"%s10=%03d\x01" % (message, sum(message) % 256)
 

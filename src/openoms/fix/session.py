@@ -91,6 +91,7 @@ class FixSession:
         self._test_request_sent = 0
         self._logon_sent = False
         self.on_logon: Callable[[], None] | None = None
+        self._prefixes: dict[str, bytes] = {}  # msg type -> the header's constant start (send_app)
 
     # --- connection -----------------------------------------------------------------------
 
@@ -354,12 +355,18 @@ class FixSession:
         """Send (or, while the counterparty is away, keep for its ResendRequest) an application message."""
         seq = self.next_out
         self.next_out += 1
-        now = codec.utc_timestamp(self.clock_ns())
+        clock = self.clock_ns()
+        now = codec.utc_timestamp(clock)
         encoded = codec.encode_body(body)
         self.store.add_outbound(self.key, seq, msg_type, now, encoded)
         self.store.set_seqs(self.key, self.next_out, self.next_in)
         if self.logged_on:
-            self._write(codec.encode(msg_type, self.identity.sender_comp_id, self.identity.target_comp_id, seq, now, encoded))
+            prefix = self._prefixes.get(msg_type)
+            if prefix is None:
+                prefix = self._prefixes[msg_type] = codec.header_prefix(msg_type, self.identity.sender_comp_id,
+                                                                        self.identity.target_comp_id)
+            self.outbox.append(codec.encode_prefixed(prefix, seq, now, encoded))
+            self._last_sent = clock
 
     def reject(self, message: FixMessage, reason: int, tag: int | None, text: str) -> None:
         """Session-level Reject (35=3) of ``message``."""
