@@ -134,20 +134,28 @@ class Framer:
         return dropped
 
 
+# Tag text -> number for every tag a FIX 4.4 message can carry (user-defined ones up to 9999
+# too): a dict lookup instead of int() per field. Anything else goes through int().
+_TAG_NUMBERS = {str(tag): tag for tag in range(1, 10_000)}
+
+
 def parse(frame: bytes) -> FixMessage:
-    """Parse one checked frame. Problems with content are recorded, never raised."""
+    """Parse one checked frame. Problems with content are recorded, never raised. The frame is
+    decoded once (latin-1: one character per byte) and split as text."""
     message = FixMessage(raw=frame, pairs=[])
     pairs = message.pairs
     fields = message.fields
-    for token in frame.split(SOH)[:-1]:
-        key, _, raw_value = token.partition(b"=")
-        if not key.isdigit():
-            message.bad_tag = key.decode("latin-1")
-            continue
-        tag = int(key)
+    numbers = _TAG_NUMBERS
+    for token in frame.decode("latin-1").split("\x01")[:-1]:
+        key, _, value = token.partition("=")
+        tag = numbers.get(key)
+        if tag is None:
+            if not (key.isascii() and key.isdigit()):  # str.isdigit alone takes "²" (latin-1) too
+                message.bad_tag = key
+                continue
+            tag = int(key)
         if tag in _RAW_LENGTH_TAGS:  # the next field's value may hold SOH: simplefix knows those
             return _parse_with_simplefix(frame)
-        value = raw_value.decode("latin-1")
         pairs.append((tag, value))
         if tag in fields:
             message.repeated.add(tag)

@@ -82,6 +82,11 @@ def test_empty_values_repeated_tags_and_bad_tags_are_recorded() -> None:
     framed = head + body + b"10=%03d\x01" % (sum(head + body) % 256)
     bad = codec.parse(framed)
     assert bad.bad_tag is not None and bad.seq == 2
+    for key, tag in ((b"\xb2", "\u00b2"), (b"-1", "-1"), (b"", "")):  # latin-1 superscript two is a digit to str.isdigit
+        body = b"35=D\x0134=2\x01%s=2\x01" % key
+        head = b"8=FIX.4.4\x019=%d\x01" % len(body)
+        assert codec.parse(head + body + b"10=%03d\x01" % (sum(head + body) % 256)).bad_tag == tag
+    assert codec.parse(b"8=FIX.4.4\x019=5\x0100035=D\x0110=000\x01").fields[t.MsgType] == "D"  # leading zeros: still tag 35
 
 
 @pytest.fixture(scope="module")
