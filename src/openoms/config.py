@@ -37,6 +37,9 @@ class FixSessionConfig:
     # starts again at sequence number 1.
     start_utc: str = ""
     end_utc: str = ""
+    # Sent application messages kept for ResendRequests: the last N (0: all). A request for older
+    # ones is answered with SequenceReset-GapFill over them.
+    resend_keep: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,9 @@ class Config:
             hours = (session.start_utc, session.end_utc)
             if (any(hours) and not all(hours)) or not all(parse_hhmm(h) is not None for h in hours if h):
                 raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: start_utc and end_utc must both be HH:MM (UTC)")
+            if session.resend_keep < 0:
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: resend_keep must be 0 (keep all) or more, "
+                                  f"got {session.resend_keep}")
             if not 0 <= session.port < 65536:
                 raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: port must be 1-65535, got {session.port}")
 
@@ -262,7 +268,8 @@ def load(
 
 
 _FIX_KEYS = {"enabled": ("fix_enabled", bool), "host": ("fix_host", str), "port": ("fix_port", int)}
-_FIX_SESSION_KEYS = {"sender_comp_id", "target_comp_id", "accounts", "user", "port", "drop_copy", "start_utc", "end_utc"}
+_FIX_SESSION_KEYS = {"sender_comp_id", "target_comp_id", "accounts", "user", "port", "drop_copy", "start_utc", "end_utc",
+                     "resend_keep"}
 
 
 def _fix_section(path: Path, section: Any) -> dict[str, Any]:
@@ -302,6 +309,7 @@ def _fix_section(path: Path, section: Any) -> dict[str, Any]:
                 drop_copy=_coerce("fix session drop_copy", bool, item.get("drop_copy", False)),
                 start_utc=str(item.get("start_utc", "")),
                 end_utc=str(item.get("end_utc", "")),
+                resend_keep=_coerce("fix session resend_keep", int, item.get("resend_keep", 0)),
             ))
         values["fix_sessions"] = tuple(parsed)
     venues = section.get("venues")

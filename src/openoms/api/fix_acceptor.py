@@ -149,6 +149,7 @@ class FixGateway:
         for settings in config.fix_sessions:
             identity = SessionIdentity(settings.target_comp_id, settings.sender_comp_id)
             client = ClientSession(self, settings, FixSession(identity, store, clock_ns, schedule_of(settings)))
+            store.keep_sent(identity.key, settings.resend_keep)
             self.clients[(settings.target_comp_id, settings.sender_comp_id)] = client
             self.by_key[client.session.key] = client
             if settings.drop_copy:

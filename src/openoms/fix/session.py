@@ -86,6 +86,7 @@ class FixSession:
         self._queued: dict[int, FixMessage] = {}
         self._answered: set[int] = set()
         self._resend_asked = False
+        self._gap_end = 0  # the last seq of the gap our ResendRequest asked for (inclusive)
         self._last_sent = 0
         self._last_received = 0
         self._test_request_sent = 0
@@ -103,6 +104,7 @@ class FixSession:
         self._queued.clear()
         self._answered.clear()
         self._resend_asked = False
+        self._gap_end = 0
         self._test_request_sent = 0
         self._last_received = self._last_sent = self.clock_ns()
         self._logon_sent = False
@@ -126,8 +128,8 @@ class FixSession:
         self._handle(message, app)
         while self.logged_on and not self.disconnect and self.next_in in self._queued:
             self._handle(self._queued.pop(self.next_in), app)
-        if not self._queued:
-            self._resend_asked = False
+        if not self._queued and self.next_in > self._gap_end:
+            self._resend_asked = False  # the gap is filled: a new one gets a new ResendRequest
         self._save()
         return app
 
@@ -168,6 +170,7 @@ class FixSession:
                 self._logout(f"more than {MAX_QUEUED} messages after a gap at MsgSeqNum {self.next_in} that was never filled", close=True)
                 return
             self._queued[seq] = message
+            self._gap_end = max(self._gap_end, seq - 1)
             if not self._resend_asked:
                 self._resend_asked = True
                 self._send_admin(t.RESEND_REQUEST, [(t.BeginSeqNo, str(self.next_in)), (t.EndSeqNo, "0")])
@@ -284,6 +287,7 @@ class FixSession:
         log.info("%s: logged on (their seq %d, expected %d; our next %d)", self.key, seq, self.next_in, self.next_out)
         if seq > self.next_in:
             self._resend_asked = True
+            self._gap_end = seq - 1
             self._send_admin(t.RESEND_REQUEST, [(t.BeginSeqNo, str(self.next_in)), (t.EndSeqNo, "0")])
         else:
             self.next_in = seq + 1

@@ -61,6 +61,8 @@ def test_environment_beats_the_file_for_the_port(tmp_path: Path) -> None:
     ("[fix]\nport = 'x'\n", "cannot use 'x'"),
     ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '08:00'\n", "start_utc and end_utc must both be HH:MM"),
     ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '8am'\nend_utc = '17:00'\n", "must both be HH:MM"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nresend_keep = -1\n", "resend_keep must be 0 \\(keep all\\) or more"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nresend_keep = 'lots'\n", "cannot use 'lots'"),
 ])
 def test_bad_fix_settings_are_named(tmp_path: Path, text: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
