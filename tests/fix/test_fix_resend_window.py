@@ -1,4 +1,6 @@
-"""Sent-message pruning with a real FIX engine: a session configured with ``resend_keep = 3``
+"""Session settings through `oms serve`: sent-message pruning, and holiday closing.
+
+Sent-message pruning with a real FIX engine: a session configured with ``resend_keep = 3``
 keeps only its last three application messages for resends. QuickFIX (keeping its sequence
 numbers across logons) goes away, misses six reports (its orders canceled over REST), logs on
 again and asks for everything it missed: the OMS gap-fills what it no longer holds and resends
@@ -9,23 +11,34 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from fixharness import FixServer, Peer
+from rawclient import RawClient
+
+from openoms.fix import tags as t
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixServer]:
     base = tmp_path_factory.mktemp("keep")
     config = base / "oms.toml"
-    config.write_text("""
+    today = datetime.now(UTC).date()
+    config.write_text(f"""
 [[fix.sessions]]
 sender_comp_id = "KEEP-CLIENT"
 target_comp_id = "OPENOMS"
 accounts = ["ACC-EQ-1"]
 resend_keep = 3
+
+[[fix.sessions]]
+sender_comp_id = "HOLIDAY-CLIENT"
+start_utc = "00:00"
+end_utc = "00:00"
+holidays = ["{today}", "{today + timedelta(days=1)}"]
 """)
     started = FixServer(base / "oms-data", config).start()
     try:
@@ -68,3 +81,11 @@ def test_quickfix_resend_beyond_the_kept_messages_is_gap_filled(server: FixServe
     with httpx.Client(base_url=server.url, timeout=10) as rest:
         order = rest.get(f"/api/v1/orders/{pending['OrderID']}").json()["order"]
         assert order["cl_ord_id"] == f"{prefix}-new"
+
+
+def test_a_logon_on_a_holiday_is_refused_with_the_reason(server: FixServer) -> None:
+    client = RawClient(server.fix_port, sender="HOLIDAY-CLIENT")
+    client.send(t.LOGON, [(t.EncryptMethod, "0"), (t.HeartBtInt, "30")])
+    answer = client.expect(lambda m: m.msg_type == t.LOGOUT)
+    assert answer.fields[t.Text].startswith("closed on ") and "(holiday)" in answer.fields[t.Text]
+    client.close()

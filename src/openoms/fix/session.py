@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from . import codec
 from . import tags as t
 from .codec import FixMessage
+from .schedule import Schedule
 from .store import SessionStore
 
 log = logging.getLogger("openoms.fix.session")
@@ -28,32 +29,6 @@ log = logging.getLogger("openoms.fix.session")
 MAX_QUEUED = 10_000  # messages held while a gap is being filled; a counterparty that never fills it is logged out
 MIN_HEARTBEAT = 1
 MAX_HEARTBEAT = 3600
-
-
-NS_PER_DAY = 86_400 * 1_000_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """Daily session hours in UTC (minutes after midnight); start >= end wraps past midnight.
-    Each day's session starts with sequence numbers at 1."""
-
-    start_minute: int
-    end_minute: int
-
-    def period(self, now: int) -> int | None:
-        """The start (ns) of the session period ``now`` falls in, or None outside the hours."""
-        day = now - now % NS_PER_DAY
-        minute = (now - day) // 60_000_000_000
-        start = day + self.start_minute * 60_000_000_000
-        if self.start_minute < self.end_minute:
-            return start if self.start_minute <= minute < self.end_minute else None
-        if minute >= self.start_minute:
-            return start
-        return start - NS_PER_DAY if minute < self.end_minute else None
-
-    def describe(self) -> str:
-        return "-".join(f"{m // 60:02d}:{m % 60:02d}" for m in (self.start_minute, self.end_minute)) + " UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,9 +233,12 @@ class FixSession:
             self._logout("EncryptMethod(98) must be 0 (none)", close=True)
             return
         if self.schedule is not None:
-            period = self.schedule.period(self.clock_ns())
+            now = self.clock_ns()
+            period = self.schedule.period(now)
             if period is None:
-                self._logout(f"outside the session's hours ({self.schedule.describe()})", close=True)
+                holiday = self.schedule.closed_on(now)
+                why = f"closed on {holiday.isoformat()} (holiday)" if holiday is not None else "outside the session's hours"
+                self._logout(f"{why} ({self.schedule.describe()})", close=True)
                 return
             if self.store.period(self.key) != period:  # a new day's session: sequence numbers start again
                 self.store.reset(self.key)

@@ -9,7 +9,8 @@ import pytest
 from openoms.fix import codec
 from openoms.fix import tags as t
 from openoms.fix.codec import FixMessage
-from openoms.fix.session import FixSession, Schedule, SessionIdentity
+from openoms.fix.schedule import Schedule
+from openoms.fix.session import FixSession, SessionIdentity
 from openoms.fix.store import SessionStore
 
 OURS, THEIRS = "OPENOMS", "CLIENT"
