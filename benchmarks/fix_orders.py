@@ -12,7 +12,9 @@
 
     python benchmarks/fix_orders.py [--orders 20000] [--window 200] [--peer-orders 5000] [--skip-peer]
 
-Ends with one JSON line: codec rates, and orders/s with first-report latency p50/p99 for both loads.
+Ends with one JSON line: codec rates, and orders/s with first-report latency p50/p99 for both loads;
+for the raw load also the OMS process's CPU time per order (user + system, all threads), which
+the machine's other load does not change much.
 """
 
 from __future__ import annotations
@@ -161,6 +163,12 @@ def load(port: int, orders: int, window: int) -> dict[str, Any]:
 # --- driver ----------------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): the OMS's cost, whatever the load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve(data_dir: Path, http_port: int, fix_port: int) -> subprocess.Popen[bytes]:
     config = data_dir.parent / "oms.toml"
     config.write_text(SESSIONS)
@@ -199,9 +207,12 @@ def main() -> None:
         fix_port = free_port()
         proc = serve(Path(tmp) / "data", free_port(), fix_port)
         try:
+            cpu_before = cpu_seconds(proc.pid)
             out = subprocess.run([sys.executable, __file__, "--load", str(fix_port), str(args.orders), str(args.window)],
                                  capture_output=True, text=True, check=True, timeout=600)
             result["raw"] = json.loads(out.stdout.strip().splitlines()[-1])
+            # CPU per order of the OMS process (all its threads): steadier than orders/s on a shared machine.
+            result["raw"]["oms_cpu_us_per_order"] = round((cpu_seconds(proc.pid) - cpu_before) * 1e6 / args.orders, 1)
             print(f"raw socket load: {result['raw']}", file=sys.stderr)
             if not args.skip_peer:
                 peer = [sys.executable, str(ROOT / "tests" / "fix" / "peer.py"), "--port", str(fix_port), "--sender", "PEER",

@@ -12,8 +12,11 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+from .fix.schedule import ScheduleError, calendar, weekday
 
 DURABILITY_CHOICES = ("group", "event", "relaxed")
 LOG_FORMATS = ("text", "json")
@@ -38,6 +41,18 @@ class FixSessionConfig:
     # starts again at sequence number 1.
     start_utc: str = ""
     end_utc: str = ""
+    # Weekly instead of daily: the session opens on start_day at start_utc and closes on end_day
+    # at end_utc (day names, "monday" or "mon"; both or neither, with the hours), one sequence
+    # number series a week.
+    start_day: str = ""
+    end_day: str = ""
+    # Closed dates (UTC), listed ("YYYY-MM-DD") and/or a financial calendar of the holidays
+    # package (e.g. "XNYS"): no Logon, and a logged-on session is logged out. Need the hours.
+    holidays: tuple[str, ...] = ()
+    holiday_calendar: str = ""
+    # Sent application messages kept for ResendRequests: the last N (0: all). A request for older
+    # ones is answered with SequenceReset-GapFill over them.
+    resend_keep: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +255,43 @@ class Config:
             hours = (session.start_utc, session.end_utc)
             if (any(hours) and not all(hours)) or not all(parse_hhmm(h) is not None for h in hours if h):
                 raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: start_utc and end_utc must both be HH:MM (UTC)")
+            problem = schedule_problem(session)
+            if problem is not None:
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: {problem}")
+            if session.resend_keep < 0:
+                raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: resend_keep must be 0 (keep all) or more, "
+                                  f"got {session.resend_keep}")
             if not 0 <= session.port < 65536:
                 raise ConfigError(f"fix session {pair[0]} -> {pair[1]}: port must be 1-65535, got {session.port}")
+
+
+def _string_list(path: Path, what: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, list) and all(isinstance(item, str | date) for item in value):
+        return tuple(str(item) for item in value)  # TOML dates (holidays = [2026-12-25]) are dates already
+    raise ConfigError(f"config file {path}: {what} must be a list of strings")
+
+
+def schedule_problem(session: FixSessionConfig) -> str | None:
+    """What is wrong with a session's weekly days and holidays (the hours are checked apart)."""
+    days = (session.start_day, session.end_day)
+    if any(days):
+        if not all(days) or not all(weekday(d) is not None for d in days):
+            return "start_day and end_day must both be day names (monday .. sunday, or mon .. sun)"
+        if not session.start_utc:
+            return "start_day and end_day need start_utc and end_utc (the times on those days)"
+    if (session.holidays or session.holiday_calendar) and not session.start_utc:
+        return "holidays need the session's hours (start_utc and end_utc)"
+    for text in session.holidays:
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            return f"holidays must be dates YYYY-MM-DD, got {text!r}"
+    if session.holiday_calendar:
+        try:
+            calendar(session.holiday_calendar)
+        except ScheduleError as exc:
+            return str(exc)
+    return None
 
 
 def parse_hhmm(text: str) -> tuple[int, int] | None:
@@ -320,7 +370,8 @@ def load(
 
 
 _FIX_KEYS = {"enabled": ("fix_enabled", bool), "host": ("fix_host", str), "port": ("fix_port", int)}
-_FIX_SESSION_KEYS = {"sender_comp_id", "target_comp_id", "accounts", "user", "port", "drop_copy", "start_utc", "end_utc"}
+_FIX_SESSION_KEYS = {"sender_comp_id", "target_comp_id", "accounts", "user", "port", "drop_copy", "start_utc", "end_utc",
+                     "start_day", "end_day", "holidays", "holiday_calendar", "resend_keep"}
 
 
 def _fix_section(path: Path, section: Any) -> dict[str, Any]:
@@ -360,6 +411,11 @@ def _fix_section(path: Path, section: Any) -> dict[str, Any]:
                 drop_copy=_coerce("fix session drop_copy", bool, item.get("drop_copy", False)),
                 start_utc=str(item.get("start_utc", "")),
                 end_utc=str(item.get("end_utc", "")),
+                start_day=str(item.get("start_day", "")),
+                end_day=str(item.get("end_day", "")),
+                holidays=_string_list(path, "fix session holidays", item.get("holidays", [])),
+                holiday_calendar=str(item.get("holiday_calendar", "")),
+                resend_keep=_coerce("fix session resend_keep", int, item.get("resend_keep", 0)),
             ))
         values["fix_sessions"] = tuple(parsed)
     venues = section.get("venues")

@@ -10,9 +10,13 @@ Initiator mode (default) plays a client: it logs on to a FIX acceptor (e.g. the 
 runs a scenario of sends/expects, and prints every message it receives as one JSON line.
 Acceptor mode (--acceptor) plays a tiny exchange for testing a FIX initiator (e.g. the
 OMS's venue gateway): it acks each NewOrderSingle and fills it at its limit price.
+With --hold it answers cancels and replaces only when told, and fills only when told: commands
+as JSON lines on stdin, {"fill": ClOrdID, "qty": "40"} and {"answer": ClOrdID of the held
+request, "accept": true|false}; each held request is announced as {"event": "held", ...}.
+This lets a test cross a replace or cancel with a fill (FIX 4.4 Appendix D).
 
 stdout carries only JSON lines, each with an "event" key:
-  listening, logon, sent, recv, logout, burst, done, timeout, error
+  listening, logon, sent, recv, logout, burst, done, timeout, error, held (--hold)
 Exit status: 0 ok, 1 error, 2 bad arguments, 3 timeout (logon or an expect step).
 
 Scenario steps, as command-line words or as a JSON list in --scenario FILE:
@@ -209,12 +213,14 @@ class Exchange(Peer):
 
     collect = False  # nothing consumes an inbox here: don't let it grow
 
-    def __init__(self, names: Names, quiet: bool, fill_delay: float, market_price: str):
+    def __init__(self, names: Names, quiet: bool, fill_delay: float, market_price: str, hold: bool = False):
         super().__init__(names, quiet)
         self.fill_delay, self.market_price = fill_delay, market_price
         self.orders: dict[str, dict] = {}  # latest ClOrdID -> order
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
+        self.hold = hold  # --hold: cancels/replaces wait for an "answer" command, fills for a "fill"
+        self.held: dict[str, dict] = {}  # ClOrdID of a held F/G -> its fields
 
     def report(self, o: dict, exec_type: str, **extra) -> None:
         done = o["OrdStatus"] in ("2", "4", "8")  # filled, canceled, rejected: nothing leaves
@@ -226,20 +232,59 @@ class Exchange(Peer):
         f.update(Account=o.get("Account", ""), **extra)
         self.send(build(self.names, "8", {k: v for k, v in f.items() if v != ""}))
 
-    def fill(self, o: dict) -> None:
+    def fill(self, o: dict, qty: str | None = None) -> None:
+        """Fill ``qty`` (default: all that is left) at the limit price (market orders: --market-price)."""
         with self.lock:
             if o["OrdStatus"] not in "01":
                 return
-            qty = str(Decimal(o["OrderQty"]) - Decimal(o["CumQty"]))
-            px = o["Price"] or self.market_price  # limit orders fill at their limit
-            o.update(OrdStatus="2", CumQty=o["OrderQty"], AvgPx=px)
-            self.report(o, "F", LastQty=qty, LastPx=px)
+            leaves = Decimal(o["OrderQty"]) - Decimal(o["CumQty"])
+            last = min(Decimal(qty), leaves) if qty is not None else leaves
+            px = o["Price"] or self.market_price  # limit orders fill at their limit (one price: AvgPx is it)
+            cum = Decimal(o["CumQty"]) + last
+            o.update(OrdStatus="2" if cum == Decimal(o["OrderQty"]) else "1", CumQty=str(cum), AvgPx=px)
+            self.report(o, "F", LastQty=str(last), LastPx=px)
 
-    def cancel_reject(self, req: fix.Message, o: dict | None, reason: str, response_to: str) -> None:
+    def cancel_reject(self, req: dict, o: dict | None, reason: str, response_to: str) -> None:
         self.send(build(self.names, "9", {
-            "OrderID": o["OrderID"] if o else "NONE", "ClOrdID": req.getField(11),
-            "OrigClOrdID": req.getField(41), "OrdStatus": o["OrdStatus"] if o else "8",
+            "OrderID": o["OrderID"] if o else "NONE", "ClOrdID": req["11"],
+            "OrigClOrdID": req["41"], "OrdStatus": o["OrdStatus"] if o else "8",
             "CxlRejResponseTo": response_to, "CxlRejReason": reason}))
+
+    def amend(self, mt: str, req: dict) -> None:
+        """Answer a cancel (F) or replace (G) request; ``req`` holds its fields by tag number."""
+        response_to = "1" if mt == "F" else "2"
+        o = self.orders.get(req["41"])
+        if o is None or o["OrdStatus"] not in "01":  # 1 = unknown order, 0 = too late
+            return self.cancel_reject(req, o, "1" if o is None else "0", response_to)
+        del self.orders[o["ClOrdID"]]
+        o.update(OrigClOrdID=o["ClOrdID"], ClOrdID=req["11"])
+        self.orders[o["ClOrdID"]] = o
+        if mt == "F":
+            o["OrdStatus"] = "4"
+            return self.report(o, "4", OrigClOrdID=o["OrigClOrdID"])
+        o.update(OrderQty=req["38"] or o["OrderQty"], Price=req["44"] or o["Price"])
+        if Decimal(o["CumQty"]) >= Decimal(o["OrderQty"]):
+            o["OrdStatus"] = "2"  # replaced down to (or below) what has been filled: nothing is left
+        self.report(o, "5", OrigClOrdID=o["OrigClOrdID"])
+
+    def command(self, line: str) -> None:
+        """--hold: one command from stdin (see the module docstring)."""
+        step = json.loads(line)
+        with self.lock:
+            if "fill" in step:
+                o = self.orders.get(step["fill"])
+                if o is None:
+                    return emit("error", message=f"fill: no order with ClOrdID {step['fill']!r}")
+            else:
+                req = self.held.pop(step["answer"], None)
+                if req is None:
+                    return emit("error", message=f"answer: no held request with ClOrdID {step['answer']!r}")
+                if step.get("accept", True):
+                    return self.amend(req["35"], req)
+                o = self.orders.get(req["41"])
+                return self.cancel_reject(req, o, "0" if o is not None and o["OrdStatus"] not in "01" else "99",
+                                          "1" if req["35"] == "F" else "2")
+        self.fill(o, step.get("qty"))
 
     def on_app(self, m: fix.Message) -> None:
         mt = m.getHeader().getField(35)
@@ -258,17 +303,11 @@ class Exchange(Peer):
                 self.orders[o["ClOrdID"]] = o
                 self.report(o, "0")
             elif mt in ("F", "G"):
-                o = self.orders.get(get(41))
-                if o is None or o["OrdStatus"] not in "01":  # 1 = unknown order, 0 = too late
-                    return self.cancel_reject(m, o, "1" if o is None else "0", "1" if mt == "F" else "2")
-                del self.orders[o["ClOrdID"]]
-                o.update(OrigClOrdID=o["ClOrdID"], ClOrdID=get(11))
-                self.orders[o["ClOrdID"]] = o
-                if mt == "F":
-                    o["OrdStatus"] = "4"
-                    return self.report(o, "4", OrigClOrdID=o["OrigClOrdID"])
-                o.update(OrderQty=get(38) or o["OrderQty"], Price=get(44) or o["Price"])
-                self.report(o, "5", OrigClOrdID=o["OrigClOrdID"])
+                req = {"35": mt, "11": get(11), "41": get(41), "38": get(38), "44": get(44)}
+                if self.hold:
+                    self.held[req["11"]] = req
+                    return emit("held", MsgType=mt, ClOrdID=req["11"], OrigClOrdID=req["41"])
+                return self.amend(mt, req)
             elif mt == "H":
                 o = self.orders.get(get(11))
                 if o is None:
@@ -278,6 +317,8 @@ class Exchange(Peer):
                 return self.report(o, "I")
             else:
                 raise fix.UnsupportedMessageType()  # QuickFIX answers 35=j
+        if self.hold:
+            return
         if self.fill_delay == 0:
             self.fill(o)
         elif self.fill_delay > 0:
@@ -442,6 +483,8 @@ def main() -> int:
     ap.add_argument("--fill-delay", type=float, default=0.0,
                     help="acceptor: seconds before filling (0 at once, <0 never: orders rest)")
     ap.add_argument("--market-price", default="100", help="acceptor: fill price of market orders")
+    ap.add_argument("--hold", action="store_true",
+                    help="acceptor: fill and answer cancels/replaces only when told on stdin (see above)")
     ap.add_argument("--dict", help="path to FIX44.xml (default: the one installed with quickfix)")
     ap.add_argument("--no-validate", action="store_true", help="don't validate against FIX44.xml")
     ap.add_argument("--log-dir", help="keep QuickFIX store/logs here instead of a temp dir")
@@ -471,11 +514,20 @@ def main() -> int:
             stop = threading.Event()  # serve until SIGTERM/SIGINT, then log out cleanly
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             signal.signal(signal.SIGINT, lambda *_: stop.set())
-            peer = Exchange(names, args.quiet, args.fill_delay, args.market_price)
+            peer = Exchange(names, args.quiet, args.fill_delay, args.market_price, args.hold)
             # Not SocketAcceptor: its stop() races its own thread in QuickFIX 1.16.0 (segfault).
             engine = fix.ThreadedSocketAcceptor(peer, store, settings, log)
             engine.start()
             emit("listening", port=args.port, sender=args.sender, target=args.target)
+            if args.hold:
+                def commands() -> None:
+                    for line in sys.stdin:
+                        if line.strip():
+                            try:
+                                peer.command(line)
+                            except (ValueError, KeyError, fix.SessionNotFound) as e:
+                                emit("error", message=f"bad command {line.strip()!r}: {e!r}")
+                threading.Thread(target=commands, daemon=True).start()
             while not stop.wait(0.2):
                 pass
             rc = 0

@@ -19,6 +19,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Sequence
+from datetime import date
 
 from ..config import Config, FixSessionConfig, parse_hhmm
 from ..domain import events as ev
@@ -27,7 +28,8 @@ from ..domain.ids import OrderId
 from ..fix import codec
 from ..fix import tags as t
 from ..fix.codec import FixMessage, Framer, Garbled
-from ..fix.session import FixSession, Schedule, SessionIdentity
+from ..fix.schedule import Schedule, weekday
+from ..fix.session import FixSession, SessionIdentity
 from ..fix.store import SessionStore
 from ..service.runtime import EngineRuntime
 from .fix_client_session import ClientSession
@@ -149,6 +151,7 @@ class FixGateway:
         for settings in config.fix_sessions:
             identity = SessionIdentity(settings.target_comp_id, settings.sender_comp_id)
             client = ClientSession(self, settings, FixSession(identity, store, clock_ns, schedule_of(settings)))
+            store.keep_sent(identity.key, settings.resend_keep)
             self.clients[(settings.target_comp_id, settings.sender_comp_id)] = client
             self.by_key[client.session.key] = client
             if settings.drop_copy:
@@ -297,7 +300,15 @@ def unavailable_port(config: Config) -> str | None:
 
 
 def schedule_of(settings: FixSessionConfig) -> Schedule | None:
+    """The session's hours (daily, or weekly with start_day/end_day) and closed dates; None: always open."""
     start, end = parse_hhmm(settings.start_utc), parse_hhmm(settings.end_utc)
     if start is None or end is None:
         return None
-    return Schedule(start[0] * 60 + start[1], end[0] * 60 + end[1])
+    start_minute, end_minute = start[0] * 60 + start[1], end[0] * 60 + end[1]
+    first, last = weekday(settings.start_day), weekday(settings.end_day)
+    weekly = first is not None and last is not None
+    if weekly:  # minutes from Monday 00:00
+        start_minute += (first or 0) * 1440
+        end_minute += (last or 0) * 1440
+    return Schedule(start_minute, end_minute, weekly, frozenset(date.fromisoformat(d) for d in settings.holidays),
+                    settings.holiday_calendar)

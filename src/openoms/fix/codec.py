@@ -134,20 +134,28 @@ class Framer:
         return dropped
 
 
+# Tag text -> number for every tag a FIX 4.4 message can carry (user-defined ones up to 9999
+# too): a dict lookup instead of int() per field. Anything else goes through int().
+_TAG_NUMBERS = {str(tag): tag for tag in range(1, 10_000)}
+
+
 def parse(frame: bytes) -> FixMessage:
-    """Parse one checked frame. Problems with content are recorded, never raised."""
+    """Parse one checked frame. Problems with content are recorded, never raised. The frame is
+    decoded once (latin-1: one character per byte) and split as text."""
     message = FixMessage(raw=frame, pairs=[])
     pairs = message.pairs
     fields = message.fields
-    for token in frame.split(SOH)[:-1]:
-        key, _, raw_value = token.partition(b"=")
-        if not key.isdigit():
-            message.bad_tag = key.decode("latin-1")
-            continue
-        tag = int(key)
+    numbers = _TAG_NUMBERS
+    for token in frame.decode("latin-1").split("\x01")[:-1]:
+        key, _, value = token.partition("=")
+        tag = numbers.get(key)
+        if tag is None:
+            if not (key.isascii() and key.isdigit()):  # str.isdigit alone takes "²" (latin-1) too
+                message.bad_tag = key
+                continue
+            tag = int(key)
         if tag in _RAW_LENGTH_TAGS:  # the next field's value may hold SOH: simplefix knows those
             return _parse_with_simplefix(frame)
-        value = raw_value.decode("latin-1")
         pairs.append((tag, value))
         if tag in fields:
             message.repeated.add(tag)
@@ -205,19 +213,30 @@ def utc_timestamp(ns: int) -> str:
 _TIMESTAMP = re.compile(r"(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
 
 
+_parsed_second: tuple[str, int] = ("", 0)
+
+
 def parse_utc_timestamp(text: str) -> int | None:
-    """FIX UTCTimestamp -> ns since the epoch; None if it is not one."""
+    """FIX UTCTimestamp -> ns since the epoch; None if it is not one. The date and time part of
+    the last one is remembered: a session's SendingTime and TransactTime share it for a second."""
+    global _parsed_second
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction = match.groups()
+    fraction_ns = int((fraction or "0").ljust(9, "0"))
+    cached_text, cached_ns = _parsed_second
+    if text.startswith(cached_text) and cached_text and text[17:18] in ("", "."):
+        return cached_ns + fraction_ns
     try:
         moment = datetime(int(year), int(month), int(day), int(hour), int(minute), min(int(second), 59), tzinfo=UTC)
     except ValueError:
         return None
     if int(second) > 60:  # 60 is a leap second
         return None
-    return int(moment.timestamp()) * 1_000_000_000 + int((fraction or "0").ljust(9, "0"))
+    whole = int(moment.timestamp()) * 1_000_000_000
+    _parsed_second = (text[:17], whole)
+    return whole + fraction_ns
 
 
 def encode(
@@ -242,6 +261,20 @@ def encode(
         parts.append(b"122=%s\x01" % orig_sending_time.encode("latin-1", "replace"))
     parts.append(body if isinstance(body, bytes) else encode_body(body))
     payload = b"".join(parts)
+    message = b"8=FIX.4.4\x019=%d\x01%s" % (len(payload), payload)
+    return b"%s10=%03d\x01" % (message, sum(message) % 256)
+
+
+def header_prefix(msg_type: str, sender: str, target: str) -> bytes:
+    """The constant start of a session's messages of one type, up to the MsgSeqNum value."""
+    return b"35=%s\x0149=%s\x0156=%s\x0134=" % (msg_type.encode("latin-1", "replace"), sender.encode("latin-1", "replace"),
+                                                 target.encode("latin-1", "replace"))
+
+
+def encode_prefixed(prefix: bytes, seq: int, sending_time: str, body: bytes) -> bytes:
+    """``encode`` for a message without PossDupFlag, its header start made once by ``header_prefix``
+    (the same bytes: tested against ``encode``)."""
+    payload = b"%s%d\x0152=%s\x01%s" % (prefix, seq, sending_time.encode("latin-1", "replace"), body)
     message = b"8=FIX.4.4\x019=%d\x01%s" % (len(payload), payload)
     return b"%s10=%03d\x01" % (message, sum(message) % 256)
 

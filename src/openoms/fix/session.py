@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from . import codec
 from . import tags as t
 from .codec import FixMessage
+from .schedule import Schedule
 from .store import SessionStore
 
 log = logging.getLogger("openoms.fix.session")
@@ -28,32 +29,6 @@ log = logging.getLogger("openoms.fix.session")
 MAX_QUEUED = 10_000  # messages held while a gap is being filled; a counterparty that never fills it is logged out
 MIN_HEARTBEAT = 1
 MAX_HEARTBEAT = 3600
-
-
-NS_PER_DAY = 86_400 * 1_000_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """Daily session hours in UTC (minutes after midnight); start >= end wraps past midnight.
-    Each day's session starts with sequence numbers at 1."""
-
-    start_minute: int
-    end_minute: int
-
-    def period(self, now: int) -> int | None:
-        """The start (ns) of the session period ``now`` falls in, or None outside the hours."""
-        day = now - now % NS_PER_DAY
-        minute = (now - day) // 60_000_000_000
-        start = day + self.start_minute * 60_000_000_000
-        if self.start_minute < self.end_minute:
-            return start if self.start_minute <= minute < self.end_minute else None
-        if minute >= self.start_minute:
-            return start
-        return start - NS_PER_DAY if minute < self.end_minute else None
-
-    def describe(self) -> str:
-        return "-".join(f"{m // 60:02d}:{m % 60:02d}" for m in (self.start_minute, self.end_minute)) + " UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +61,13 @@ class FixSession:
         self._queued: dict[int, FixMessage] = {}
         self._answered: set[int] = set()
         self._resend_asked = False
+        self._gap_end = 0  # the last seq of the gap our ResendRequest asked for (inclusive)
         self._last_sent = 0
         self._last_received = 0
         self._test_request_sent = 0
         self._logon_sent = False
         self.on_logon: Callable[[], None] | None = None
+        self._prefixes: dict[str, bytes] = {}  # msg type -> the header's constant start (send_app)
 
     # --- connection -----------------------------------------------------------------------
 
@@ -102,6 +79,7 @@ class FixSession:
         self._queued.clear()
         self._answered.clear()
         self._resend_asked = False
+        self._gap_end = 0
         self._test_request_sent = 0
         self._last_received = self._last_sent = self.clock_ns()
         self._logon_sent = False
@@ -125,8 +103,8 @@ class FixSession:
         self._handle(message, app)
         while self.logged_on and not self.disconnect and self.next_in in self._queued:
             self._handle(self._queued.pop(self.next_in), app)
-        if not self._queued:
-            self._resend_asked = False
+        if not self._queued and self.next_in > self._gap_end:
+            self._resend_asked = False  # the gap is filled: a new one gets a new ResendRequest
         self._save()
         return app
 
@@ -167,6 +145,7 @@ class FixSession:
                 self._logout(f"more than {MAX_QUEUED} messages after a gap at MsgSeqNum {self.next_in} that was never filled", close=True)
                 return
             self._queued[seq] = message
+            self._gap_end = max(self._gap_end, seq - 1)
             if not self._resend_asked:
                 self._resend_asked = True
                 self._send_admin(t.RESEND_REQUEST, [(t.BeginSeqNo, str(self.next_in)), (t.EndSeqNo, "0")])
@@ -254,9 +233,12 @@ class FixSession:
             self._logout("EncryptMethod(98) must be 0 (none)", close=True)
             return
         if self.schedule is not None:
-            period = self.schedule.period(self.clock_ns())
+            now = self.clock_ns()
+            period = self.schedule.period(now)
             if period is None:
-                self._logout(f"outside the session's hours ({self.schedule.describe()})", close=True)
+                holiday = self.schedule.closed_on(now)
+                why = f"closed on {holiday.isoformat()} (holiday)" if holiday is not None else "outside the session's hours"
+                self._logout(f"{why} ({self.schedule.describe()})", close=True)
                 return
             if self.store.period(self.key) != period:  # a new day's session: sequence numbers start again
                 self.store.reset(self.key)
@@ -283,6 +265,7 @@ class FixSession:
         log.info("%s: logged on (their seq %d, expected %d; our next %d)", self.key, seq, self.next_in, self.next_out)
         if seq > self.next_in:
             self._resend_asked = True
+            self._gap_end = seq - 1
             self._send_admin(t.RESEND_REQUEST, [(t.BeginSeqNo, str(self.next_in)), (t.EndSeqNo, "0")])
         else:
             self.next_in = seq + 1
@@ -354,12 +337,18 @@ class FixSession:
         """Send (or, while the counterparty is away, keep for its ResendRequest) an application message."""
         seq = self.next_out
         self.next_out += 1
-        now = codec.utc_timestamp(self.clock_ns())
+        clock = self.clock_ns()
+        now = codec.utc_timestamp(clock)
         encoded = codec.encode_body(body)
         self.store.add_outbound(self.key, seq, msg_type, now, encoded)
         self.store.set_seqs(self.key, self.next_out, self.next_in)
         if self.logged_on:
-            self._write(codec.encode(msg_type, self.identity.sender_comp_id, self.identity.target_comp_id, seq, now, encoded))
+            prefix = self._prefixes.get(msg_type)
+            if prefix is None:
+                prefix = self._prefixes[msg_type] = codec.header_prefix(msg_type, self.identity.sender_comp_id,
+                                                                        self.identity.target_comp_id)
+            self.outbox.append(codec.encode_prefixed(prefix, seq, now, encoded))
+            self._last_sent = clock
 
     def reject(self, message: FixMessage, reason: int, tag: int | None, text: str) -> None:
         """Session-level Reject (35=3) of ``message``."""

@@ -46,6 +46,8 @@ class SessionStore:
         self._resets: list[str] = []
         self._routes: list[tuple[str, str, str]] = []
         self._periods: dict[str, int | None] = {}
+        self._keep: dict[str, int] = {}  # session -> how many sent application messages to keep
+        self._unpruned: dict[str, int] = {}  # session -> messages added since its last prune
 
     # --- sequence numbers and sent messages --------------------------------------------------
 
@@ -59,6 +61,18 @@ class SessionStore:
 
     def add_outbound(self, session: str, seq: int, msg_type: str, sending_time: str, body: bytes) -> None:
         self._outbound.append((session, seq, msg_type, sending_time, body))
+        if session in self._keep:
+            self._unpruned[session] += 1
+
+    def keep_sent(self, session: str, count: int) -> None:
+        """Keep only the last ``count`` application messages sent on ``session`` for resends
+        (0: all). Older ones are deleted as ``flush`` goes (at most a tenth of ``count`` late);
+        a ResendRequest for them is answered with SequenceReset-GapFill, as FIX allows."""
+        if count > 0:
+            self._keep[session] = count
+            self._unpruned[session] = count  # the first flush prunes what an earlier run left
+        else:
+            self._keep.pop(session, None)
 
     def reset(self, session: str) -> None:
         """Both sequence numbers back to 1 (Logon with ResetSeqNumFlag): the old messages go."""
@@ -121,6 +135,8 @@ class SessionStore:
                 db.execute("DELETE FROM fix_outbound WHERE session = ?", (session,))
             if self._outbound:
                 db.executemany("INSERT OR REPLACE INTO fix_outbound VALUES (?, ?, ?, ?, ?)", self._outbound)
+                if self._keep:
+                    self._prune(db)
             if self._orders:
                 db.executemany("INSERT OR REPLACE INTO fix_order VALUES (?, ?)", self._orders)
             if self._cl_ord_ids:
@@ -140,6 +156,18 @@ class SessionStore:
         self._cl_ord_ids.clear()
         self._resets.clear()
         self._routes.clear()
+
+    def _prune(self, db: sqlite3.Connection) -> None:
+        """Delete sent messages older than each session's last ``keep_sent`` ones, once a tenth
+        of that many have been added (one DELETE per step, not per message). Counted in stored
+        messages, not sequence numbers: heartbeats while idle push nothing out."""
+        unpruned = self._unpruned
+        for session, keep in self._keep.items():
+            if unpruned[session] < max(1, keep // 10):
+                continue
+            db.execute("DELETE FROM fix_outbound WHERE session = ? AND seq < (SELECT seq FROM fix_outbound WHERE session = ? "
+                       "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (session, session, keep - 1))
+            unpruned[session] = 0
 
     def close(self) -> None:
         self.flush()

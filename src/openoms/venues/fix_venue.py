@@ -46,6 +46,7 @@ class _Route:
     notional: Decimal = Decimal(0)  # sum of fill qty * px reported to the engine
     pending: str | None = None  # the ClOrdID of a cancel or replace in flight
     expiring: bool = False  # the engine expired the order: the venue's cancel answer is not news
+    filled: bool = False  # filled while a request was in flight: kept until the venue answers that
     n: int = 0
 
 
@@ -263,8 +264,12 @@ class FixVenue:
                 self._report(cmd.VenueAccepted(actor=actor, route_id=route_id, venue_order_id=VenueOrderId(fields[t.OrderID])))
         elif exec_type in ("F", "1", "2"):
             self._fill(state, ExecId(f"{self.venue_id}-{fields[t.ExecID]}"), Decimal(fields[t.LastQty]), Decimal(fields[t.LastPx]))
-            if fields.get(t.OrdStatus_) == "2":
-                self._done(route_id)
+            # Complete: Filled, or nothing left under a Pending Cancel/Replace status (which outranks Filled).
+            if fields.get(t.OrdStatus_) == "2" or fields.get(t.LeavesQty) in ("0", "0.0"):
+                if state.pending is None:
+                    self._done(route_id)
+                else:  # a fill crossed our cancel or replace: its answer (a reject, "too late") must still reach the engine
+                    state.filled = True
         elif exec_type == "8":
             self._done(route_id)
             self._report(cmd.VenueRejected(actor=actor, route_id=route_id, reason=Reject(
@@ -280,6 +285,8 @@ class FixVenue:
         elif exec_type == "5":
             state.cl_ord_id = fields[t.ClOrdID]
             state.pending = None
+            if state.filled:
+                self._done(route_id)
             self.store.set_route(self.session.key, route_id, state.cl_ord_id)
             self._report(cmd.VenueReplaced(actor=actor, route_id=route_id, quantity=Decimal(fields[t.OrderQty]),
                                            price=Decimal(fields[t.Price]) if t.Price in fields else None,
@@ -333,6 +340,8 @@ class FixVenue:
             return
         route_id = state.request.route_id
         state.pending = None
+        if state.filled:
+            self._done(route_id)
         code = _CXL_REJECT_CODE.get(fields.get(t.CxlRejReason, ""), RejectCode.VENUE_REJECT)
         reason = Reject(code, fields.get(t.Text) or f"refused by {self.venue_id}", {"venue": self.venue_id})
         if state.expiring:

@@ -82,6 +82,11 @@ def test_empty_values_repeated_tags_and_bad_tags_are_recorded() -> None:
     framed = head + body + b"10=%03d\x01" % (sum(head + body) % 256)
     bad = codec.parse(framed)
     assert bad.bad_tag is not None and bad.seq == 2
+    for key, tag in ((b"\xb2", "\u00b2"), (b"-1", "-1"), (b"", "")):  # latin-1 superscript two is a digit to str.isdigit
+        body = b"35=D\x0134=2\x01%s=2\x01" % key
+        head = b"8=FIX.4.4\x019=%d\x01" % len(body)
+        assert codec.parse(head + body + b"10=%03d\x01" % (sum(head + body) % 256)).bad_tag == tag
+    assert codec.parse(b"8=FIX.4.4\x019=5\x0100035=D\x0110=000\x01").fields[t.MsgType] == "D"  # leading zeros: still tag 35
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +129,21 @@ def test_encode_and_parse_agree_with_simplefix_byte_for_byte(body: list[tuple[in
     parser.append_buffer(ours)
     expected = [(int(tag), value.decode("latin-1")) for tag, value in parser.get_message().pairs]
     assert codec.parse(ours).pairs == expected
+    prefix = codec.header_prefix(msg_type, "OPENOMS", "CLIENT")
+    assert codec.encode_prefixed(prefix, seq, "20261126-12:00:00.000", codec.encode_body(body)) == ours
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 4_102_444_800 * 10**9 - 1), min_size=1, max_size=6), st.integers(0, 999_999_999))
+def test_timestamps_parse_to_what_they_say_whatever_was_parsed_before(moments: list[int], nudge: int) -> None:
+    # The parser remembers the last date and time to the second: same second, other second, and
+    # invalid text in between must all still parse exactly.
+    for ns in [*moments, moments[0] - moments[0] % 10**9 + nudge]:
+        text = codec.utc_timestamp(ns)
+        assert codec.parse_utc_timestamp(text) == ns - ns % 1_000_000
+        assert codec.parse_utc_timestamp(text[:17]) == ns - ns % 10**9
+        assert codec.parse_utc_timestamp(text[:17] + ".123456789") == ns - ns % 10**9 + 123_456_789
+        assert codec.parse_utc_timestamp(text[:6] + "32" + text[8:]) is None  # day 32 never exists
 
 
 def test_raw_data_fields_may_hold_soh() -> None:

@@ -61,6 +61,20 @@ def test_environment_beats_the_file_for_the_port(tmp_path: Path) -> None:
     ("[fix]\nport = 'x'\n", "cannot use 'x'"),
     ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '08:00'\n", "start_utc and end_utc must both be HH:MM"),
     ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '8am'\nend_utc = '17:00'\n", "must both be HH:MM"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '08:00'\nend_utc = '17:00'\nstart_day = 'mon'\n",
+     "start_day and end_day must both be day names"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '08:00'\nend_utc = '17:00'\nstart_day = 'mon'\nend_day = 'fry'\n",
+     "must both be day names"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_day = 'mon'\nend_day = 'fri'\n", "need start_utc and end_utc"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nholidays = ['2026-12-25']\n", "holidays need the session's hours"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '08:00'\nend_utc = '17:00'\nholidays = ['25/12/2026']\n",
+     "holidays must be dates YYYY-MM-DD, got '25/12/2026'"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '08:00'\nend_utc = '17:00'\nholidays = '2026-12-25'\n",
+     "holidays must be a list of strings"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nstart_utc = '08:00'\nend_utc = '17:00'\nholiday_calendar = 'MOON'\n",
+     "unknown holiday calendar 'MOON'"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nresend_keep = -1\n", "resend_keep must be 0 \\(keep all\\) or more"),
+    ("[[fix.sessions]]\nsender_comp_id = 'A'\nresend_keep = 'lots'\n", "cannot use 'lots'"),
 ])
 def test_bad_fix_settings_are_named(tmp_path: Path, text: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
@@ -91,3 +105,20 @@ def test_the_readme_fix_config_samples_load(tmp_path: Path) -> None:
     config = load(write(tmp_path, "\n".join(samples)), environ={})
     assert [s.sender_comp_id for s in config.fix_sessions] == ["CLIENT1"]
     assert config.fix_sessions[0].start_utc == "07:00" and config.fix_venues[0].symbols == ("MSFT",)
+
+
+def test_weekly_hours_holidays_and_resend_keep_come_from_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+[[fix.sessions]]
+sender_comp_id = "WEEKLY"
+start_day = "sunday"
+start_utc = "22:00"
+end_day = "fri"
+end_utc = "21:00"
+holidays = ["2026-12-24", 2026-12-31]
+holiday_calendar = "XNYS"
+resend_keep = 100000
+""")
+    [session] = load(path, environ={}).fix_sessions
+    assert (session.start_day, session.end_day, session.holidays, session.holiday_calendar, session.resend_keep) == (
+        "sunday", "fri", ("2026-12-24", "2026-12-31"), "XNYS", 100000)

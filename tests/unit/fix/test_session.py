@@ -9,7 +9,8 @@ import pytest
 from openoms.fix import codec
 from openoms.fix import tags as t
 from openoms.fix.codec import FixMessage
-from openoms.fix.session import FixSession, Schedule, SessionIdentity
+from openoms.fix.schedule import Schedule
+from openoms.fix.session import FixSession, SessionIdentity
 from openoms.fix.store import SessionStore
 
 OURS, THEIRS = "OPENOMS", "CLIENT"
@@ -91,6 +92,24 @@ def test_gap_asks_for_a_resend_and_queues_until_it_is_filled(tmp_path: Path) -> 
     assert session.next_in == 5 and sent(session) == []
 
 
+def test_a_logon_ahead_of_sequence_asks_for_the_gap_once_until_it_is_filled(tmp_path: Path) -> None:
+    session = logged_on(tmp_path)
+    session.receive(message(t.NEW_ORDER_SINGLE, 2, [(t.ClOrdID, "A")]))
+    session.connection_lost()
+    session.connection_made()
+    session.receive(message(t.LOGON, 5, [(t.EncryptMethod, "0"), (t.HeartBtInt, "30")]))  # we expected 3
+    assert [(m.msg_type, m.fields.get(t.BeginSeqNo)) for m in sent(session)] == [(t.LOGON, None), (t.RESEND_REQUEST, "3")]
+    session.receive(message(t.TEST_REQUEST, 6, [(t.TestReqID, "T")]))  # still inside the gap being filled
+    assert sent(session) == []
+    out = session.receive(message(t.SEQUENCE_RESET, 3, [(t.GapFillFlag, "Y"), (t.NewSeqNo, "6")], poss_dup=True,
+                                  orig=codec.utc_timestamp(T0)))
+    assert out == [] and session.next_in == 7
+    assert [(m.msg_type, m.fields.get(t.TestReqID)) for m in sent(session)] == [(t.HEARTBEAT, "T")]
+    session.receive(message(t.NEW_ORDER_SINGLE, 9, [(t.ClOrdID, "B")]))  # a new gap: a new request
+    [again] = sent(session)
+    assert again.msg_type == t.RESEND_REQUEST and again.fields[t.BeginSeqNo] == "7"
+
+
 def test_sequence_number_too_low_without_poss_dup_logs_out(tmp_path: Path) -> None:
     session = logged_on(tmp_path)
     session.receive(message(t.HEARTBEAT, 2))
@@ -125,6 +144,37 @@ def test_resend_request_resends_application_messages_and_gap_fills_admin_ones(tm
     assert gap3.fields[t.NewSeqNo] == "4"
     assert report_a.fields[t.ClOrdID] == "A" and report_a.fields[t.PossDupFlag] == "Y" and t.OrigSendingTime in report_a.fields
     assert report_b.fields[t.ClOrdID] == "B" and session.next_out == 5
+
+
+@pytest.mark.parametrize("keep", [1, 5, 30])
+def test_sent_messages_beyond_the_kept_count_are_pruned_and_gap_filled_on_resend(tmp_path: Path, keep: int) -> None:
+    session = logged_on(tmp_path)  # our seq 1 was the Logon
+    session.store.keep_sent(session.key, keep)
+    for n in range(2, 52):  # reports 2..51, committed one by one as the gateway does
+        session.send_app(t.EXECUTION_REPORT, [(t.ClOrdID, f"C{n}")])
+        session.store.flush()
+    stored = [seq for seq, *_ in session.store.outbound(session.key, 1, 100)]
+    # the last ``keep`` are always there; older ones go at most a tenth of ``keep`` late
+    assert stored[-keep:] == list(range(52 - keep, 52)) and len(stored) <= keep + max(1, keep // 10)
+    sent(session)
+    session.receive(message(t.RESEND_REQUEST, 2, [(t.BeginSeqNo, "1"), (t.EndSeqNo, "0")]))
+    out = sent(session)
+    gap, *resent = out
+    assert (gap.msg_type, gap.seq, gap.fields[t.GapFillFlag], gap.fields[t.NewSeqNo]) == ("4", 1, "Y", str(stored[0]))
+    assert [(m.seq, m.fields[t.ClOrdID], m.fields[t.PossDupFlag]) for m in resent] == [(seq, f"C{seq}", "Y") for seq in stored]
+    # a request inside the kept window is answered with the messages alone
+    session.receive(message(t.RESEND_REQUEST, 3, [(t.BeginSeqNo, "51"), (t.EndSeqNo, "51")]))
+    assert [(m.msg_type, m.seq) for m in sent(session)] == [("8", 51)]
+
+
+def test_keeping_everything_is_the_default_and_zero_restores_it(tmp_path: Path) -> None:
+    session = logged_on(tmp_path)
+    session.store.keep_sent(session.key, 2)
+    session.store.keep_sent(session.key, 0)
+    for n in range(2, 12):
+        session.send_app(t.EXECUTION_REPORT, [(t.ClOrdID, f"C{n}")])
+        session.store.flush()
+    assert [seq for seq, *_ in session.store.outbound(session.key, 1, 100)] == list(range(2, 12))
 
 
 def test_sequence_numbers_and_sent_messages_survive_a_restart(tmp_path: Path) -> None:
