@@ -1,12 +1,15 @@
 """One engine shard against two, on the same workload, over the local NATS JetStream.
 
-Starts M ``oms cluster engine`` processes (SQLite journals, group commit, market data off) and
-drives them from a gateway in this process: ``--orders`` new orders alternating between two
-accounts (``ACC-EQ-1`` and ``ACC-EQ-2``, which hash to different shards when M=2), with
-``--window`` in flight. Latency is submit until the owning shard's answer (the order durable in
-its journal). Streams are created under a random prefix and deleted afterwards.
+Starts M ``oms serve --role engine`` processes (SQLite journals, group commit, market data off)
+and drives them with ``--orders`` new orders alternating between two accounts (``ACC-EQ-1`` and
+``ACC-EQ-2``, which hash to different shards when M=2), with ``--window`` in flight: by default
+from a ``ClusterGateway`` in this process (NATS only); with ``--rest`` over HTTP through an
+``oms serve --role gateway`` process (and a projector process, so the whole cluster runs), the
+gateway signing in the caller by API key. Latency is submit until the owning shard's answer
+(the order durable in its journal). Streams are created under a random prefix and deleted
+afterwards.
 
-    python benchmarks/shards.py [--orders 20000] [--window 500] [--nats-url nats://127.0.0.1:4222]
+    python benchmarks/shards.py [--orders 20000] [--window 500] [--rest] [--nats-url nats://127.0.0.1:4222]
 """
 
 from __future__ import annotations
@@ -79,15 +82,74 @@ async def delete_streams(nats_url: str, subjects: Subjects) -> None:
     await connection.close()
 
 
-def run(nats_url: str, shards: int, orders: int, window: int, workdir: Path) -> dict[str, Any]:
+async def drive_rest(port: int, key: str, shards: int, orders: int, window: int) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[int] = []
+    limits = httpx.Limits(max_connections=window, max_keepalive_connections=window)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120, limits=limits,
+                                 headers={"Authorization": f"Bearer {key}"}) as http:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get("/health")).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not start")
+            await asyncio.sleep(0.2)
+        slots = asyncio.Semaphore(window)
+
+        async def one(i: int) -> None:
+            async with slots:
+                body = {"account": ACCOUNTS[i % 2], "cl_ord_id": f"B{i}", "symbol": "AAPL", "side": "buy", "quantity": "10",
+                        "price": "1.00"}
+                started = time.perf_counter_ns()
+                response = await http.post("/api/v1/orders", json=body)
+                assert response.status_code == 201, response.text
+                latencies.append(time.perf_counter_ns() - started)
+
+        await asyncio.gather(*(one(-1 - i) for i in range(2 * shards)))
+        latencies.clear()
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(orders)))
+        elapsed = time.perf_counter() - started
+    return {"shards": shards, "orders": orders, "orders_per_s": round(orders / elapsed), "answer": percentiles(latencies),
+            "seconds": round(elapsed, 2), "via": "rest"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def run(nats_url: str, shards: int, orders: int, window: int, workdir: Path, rest: bool) -> dict[str, Any]:
     subjects = Subjects(f"bench{secrets.token_hex(3)}")
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "openoms", "cluster", "engine", "--shard", f"{n}/{shards}", "--nats-url", nats_url,
-                          "--prefix", subjects.prefix, "--data-dir", str(workdir / f"{shards}-{n}"), "--no-market-data"],
-                         env={**os.environ, "OMS_LIMITS_FILE": str(LIMITS)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for n in range(shards)
-    ]
+    cluster = ["--nats-url", nats_url, "--prefix", subjects.prefix]
+    env = {**os.environ, "OMS_LIMITS_FILE": str(LIMITS)}
+    roles = [["--role", "engine", "--shard", f"{n}/{shards}", "--data-dir", str(workdir / f"{shards}-{n}"), "--no-market-data"]
+             for n in range(shards)]
+    port, key = free_port(), ""
+    if rest:
+        from openoms.access.users import UserStore
+
+        gateway_dir = workdir / f"{shards}-gateway"
+        users = UserStore(gateway_dir / "users.sqlite")
+        users.create("bench", ["trader"], list(ACCOUNTS))
+        key = users.issue_api_key("bench", "bench", actor="bench")
+        users.close()
+        read_models = str(workdir / f"{shards}-read_models.sqlite")
+        roles += [["--role", "projector", "--read-models", read_models],
+                  ["--role", "gateway", "--shards", str(shards), "--data-dir", str(gateway_dir), "--read-models", read_models,
+                   "--port", str(port), "--log-level", "warning"]]
+    processes = [subprocess.Popen([sys.executable, "-m", "openoms", "serve", *role, *cluster], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for role in roles]
     try:
+        if rest:
+            return asyncio.run(drive_rest(port, key, shards, orders, window))
         return asyncio.run(drive(nats_url, shards, subjects, orders, window))
     finally:
         for process in processes:
@@ -101,15 +163,16 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--window", type=int, default=500, help="orders in flight")
     parser.add_argument("--nats-url", default="nats://127.0.0.1:4222")
+    parser.add_argument("--rest", action="store_true", help="through an `oms serve --role gateway` process over HTTP")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         for shards in (1, 2):
-            result = run(args.nats_url, shards, args.orders, args.window, Path(tmp))
+            result = run(args.nats_url, shards, args.orders, args.window, Path(tmp), args.rest)
             print(f"{shards} shard(s): {result['orders_per_s']:>6} orders/s  answer p50 {result['answer']['p50_ms']} ms "
                   f"p99 {result['answer']['p99_ms']} ms", file=sys.stderr)
             results.append(result)
-    print(json.dumps({"benchmark": "shards", "window": args.window, "results": results,
+    print(json.dumps({"benchmark": "shards", "via": "rest" if args.rest else "nats", "window": args.window, "results": results,
                       "two_vs_one": round(results[1]["orders_per_s"] / results[0]["orders_per_s"], 3),
                       "cores": os.cpu_count(), "python": sys.version.split()[0]}))
 

@@ -67,7 +67,7 @@ class Config:
     # (postgresql://user:password@host:5432/dbname, libpq parameters such as
     # ?options=-csearch_path%3Doms allowed) for the PostgreSQL journal, migrated on open.
     database_url: str = ""
-    # NATS server for scale-out (`oms cluster engine`): engine shards take their accounts'
+    # NATS server for scale-out (`oms serve --role engine|gateway|projector`): shards take their accounts'
     # commands from JetStream there. Empty: one process, no NATS.
     nats_url: str = ""
     # group: one fsync per batch of commands (default, never loses an acknowledged order);

@@ -1,4 +1,4 @@
-"""Scale-out on the local NATS JetStream: two engine shards (`oms cluster engine`, real
+"""Scale-out on the local NATS JetStream: two engine shards (`oms serve --role engine`, real
 processes, SQLite journals) and a gateway. Orders for different accounts are handled by the
 shards that own them; one shard is killed (-9) in the middle of a burst and restarted: every
 order is journaled exactly once, on its account's shard, and every caller gets its answer."""
@@ -41,7 +41,7 @@ class Shard:
     def __init__(self, number: int, nats_url: str, prefix: str, root: Path) -> None:
         self.number = number
         self.data_dir = root / f"shard{number}"
-        self.args = [sys.executable, "-m", "openoms", "cluster", "engine", "--shard", f"{number}/2", "--nats-url", nats_url,
+        self.args = [sys.executable, "-m", "openoms", "serve", "--role", "engine", "--shard", f"{number}/2", "--nats-url", nats_url,
                      "--prefix", prefix, "--data-dir", str(self.data_dir), "--no-market-data"]
         self.log = root / f"shard{number}.log"
         self.proc: subprocess.Popen[bytes] | None = None

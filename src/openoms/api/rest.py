@@ -103,6 +103,23 @@ def to_ns(moment: datetime, field: str) -> int:
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
+def new_order_command(body: schemas.NewOrderRequest, actor: cmd.Actor) -> cmd.SubmitOrder:
+    return cmd.SubmitOrder(
+        actor=actor,
+        account=AccountId(body.account),
+        cl_ord_id=ClientOrderId(body.cl_ord_id or f"REST-{uuid.uuid4().hex[:16]}"),
+        symbol=Symbol(body.symbol),
+        side=body.side,
+        quantity=body.quantity,
+        ord_type=body.ord_type,
+        price=body.price,
+        stop_price=body.stop_price,
+        tif=body.tif,
+        expire_at=to_ns(body.expire_at, "expire_at") if body.expire_at else None,
+        route=body.route,
+    )
+
+
 def create_app(oms: OMS, manage_lifecycle: bool = False, trusted_header: bool = False) -> FastAPI:
     """The FastAPI app. With ``manage_lifecycle`` the app starts and stops the OMS itself
     (``oms serve``); tests that drive the OMS directly leave it off. Every /api/ call needs a
@@ -158,20 +175,7 @@ def create_app(oms: OMS, manage_lifecycle: bool = False, trusted_header: bool = 
         return error_response(500, "INTERNAL_ERROR", "unexpected server error; it has been logged")
 
     def submit_command(body: schemas.NewOrderRequest, request: Request) -> cmd.SubmitOrder:
-        return cmd.SubmitOrder(
-            actor=actor_of(request, oms),
-            account=AccountId(body.account),
-            cl_ord_id=ClientOrderId(body.cl_ord_id or f"REST-{uuid.uuid4().hex[:16]}"),
-            symbol=Symbol(body.symbol),
-            side=body.side,
-            quantity=body.quantity,
-            ord_type=body.ord_type,
-            price=body.price,
-            stop_price=body.stop_price,
-            tif=body.tif,
-            expire_at=to_ns(body.expire_at, "expire_at") if body.expire_at else None,
-            route=body.route,
-        )
+        return new_order_command(body, actor_of(request, oms))
 
     async def run(command: cmd.Command, status: int) -> Response:
         outcome: Outcome = await runtime.execute(command)
