@@ -83,12 +83,13 @@ async def delete_streams(nats_url: str, subjects: Subjects) -> None:
 
 
 async def drive_rest(port: int, key: str, shards: int, orders: int, window: int) -> dict[str, Any]:
+    """``window`` keep-alive connections of http_submit.py's raw HTTP/1.1 load generator, each
+    sending its next order when the previous answer came (a Python HTTP client would be the
+    bottleneck on this machine)."""
+    import http_submit  # benchmarks/ is on sys.path when this file is run
     import httpx
 
-    latencies: list[int] = []
-    limits = httpx.Limits(max_connections=window, max_keepalive_connections=window)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120, limits=limits,
-                                 headers={"Authorization": f"Bearer {key}"}) as http:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120, headers={"Authorization": f"Bearer {key}"}) as http:
         deadline = time.monotonic() + 60
         while True:
             with contextlib.suppress(httpx.TransportError):
@@ -97,24 +98,15 @@ async def drive_rest(port: int, key: str, shards: int, orders: int, window: int)
             if time.monotonic() > deadline:
                 raise RuntimeError("the gateway did not start")
             await asyncio.sleep(0.2)
-        slots = asyncio.Semaphore(window)
-
-        async def one(i: int) -> None:
-            async with slots:
-                body = {"account": ACCOUNTS[i % 2], "cl_ord_id": f"B{i}", "symbol": "AAPL", "side": "buy", "quantity": "10",
-                        "price": "1.00"}
-                started = time.perf_counter_ns()
-                response = await http.post("/api/v1/orders", json=body)
-                assert response.status_code == 201, response.text
-                latencies.append(time.perf_counter_ns() - started)
-
-        await asyncio.gather(*(one(-1 - i) for i in range(2 * shards)))
-        latencies.clear()
-        started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(orders)))
-        elapsed = time.perf_counter() - started
-    return {"shards": shards, "orders": orders, "orders_per_s": round(orders / elapsed), "answer": percentiles(latencies),
-            "seconds": round(elapsed, 2), "via": "rest"}
+        for i in range(2 * shards):  # warm-up: every shard connected and consuming
+            body = {"account": ACCOUNTS[i % 2], "cl_ord_id": f"W{i}", "symbol": "AAPL", "side": "buy", "quantity": "10", "price": "1.00"}
+            assert (await http.post("/api/v1/orders", json=body)).status_code == 201
+    http_submit.AUTHORIZATION = key
+    result = await http_submit.load("submit", port, orders, window)
+    assert result["statuses"] == {"201": result["requests"]}, result["statuses"]
+    return {"shards": shards, "orders": result["requests"], "orders_per_s": result["requests_per_s"],
+            "answer": {k.replace("_us", "_ms"): round(v / 1000, 2) for k, v in result["latency"].items()},
+            "seconds": result["seconds"], "via": "rest"}
 
 
 def free_port() -> int:

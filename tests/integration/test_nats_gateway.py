@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import nats
+import pytest
 
 from openoms.access.users import UserStore
 from openoms.cluster.partition import Subjects, shard_of
@@ -214,3 +215,21 @@ def test_gateway_projector_and_two_shards_with_a_shard_and_the_projector_restart
     assert sorted(on_shard[0] + on_shard[1]) == sorted(sent)
 
 
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["--role", "gateway", "--nats-url", "nats://127.0.0.1:1"], "--role gateway needs --shards M"),
+    (["--role", "engine", "--nats-url", "nats://127.0.0.1:1"], "--role engine needs --shard N/M"),
+    (["--role", "engine", "--shard", "2/2", "--nats-url", "nats://127.0.0.1:1"], "shard must be N/M with 0 <= N < M"),
+    (["--role", "projector"], "--role projector needs --nats-url or OMS_NATS_URL"),
+    (["--role", "router"], "--role must be one of single, engine, gateway, projector"),
+])
+def test_a_role_without_what_it_needs_is_refused_before_anything_starts(tmp_path: Path, args: list[str], problem: str) -> None:
+    from typer.testing import CliRunner
+
+    from openoms.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path), *args], env={"OMS_NATS_URL": None})
+    assert result.exit_code == 2
+    assert problem in " ".join(result.output.split())
+    assert not any(tmp_path.iterdir())  # nothing opened, nothing created
