@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import nats
 import pytest
 
@@ -196,3 +197,51 @@ def test_a_command_delivered_twice_has_one_effect_and_the_same_answer(tmp_path: 
     first, second, accepted = asyncio.run(scenario())
     assert accepted == 1
     assert second["rejected"] is None and second["order"]["order_id"] == first["order"]["order_id"]
+
+
+def test_the_shard_judges_with_the_user_the_gateway_authenticated(tmp_path: Path, nats_url: str) -> None:
+    """Users the shard's reference data does not know trade on their entitled accounts only, and
+    may amend only orders of accounts they trade: checked on the shard, which knows the account."""
+    from openoms.access.policy import Principal, Role
+    from openoms.bootstrap import build
+    from openoms.cluster.shard import EngineShard
+    from openoms.config import Config
+
+    subjects = Subjects(f"t{secrets.token_hex(4)}")
+    alice = Principal("alice", frozenset({Role.TRADER}), frozenset({ON_SHARD_1}))
+    bob = Principal("bob", frozenset({Role.TRADER}), frozenset({ON_SHARD_0}))
+    auditor = Principal("carol", frozenset({Role.COMPLIANCE}), frozenset())  # sees every account, trades none
+
+    async def scenario() -> list[dict[str, Any]]:
+        oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
+        oms.recover()
+        await oms.start()
+        stop = asyncio.Event()
+        running = asyncio.create_task(EngineShard(oms, nats_url, 1, 2, subjects).run(stop))
+        gateway = ClusterGateway(nats_url, 2, subjects)
+        await gateway.connect()
+        try:
+            def as_(user: str, account: str, cl_ord_id: str) -> cmd.SubmitOrder:
+                return msgspec.structs.replace(submit(account, cl_ord_id), actor=cmd.Actor(user, "test"))
+
+            placed = await gateway.execute(as_("alice", ON_SHARD_1, "A1"), principal=alice)
+            refused = await gateway.execute(as_("bob", ON_SHARD_1, "B1"), principal=bob)
+            order_id = OrderId(placed["order"]["order_id"])
+            answers = [placed, refused]
+            for who in (bob, auditor, alice):
+                answers.append(await gateway.execute(cmd.CancelOrder(actor=cmd.Actor(who.user, "test"), order_id=order_id),
+                                                     principal=who))
+            return answers
+        finally:
+            await gateway.close()
+            stop.set()
+            await running
+            await oms.stop()
+            await delete_streams(nats_url, subjects)
+
+    placed, refused, by_bob, by_auditor, by_alice = asyncio.run(scenario())
+    assert placed["rejected"] is None and placed["order"]["account"] == ON_SHARD_1
+    assert refused["rejected"]["code"] == "NOT_PERMITTED"
+    assert (by_bob["error"]["code"], by_bob["error"]["status"]) == ("UNKNOWN_ORDER", 404)
+    assert (by_auditor["error"]["code"], by_auditor["error"]["status"]) == ("NOT_ENTITLED", 403)
+    assert by_alice["rejected"] is None and by_alice["order"]["status"] == "pending_cancel"

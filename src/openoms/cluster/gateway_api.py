@@ -126,7 +126,8 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
                                   "command is kept in the stream and runs when the shard is back (sending it again with the "
                                   "same cl_ord_id is safe)")
         if "error" in answer:
-            return error_response(422, answer["error"]["code"], answer["error"]["message"])
+            error = answer["error"]
+            return error_response(int(error.get("status", 422)), error["code"], error["message"])
         rejected = answer["rejected"]
         if rejected is not None:
             code = RejectCode(rejected["code"])

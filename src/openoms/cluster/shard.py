@@ -152,10 +152,22 @@ class EngineShard:
         if isinstance(command, SubmitOrder) and shard_of(account or "", self.shards) != self.shard:
             self._answer(headers, {"error": {"code": "WRONG_SHARD", "message": f"account {account} is not on shard {self.shard}"}}, message)
             return
-        principal = headers.get(PRINCIPAL_HEADER)
-        if principal:
+        principal_text = headers.get(PRINCIPAL_HEADER)
+        if principal_text:
             # The gateway authenticated this user: the engine judges with their roles and accounts.
-            feed_reference(self.oms.reference, decode_principal(principal))
+            principal = decode_principal(principal_text)
+            feed_reference(self.oms.reference, principal)
+            if isinstance(command, CancelOrder | ReplaceOrder):
+                # The access rule a single server's middleware applies, here where the order's
+                # account is known for sure (the gateway's read models may not have it yet).
+                order = self.oms.engine.orders.get(command.order_id)
+                if order is not None and not principal.trades(order.account):
+                    seen = principal.sees(order.account)
+                    self._answer(headers, {"error": {
+                        "code": "NOT_ENTITLED" if seen else "UNKNOWN_ORDER", "status": 403 if seen else 404,
+                        "message": f"{principal.user!r} may not act on account {order.account!r}" if seen
+                        else f"unknown order {cluster_order_id(self.shard, command.order_id)!r}"}}, message)
+                    return
         try:
             outcome = await self.oms.runtime.execute(command)
         except EngineUnavailable as exc:
