@@ -93,8 +93,9 @@ class OrderEngine:
         self.algos: dict[str, AlgoParent] = {}
         self.active_algos: dict[str, AlgoParent] = {}
         self.algo_desk = AlgoDesk(self)
-        # Live orders by (beneficial owner, instrument): what self-trade prevention looks at
-        self.resting: dict[tuple[str, Symbol], dict[OrderId, Order]] = {}
+        # Live orders by (beneficial owner, instrument, is a buy): what self-trade prevention looks at.
+        # By side, so a new order scans only the other side, not every order its owner has working.
+        self.resting: dict[tuple[str, Symbol, bool], dict[OrderId, Order]] = {}
         self.extensions: list[EngineExtension] = []  # post-trade: see extend()
         self._out: list[ev.Event] = []
         self._now = 0
@@ -184,7 +185,7 @@ class OrderEngine:
             self._add_working(order, order.working_qty)
             self._remember_new_order(order, event.ts)
             owner = self.reference.accounts[order.account].owner
-            self.resting.setdefault((owner, order.symbol), {})[order.order_id] = order
+            self.resting.setdefault((owner, order.symbol, order.side.is_buy), {})[order.order_id] = order
             if order.tif is TimeInForce.GTD:
                 self.good_till_date[order.order_id] = order
             return
@@ -273,14 +274,14 @@ class OrderEngine:
         if order.working in TERMINAL:
             self.live.pop(order.order_id, None)
             self.good_till_date.pop(order.order_id, None)
-            resting = self.resting.get((self.reference.accounts[order.account].owner, order.symbol))
+            resting = self.resting.get((self.reference.accounts[order.account].owner, order.symbol, order.side.is_buy))
             if resting is not None:
                 resting.pop(order.order_id, None)
             if order.side is Side.SELL_SHORT:
                 self._book(order.account).order_done(order.order_id)
         elif kind is ev.TradeBusted or kind is ev.TradeCorrected:
             owner = self.reference.accounts[order.account].owner
-            self.resting.setdefault((owner, order.symbol), {})[order.order_id] = order
+            self.resting.setdefault((owner, order.symbol, order.side.is_buy), {})[order.order_id] = order
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -547,12 +548,12 @@ class OrderEngine:
     def _crossing(self, account: AccountId, symbol: Symbol, side: Side, ord_type: OrdType, price: Decimal | None,
                   exclude: OrderId | None = None) -> tuple[tuple[OrderId, Decimal | None, bool], ...]:
         """Resting orders of the same beneficial owner on the other side that this order would trade against."""
-        resting = self.resting.get((self.reference.accounts[account].owner, symbol))
+        resting = self.resting.get((self.reference.accounts[account].owner, symbol, not side.is_buy))
         if not resting or ord_type in (OrdType.STOP, OrdType.STOP_LIMIT):
             return ()
         found = []
         for other in resting.values():
-            if other.side.is_buy == side.is_buy or other.order_id == exclude or other.working is OrdStatus.DONE_FOR_DAY:
+            if other.order_id == exclude or other.working is OrdStatus.DONE_FOR_DAY:
                 continue
             if other.ord_type in (OrdType.STOP, OrdType.STOP_LIMIT) and other.cum_qty == ZERO:
                 continue  # an untriggered stop is not on the book
