@@ -53,7 +53,7 @@ def serve(
     read_models: Annotated[
         Optional[Path], typer.Option(help="Gateway and projector: the read models file (default <data-dir>/read_models.sqlite)")  # noqa: UP045
     ] = None,
-    projector_name: Annotated[str, typer.Option(help="--role projector: its durable consumer's name")] = "projector",
+    projector_name: Annotated[str, typer.Option(help="--role projector: its name in logs and on the NATS server")] = "projector",
     answer_timeout: Annotated[float, typer.Option(help="--role gateway: seconds to wait for a shard's answer (then 504)")] = 10.0,
 ) -> None:
     """Start the engine, the journal (SQLite, or PostgreSQL with --database-url), the simulated exchange with market data, and the HTTP API.
