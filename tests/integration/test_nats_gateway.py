@@ -194,6 +194,10 @@ def test_gateway_projector_and_two_shards_with_a_shard_and_the_projector_restart
                 await asyncio.sleep(0.2)
             assert {(p["account"], p["quantity"]) for p in positions} == {(ON_SHARD_0, "20"), (ON_SHARD_1, "20")}
             assert {states[x["order_id"]]["cl_ord_id"][-2:] for x in executions} == {"F0", "F1"}
+            instruments = (await http.get("/api/v1/instruments", headers=alice)).json()["instruments"]
+            assert "AAPL" in {i["symbol"] for i in instruments}
+            accounts = (await http.get("/api/v1/accounts", headers=alice)).json()["accounts"]
+            assert {ON_SHARD_0, ON_SHARD_1} <= {a["account"] for a in accounts}
             # Bob sees only his account, and not alice's orders on ACC-EQ-2 even by id.
             bob = {"Authorization": f"Bearer {keys['bob']}"}
             assert {o["account"] for o in (await http.get("/api/v1/orders", headers=bob)).json()["orders"]} == {ON_SHARD_0}

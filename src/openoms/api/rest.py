@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..bootstrap import OMS
 from ..domain import commands as cmd
+from ..domain.accounts import ReferenceData
 from ..domain.ids import AccountId, ClientOrderId, ExecId, OrderId, Symbol, VenueId
 from ..domain.lifecycle import OrdStatus
 from ..domain.rejects import Reject, RejectCode
@@ -101,6 +102,27 @@ def to_ns(moment: datetime, field: str) -> int:
     if moment.tzinfo is None:
         raise BadRequest(422, "INVALID_FIELD", f"{field} needs a timezone (for example 2026-11-26T21:00:00Z)")
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+def instruments_view(reference: ReferenceData) -> list[dict[str, Any]]:
+    return [{
+        "symbol": i.symbol, "description": i.description, "asset_class": i.asset_class.value,
+        "currency": i.currency, "tick_size": str(i.tick_size), "lot_size": str(i.lot_size),
+        "multiplier": str(i.multiplier), "quotation": i.quotation.value,
+        "settlement_days": i.settlement_days, "venues": list(i.venues), "underlying": i.underlying,
+        "expiry": i.expiry, "strike": dec(i.strike), "put_call": i.put_call,
+    } for i in reference.instruments.values()]
+
+
+def accounts_view(reference: ReferenceData) -> list[dict[str, Any]]:
+    items = []
+    for a in reference.accounts.values():
+        desk = reference.desks[a.desk_id]
+        items.append({
+            "account": a.account_id, "name": a.name, "currency": a.currency, "desk": desk.desk_id, "firm": desk.firm_id,
+            "traders": [t.trader_id for t in reference.traders.values() if a.account_id in t.accounts],
+        })
+    return items
 
 
 def new_order_command(body: schemas.NewOrderRequest, actor: cmd.Actor) -> cmd.SubmitOrder:
@@ -348,29 +370,11 @@ def create_app(oms: OMS, manage_lifecycle: bool = False, trusted_header: bool = 
 
     @app.get("/api/v1/instruments", tags=["reference"], summary="Tradable instruments")
     async def list_instruments() -> Response:
-        items = []
-        for i in oms.reference.instruments.values():
-            items.append({
-                "symbol": i.symbol, "description": i.description, "asset_class": i.asset_class.value,
-                "currency": i.currency, "tick_size": str(i.tick_size), "lot_size": str(i.lot_size),
-                "multiplier": str(i.multiplier), "quotation": i.quotation.value,
-                "settlement_days": i.settlement_days, "venues": list(i.venues), "underlying": i.underlying,
-                "expiry": i.expiry, "strike": dec(i.strike), "put_call": i.put_call,
-            })
-        return json_response({"instruments": items})
+        return json_response({"instruments": instruments_view(oms.reference)})
 
     @app.get("/api/v1/accounts", tags=["reference"], summary="Accounts with their desk and firm")
     async def list_accounts() -> Response:
-        ref = oms.reference
-        items = []
-        for a in ref.accounts.values():
-            desk = ref.desks[a.desk_id]
-            items.append({
-                "account": a.account_id, "name": a.name, "currency": a.currency, "desk": desk.desk_id,
-                "firm": desk.firm_id,
-                "traders": [t.trader_id for t in ref.traders.values() if a.account_id in t.accounts],
-            })
-        return json_response({"accounts": items})
+        return json_response({"accounts": accounts_view(oms.reference)})
 
     @app.get("/api/v1/marketdata/{symbol}", tags=["market data"], summary="Bid, ask and last of an instrument")
     async def market_data(symbol: str) -> Response:

@@ -30,9 +30,11 @@ from ..api.auth_routes import register_auth_routes
 from ..api.rest import (
     STATUS_OF,
     BadRequest,
+    accounts_view,
     actor_of,
     decode_body,
     error_response,
+    instruments_view,
     json_response,
     new_order_command,
     to_ns,
@@ -212,6 +214,16 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
     async def list_positions(request: Request, account: str | None = None, symbol: str | None = None) -> Response:
         rows = read_models.positions(account=account, symbol=symbol, visible=visible_accounts(request))
         return json_response({"positions": rows, "count": len(rows)})
+
+    # --- reference data (the files every shard loads) -----------------------------------------
+
+    @app.get("/api/v1/instruments", tags=["reference"], summary="Tradable instruments")
+    async def list_instruments() -> Response:
+        return json_response({"instruments": instruments_view(oms.reference)})
+
+    @app.get("/api/v1/accounts", tags=["reference"], summary="Accounts with their desk and firm")
+    async def list_accounts() -> Response:
+        return json_response({"accounts": accounts_view(oms.reference)})
 
     @app.get("/health", tags=["operations"], summary="The gateway's NATS connection and how far the projector has got")
     async def health() -> Response:
