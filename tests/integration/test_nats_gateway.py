@@ -87,7 +87,8 @@ def test_gateway_projector_and_two_shards_with_a_shard_and_the_projector_restart
     users = UserStore(gateway_dir / "users.sqlite")
     users.create("alice", ["trader"], [ON_SHARD_0, ON_SHARD_1])  # not a trader of the demo reference data
     users.create("bob", ["trader"], [ON_SHARD_0])
-    keys = {name: users.issue_api_key(name, "test", actor="test") for name in ("alice", "bob")}
+    users.create("rita", ["risk_officer"])
+    keys = {name: users.issue_api_key(name, "test", actor="test") for name in ("alice", "bob", "rita")}
     users.close()
     port = free_port()
     shards = [Process(f"shard{n}", ["--role", "engine", "--shard", f"{n}/2", "--data-dir", str(tmp_path / f"shard{n}"),
@@ -203,6 +204,23 @@ def test_gateway_projector_and_two_shards_with_a_shard_and_the_projector_restart
             assert {o["account"] for o in (await http.get("/api/v1/orders", headers=bob)).json()["orders"]} == {ON_SHARD_0}
             assert (await http.get(f"/api/v1/orders/{cancel_1}", headers=bob)).status_code == 404
             assert (await http.post(f"/api/v1/orders/{cancel_0}/cancel", headers={"Authorization": "Bearer nope"})).status_code == 401
+
+            # A kill switch goes to every shard: the owning shard cancels the account's working
+            # orders and refuses new ones; the other shards' accounts trade on; released, it is gone.
+            rita = {"Authorization": f"Bearer {keys['rita']}"}
+            switch = {"scope": f"account:{ON_SHARD_1}", "reason": "test"}
+            assert (await http.post("/api/v1/risk/kill-switch", headers=alice, json=switch)).status_code == 403
+            engaged = await http.post("/api/v1/risk/kill-switch", headers=rita, json=switch)
+            assert engaged.status_code == 202, engaged.text
+            working = {o["order_id"] for o in listed if o["account"] == ON_SHARD_1 and o["status"] in ("new", "pending_new")}
+            assert set(engaged.json()["canceling"]) == working and working
+            body = {"account": ON_SHARD_1, "symbol": "AAPL", "side": "buy", "quantity": "10", "price": "1.00"}
+            stopped = await http.post("/api/v1/orders", headers=alice, json=body)
+            assert (stopped.status_code, stopped.json()["error"]["code"]) == (403, "KILL_SWITCH")
+            assert (await order("alice", ON_SHARD_0, f"{ON_SHARD_0}-K1")).status_code == 201
+            released = await http.post("/api/v1/risk/kill-switch/release", headers=rita, json=switch)
+            assert released.status_code == 200, released.text
+            assert (await order("alice", ON_SHARD_1, f"{ON_SHARD_1}-K2")).status_code == 201
 
     try:
         asyncio.run(scenario())

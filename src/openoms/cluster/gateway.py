@@ -28,7 +28,16 @@ from ..access.policy import Principal
 from ..domain.commands import CancelOrder, ClientCommand, ReplaceOrder, SubmitOrder
 from ..domain.ids import OrderId
 from .partition import ShardError, Subjects, shard_of, split_order_id
-from .wire import PRINCIPAL_HEADER, REPLY_HEADER, REPLY_ID_HEADER, decode_reply, encode_command, encode_principal, ensure_streams
+from .wire import (
+    PRINCIPAL_HEADER,
+    REPLY_HEADER,
+    REPLY_ID_HEADER,
+    BroadcastCommand,
+    decode_reply,
+    encode_command,
+    encode_principal,
+    ensure_streams,
+)
 
 
 class ClusterGateway:
@@ -82,8 +91,28 @@ class ClusterGateway:
         """Send and wait for the owning shard's answer: ``{"shard", "order", "rejected"}`` (or
         ``{"error"}`` for a command the shard cannot take). ``principal``: the user this gateway
         authenticated, whose roles and accounts the shard's engine then judges with."""
-        assert self._nc is not None and self._js is not None, "connect() first"
         shard, local, message_id = self.route(command)
+        return await self._send(shard, local, message_id, timeout, principal)
+
+    async def broadcast(self, command: BroadcastCommand, timeout: float = 30.0,
+                        principal: Principal | None = None) -> dict[int, dict[str, Any] | None]:
+        """Send to every shard; each shard's answer, or None where none came within ``timeout``
+        (that shard still runs it when it is back)."""
+        kind = type(command).__name__
+        token = secrets.token_hex(8)
+
+        async def one(shard: int) -> dict[str, Any] | None:
+            try:
+                return await self._send(shard, command, f"{kind}:{token}:{shard}", timeout, principal)
+            except TimeoutError:
+                return None
+
+        answers = await asyncio.gather(*(one(shard) for shard in range(self.shards)))
+        return dict(enumerate(answers))
+
+    async def _send(self, shard: int, local: ClientCommand | BroadcastCommand, message_id: str, timeout: float,
+                    principal: Principal | None) -> dict[str, Any]:
+        assert self._nc is not None and self._js is not None, "connect() first"
         reply_id = str(next(self._numbers))
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[reply_id] = future

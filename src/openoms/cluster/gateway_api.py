@@ -51,6 +51,7 @@ from ..service.views import iso
 from .gateway import ClusterGateway
 from .partition import ShardError
 from .read_models import ReadModels
+from .wire import BroadcastCommand
 
 log = logging.getLogger("openoms.cluster.gateway")
 
@@ -214,6 +215,60 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
     async def list_positions(request: Request, account: str | None = None, symbol: str | None = None) -> Response:
         rows = read_models.positions(account=account, symbol=symbol, visible=visible_accounts(request))
         return json_response({"positions": rows, "count": len(rows)})
+
+    # --- cluster-wide: the trading day and kill switches, sent to every shard ---------------------
+
+    async def broadcast(command: BroadcastCommand, request: Request) -> Response | list[dict[str, Any]]:
+        answers = await gateway.broadcast(command, answer_timeout, principal_of(request))
+        missing = sorted(shard for shard, answer in answers.items() if answer is None)
+        if missing:
+            return error_response(504, "SHARD_TIMEOUT", f"no answer within {answer_timeout:g}s from shard(s) "
+                                  f"{', '.join(map(str, missing))}; the command is kept in the stream and runs there when "
+                                  "they are back (the others have run it)", {"shards": missing})
+        done = [answer for answer in answers.values() if answer is not None]
+        for answer in done:
+            if "error" in answer:
+                return error_response(int(answer["error"].get("status", 422)), answer["error"]["code"], answer["error"]["message"])
+            if answer["rejected"] is not None:  # the same rule refuses it on every shard (roles, scope)
+                code = RejectCode(answer["rejected"]["code"])
+                return error_response(STATUS_OF.get(code, 422), code.value, answer["rejected"]["message"], answer["rejected"].get("detail"))
+        return done
+
+    @app.post("/api/v1/admin/end-of-day", status_code=202, tags=["operations"],
+              summary="Close the day on every shard: DAY orders expire, GTC/GTD become DoneForDay")
+    async def end_of_day(request: Request) -> Response:
+        done = await broadcast(cmd.EndOfDay(actor=actor_of(request, oms)), request)
+        if isinstance(done, Response):
+            return done
+        return json_response({"events": sum(a["events"] for a in done), "shards": len(done)}, 202)
+
+    @app.post("/api/v1/admin/start-of-day", status_code=202, tags=["operations"],
+              summary="Open a new day on every shard: DoneForDay orders are restated")
+    async def start_of_day(request: Request) -> Response:
+        done = await broadcast(cmd.StartOfDay(actor=actor_of(request, oms)), request)
+        if isinstance(done, Response):
+            return done
+        return json_response({"events": sum(a["events"] for a in done), "shards": len(done)}, 202)
+
+    @app.post("/api/v1/risk/kill-switch", status_code=202, tags=["risk"],
+              summary="Engage a kill switch on every shard: cancel working orders in scope, admit only risk-reducing orders",
+              openapi_extra=schemas.schema_of(schemas.KillSwitchRequest))
+    async def engage_kill_switch(request: Request) -> Response:
+        body = decode_body(await request.body(), schemas.KillSwitchRequest)
+        done = await broadcast(cmd.EngageKillSwitch(actor=actor_of(request, oms), scope=body.scope, reason=body.reason), request)
+        if isinstance(done, Response):
+            return done
+        canceling = [order_id for answer in done for order_id in answer["canceling"]]
+        return json_response({"scope": body.scope, "engaged": True, "canceling": canceling}, 202)
+
+    @app.post("/api/v1/risk/kill-switch/release", tags=["risk"], summary="Release a kill switch on every shard (risk officer)",
+              openapi_extra=schemas.schema_of(schemas.KillSwitchRequest))
+    async def release_kill_switch(request: Request) -> Response:
+        body = decode_body(await request.body(), schemas.KillSwitchRequest)
+        done = await broadcast(cmd.ReleaseKillSwitch(actor=actor_of(request, oms), scope=body.scope, reason=body.reason), request)
+        if isinstance(done, Response):
+            return done
+        return json_response({"scope": body.scope, "engaged": False})
 
     # --- reference data (the files every shard loads) -----------------------------------------
 

@@ -47,6 +47,7 @@ from ..service.runtime import EngineUnavailable, Outcome
 from ..service.views import order_view
 from .partition import Subjects, cluster_order_id, shard_of
 from .wire import (
+    BROADCAST,
     PRINCIPAL_HEADER,
     REPLY_HEADER,
     REPLY_ID_HEADER,
@@ -174,7 +175,8 @@ class EngineShard:
             # Not acknowledged: the command stays for the restarted shard.
             log.error("shard %d cannot take commands: %s", self.shard, exc)
             return
-        self._answer(headers, self._reply_body(command, outcome), message)
+        body = self._broadcast_body(outcome) if isinstance(command, BROADCAST) else self._reply_body(command, outcome)
+        self._answer(headers, body, message)
         self.handled += 1
 
     def _answer(self, headers: dict[str, str], body: dict[str, Any], message: Msg) -> None:
@@ -211,6 +213,12 @@ class EngineShard:
             # The client library buffers: these are one socket write, not a round trip each.
             for message in done:
                 await message.ack()
+
+    def _broadcast_body(self, outcome: Outcome) -> dict[str, Any]:
+        """The answer to a cluster-wide command: how many events, and the orders it asked to cancel."""
+        canceling = [cluster_order_id(self.shard, e.order_id) for e in outcome.events if isinstance(e, ev.CancelRequested)]
+        rejected = msgspec.to_builtins(outcome.rejected) if outcome.rejected is not None else None
+        return {"shard": self.shard, "order": None, "rejected": rejected, "events": len(outcome.events), "canceling": canceling}
 
     def _reply_body(self, command: SubmitOrder | CancelOrder | ReplaceOrder, outcome: Outcome) -> dict[str, Any]:
         order = outcome.order

@@ -13,7 +13,7 @@ from nats.js.errors import NotFoundError
 
 from ..access.policy import Principal, parse_roles
 from ..domain import events as ev
-from ..domain.commands import ClientCommand
+from ..domain.commands import ClientCommand, EndOfDay, EngageKillSwitch, ReleaseKillSwitch, StartOfDay
 from ..journal.codec import decode, encode
 from .partition import Subjects
 
@@ -25,13 +25,18 @@ PRINCIPAL_HEADER = "Oms-Principal"  # the user the gateway authenticated: roles 
 SEQ_HEADER = "Oms-Seq"  # on an event message: "<first>-<last>" journal seqs of the shard's events in it
 DUPLICATE_WINDOW_S = 120.0  # JetStream drops a command re-published with the same Nats-Msg-Id within this
 
-_command_decoder = msgspec.msgpack.Decoder(ClientCommand)
+# Sent to every shard by a gateway: the trading day and kill switches hold cluster-wide.
+BroadcastCommand = EndOfDay | StartOfDay | EngageKillSwitch | ReleaseKillSwitch
+BROADCAST = (EndOfDay, StartOfDay, EngageKillSwitch, ReleaseKillSwitch)
+ClusterCommand = ClientCommand | BroadcastCommand
+
+_command_decoder = msgspec.msgpack.Decoder(ClusterCommand)
 encode_command = msgspec.msgpack.Encoder().encode
 encode_reply = msgspec.json.Encoder().encode
 
 
-def decode_command(data: bytes) -> ClientCommand:
-    command: ClientCommand = _command_decoder.decode(data)
+def decode_command(data: bytes) -> ClusterCommand:
+    command: ClusterCommand = _command_decoder.decode(data)
     return command
 
 
