@@ -51,7 +51,9 @@ def serve(
     nats_url: Annotated[Optional[str], typer.Option(help="Cluster roles: NATS server with JetStream (env OMS_NATS_URL)")] = None,  # noqa: UP045
     prefix: Annotated[str, typer.Option(help="Cluster roles: stream and subject prefix shared by the cluster")] = "oms",
     read_models: Annotated[
-        Optional[Path], typer.Option(help="Gateway and projector: the read models file (default <data-dir>/read_models.sqlite)")  # noqa: UP045
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Gateway and projector: the read models, a SQLite file or a postgresql:// URL "
+                          "(default <data-dir>/read_models.sqlite)"),
     ] = None,
     projector_name: Annotated[str, typer.Option(help="--role projector: its name in logs and on the NATS server")] = "projector",
     answer_timeout: Annotated[float, typer.Option(help="--role gateway: seconds to wait for a shard's answer (then 504)")] = 10.0,

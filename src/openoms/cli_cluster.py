@@ -7,7 +7,6 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from rich.console import Console
 
@@ -18,8 +17,9 @@ log = logging.getLogger("openoms.cluster")
 ROLES = ("single", "engine", "gateway", "projector")
 
 
-def read_models_path(cfg: Config, given: Path | None) -> Path:
-    return given or cfg.data_dir / "read_models.sqlite"
+def read_models_path(cfg: Config, given: str | None) -> str:
+    """A SQLite file or a postgresql:// URL (kept as text: a Path would fold its "//")."""
+    return given or str(cfg.data_dir / "read_models.sqlite")
 
 
 def _until_signal(body: Callable[[asyncio.Event], Awaitable[bool]]) -> int:
@@ -62,7 +62,7 @@ def run_engine(cfg: Config, shard: int, shards: int, prefix: str) -> int:
     return _until_signal(body)
 
 
-def run_projector(cfg: Config, prefix: str, read_models: Path, name: str) -> int:
+def run_projector(cfg: Config, prefix: str, read_models: str, name: str) -> int:
     """The projector: every shard's events into the read models the gateways serve."""
     from .bootstrap import route_to_fix_venues
     from .cluster.partition import Subjects
@@ -87,7 +87,7 @@ def run_projector(cfg: Config, prefix: str, read_models: Path, name: str) -> int
     return _until_signal(body)
 
 
-def run_gateway(cfg: Config, shards: int, prefix: str, read_models: Path, answer_timeout: float) -> int:
+def run_gateway(cfg: Config, shards: int, prefix: str, read_models: str, answer_timeout: float) -> int:
     """The gateway: the REST API, commands to the owning shards, reads from the read models."""
     import uvicorn
 

@@ -57,10 +57,13 @@ def shard_events(tmp_path: Path) -> tuple[list[ev.Event], dict[str, dict[str, ob
     return list(oms.journal.events()), views
 
 
-def test_projected_orders_equal_the_shards_and_redelivery_and_restart_change_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_projected_orders_equal_the_shards_and_redelivery_and_restart_change_nothing(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
     events, views = shard_events(tmp_path)
     assert any(isinstance(e, ev.OrderFilled) for e in events) and any(isinstance(e, ev.OrderCanceled) for e in events)
-    store = ReadModels(tmp_path / "read_models.sqlite")
+    location = str(request.getfixturevalue("pg_url")) if backend == "postgresql" else str(tmp_path / "read_models.sqlite")
+    store = ReadModels(location)
     projector = Projector(store, demo_reference(), "nats://unused", Subjects("t"))
     half = len(events) // 2
     assert projector.apply(1, 0, events[:half]) == half
@@ -71,7 +74,7 @@ def test_projected_orders_equal_the_shards_and_redelivery_and_restart_change_not
     store.close()
 
     # Restarted: the replica comes back from the stored events; the rest follows.
-    store = ReadModels(tmp_path / "read_models.sqlite")
+    store = ReadModels(location)
     again = Projector(store, demo_reference(), "nats://unused", Subjects("t"))
     assert (again.position, again.progress) == (2, {0: half + 2})
     assert again.rebuild() == half + 2
@@ -85,3 +88,6 @@ def test_projected_orders_equal_the_shards_and_redelivery_and_restart_change_not
     _, shard, seqs = store.order("S0-O2") or ({}, -1, [])
     assert shard == 0 and len(store.order_events(0, seqs)) == len(seqs) >= 3
     store.close()
+    reader = ReadModels(location, readonly=True)  # as a gateway opens it
+    assert reader.order_account("S0-O3") == "ACC-EQ-1" and reader.progress() == {0: len(events)}
+    reader.close()

@@ -80,10 +80,14 @@ def journaled(data_dir: Path) -> list[tuple[str, str]]:
         journal.close()
 
 
-def test_gateway_projector_and_two_shards_with_a_shard_and_the_projector_restarted(tmp_path: Path, nats_url: str) -> None:
+@pytest.mark.parametrize("read_models_on", ["sqlite", "postgresql"])
+def test_gateway_projector_and_two_shards_with_a_shard_and_the_projector_restarted(
+        tmp_path: Path, nats_url: str, read_models_on: str, request: pytest.FixtureRequest) -> None:
     subjects = Subjects(f"t{secrets.token_hex(4)}")
     cluster = ["--nats-url", nats_url, "--prefix", subjects.prefix]
-    gateway_dir, read_models = tmp_path / "gateway", tmp_path / "projector" / "read_models.sqlite"
+    gateway_dir = tmp_path / "gateway"
+    read_models = (str(request.getfixturevalue("pg_url")) if read_models_on == "postgresql"
+                   else str(tmp_path / "projector" / "read_models.sqlite"))
     users = UserStore(gateway_dir / "users.sqlite")
     users.create("alice", ["trader"], [ON_SHARD_0, ON_SHARD_1])  # not a trader of the demo reference data
     users.create("bob", ["trader"], [ON_SHARD_0])
@@ -93,9 +97,9 @@ def test_gateway_projector_and_two_shards_with_a_shard_and_the_projector_restart
     port = free_port()
     shards = [Process(f"shard{n}", ["--role", "engine", "--shard", f"{n}/2", "--data-dir", str(tmp_path / f"shard{n}"),
                                     *cluster], tmp_path) for n in (0, 1)]
-    projector = Process("projector", ["--role", "projector", "--read-models", str(read_models), *cluster], tmp_path)
+    projector = Process("projector", ["--role", "projector", "--read-models", read_models, *cluster], tmp_path)
     gateway = Process("gateway", ["--role", "gateway", "--shards", "2", "--data-dir", str(gateway_dir), "--read-models",
-                                  str(read_models), "--port", str(port), "--answer-timeout", "60", *cluster], tmp_path)
+                                  read_models, "--port", str(port), "--answer-timeout", "60", *cluster], tmp_path)
     processes = [*shards, projector, gateway]
     for process in processes:
         process.start()
