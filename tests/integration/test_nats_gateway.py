@@ -152,6 +152,14 @@ def test_gateway_projector_and_two_shards_with_a_shard_and_the_projector_restart
             late = [asyncio.ensure_future(order("alice", ON_SHARD_1, f"{ON_SHARD_1}-L{i}")) for i in range(5)]
             during = await asyncio.gather(*(order("alice", ON_SHARD_0, f"{ON_SHARD_0}-C{i}") for i in range(5)))
             assert [r.status_code for r in during] == [201] * 5
+            # The gateway's /health says shard 1 is not taking commands and that they wait for it.
+            deadline = time.monotonic() + 10
+            while True:
+                down = (await http.get("/health")).json()["shards"]["1"]
+                if not down["consuming"] and down["commands_waiting"] >= 5:
+                    break
+                assert time.monotonic() < deadline, down
+                await asyncio.sleep(0.1)
             shards[1].start()
             projector.start()
             answered = await asyncio.gather(*burst, *late)
@@ -203,6 +211,16 @@ def test_gateway_projector_and_two_shards_with_a_shard_and_the_projector_restart
             assert "AAPL" in {i["symbol"] for i in instruments}
             accounts = (await http.get("/api/v1/accounts", headers=alice)).json()["accounts"]
             assert {ON_SHARD_0, ON_SHARD_1} <= {a["account"] for a in accounts}
+            # /health: both shards taking commands, none waiting, the projector caught up.
+            deadline = time.monotonic() + 20
+            while True:
+                shard_health = (await http.get("/health")).json()["shards"]
+                if all(h["projector_lag_events"] == 0 for h in shard_health.values()):
+                    break
+                assert time.monotonic() < deadline, shard_health
+                await asyncio.sleep(0.2)
+            assert {n: (h["consuming"], h["commands_waiting"]) for n, h in shard_health.items()} == {"0": (True, 0), "1": (True, 0)}
+            assert all(h["journaled_seq"] > 0 for h in shard_health.values())
             # Bob sees only his account, and not alice's orders on ACC-EQ-2 even by id.
             bob = {"Authorization": f"Bearer {keys['bob']}"}
             assert {o["account"] for o in (await http.get("/api/v1/orders", headers=bob)).json()["orders"]} == {ON_SHARD_0}

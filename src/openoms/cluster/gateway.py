@@ -23,6 +23,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from ..access.policy import Principal
 from ..domain.commands import CancelOrder, ClientCommand, ReplaceOrder, SubmitOrder
@@ -32,6 +33,7 @@ from .wire import (
     PRINCIPAL_HEADER,
     REPLY_HEADER,
     REPLY_ID_HEADER,
+    SEQ_HEADER,
     BroadcastCommand,
     decode_reply,
     encode_command,
@@ -58,6 +60,25 @@ class ClusterGateway:
         # One subject for every answer: a shard sends the answers of one group commit as one list.
         self._inbox = f"_INBOX.oms.{secrets.token_hex(8)}"
         await self._nc.subscribe(self._inbox, cb=self._answered)
+
+    async def shard_status(self) -> dict[int, dict[str, Any]]:
+        """Per shard, from JetStream: whether a shard process is taking its commands, how many
+        wait (sent, not yet acknowledged), and the journal seq of its last event in the stream."""
+        assert self._js is not None, "connect() first"
+        status: dict[int, dict[str, Any]] = {}
+        for shard in range(self.shards):
+            try:
+                consumer = await self._js.consumer_info(self.subjects.command_stream, self.subjects.consumer(shard))
+                consuming, waiting = bool(consumer.push_bound), (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+            except NotFoundError:
+                consuming, waiting = False, None  # never started
+            try:
+                last = await self._js.get_last_msg(self.subjects.event_stream, self.subjects.events(shard))
+                journaled = int((last.headers or {}).get(SEQ_HEADER, "0-0").rpartition("-")[2])
+            except NotFoundError:
+                journaled = 0
+            status[shard] = {"consuming": consuming, "commands_waiting": waiting, "journaled_seq": journaled}
+        return status
 
     @property
     def connected(self) -> bool:

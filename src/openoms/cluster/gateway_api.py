@@ -280,12 +280,18 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
     async def list_accounts() -> Response:
         return json_response({"accounts": accounts_view(oms.reference)})
 
-    @app.get("/health", tags=["operations"], summary="The gateway's NATS connection and how far the projector has got")
+    @app.get("/health", tags=["operations"], summary="The gateway's NATS connection, each shard's state, the projector's lag")
     async def health() -> Response:
         connected = gateway.connected
+        shards: dict[str, Any] = {}
+        if connected:
+            projected = read_models.progress()
+            for shard, state in (await gateway.shard_status()).items():
+                seq = projected.get(shard, 0)
+                shards[str(shard)] = {**state, "projected_seq": seq, "projector_lag_events": max(0, state["journaled_seq"] - seq)}
+        # 200 while commands can be taken: a shard that is down only delays its own accounts (see "shards").
         body = {"status": "ok" if connected else "unavailable", "version": __version__, "role": "gateway",
-                "nats": {"connected": connected, "prefix": gateway.subjects.prefix, "shards": gateway.shards},
-                "projected_seq": {str(shard): seq for shard, seq in sorted(read_models.progress().items())},
+                "nats": {"connected": connected, "prefix": gateway.subjects.prefix}, "shards": shards,
                 "uptime_seconds": round(time.time() - started, 1)}
         return json_response(body, 200 if connected else 503)
 
