@@ -245,3 +245,41 @@ def test_the_shard_judges_with_the_user_the_gateway_authenticated(tmp_path: Path
     assert (by_bob["error"]["code"], by_bob["error"]["status"]) == ("UNKNOWN_ORDER", 404)
     assert (by_auditor["error"]["code"], by_auditor["error"]["status"]) == ("NOT_ENTITLED", 403)
     assert by_alice["rejected"] is None and by_alice["order"]["status"] == "pending_cancel"
+
+
+def test_a_caller_that_timed_out_sends_again_and_gets_the_one_order(tmp_path: Path, nats_url: str) -> None:
+    """The shard is down: the caller's wait ends (the gateway's 504); the command waits in the
+    stream. Sent again with the same ClOrdID once the shard is up, it is answered with the order
+    the first send made: one order, whichever copy the shard decided first."""
+    from openoms.bootstrap import build
+    from openoms.cluster.shard import EngineShard
+    from openoms.config import Config
+
+    subjects = Subjects(f"t{secrets.token_hex(4)}")
+
+    async def scenario() -> tuple[dict[str, Any], int]:
+        gateway = ClusterGateway(nats_url, 2, subjects)
+        await gateway.connect()
+        oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
+        oms.recover()
+        try:
+            with pytest.raises(TimeoutError):
+                await gateway.execute(submit(ON_SHARD_1, "AGAIN"), timeout=0.3)  # no shard 1 yet
+            await oms.start()
+            stop = asyncio.Event()
+            running = asyncio.create_task(EngineShard(oms, nats_url, 1, 2, subjects).run(stop))
+            try:
+                again = await gateway.execute(submit(ON_SHARD_1, "AGAIN"), timeout=30)
+            finally:
+                stop.set()
+                await running
+                await oms.stop()
+            accepted = sum(1 for e in oms.journal.events() if isinstance(e, ev.OrderAccepted) and e.cl_ord_id == "AGAIN")
+        finally:
+            await gateway.close()
+            await delete_streams(nats_url, subjects)
+        return again, accepted
+
+    again, accepted = asyncio.run(scenario())
+    assert accepted == 1
+    assert again["rejected"] is None and again["order"]["cl_ord_id"] == "AGAIN" and again["order"]["order_id"] == "S1-O1"
