@@ -63,9 +63,9 @@ from .wire import (
 log = logging.getLogger("openoms.cluster")
 
 MAX_IN_FLIGHT = 4096  # commands delivered but not yet durable and acknowledged
-# How long JetStream waits for a shard's ack before giving the command out again: what a shard
-# killed mid-batch costs its restart. A batch commits in milliseconds; a redelivery to a slow
-# but living shard is harmless (no second effect, see above).
+# How long JetStream waits for a shard's ack before giving the command out again. A batch
+# commits in milliseconds; a redelivery to a slow but living shard is harmless (no second
+# effect, see above); a restarted shard does not wait for it (its consumer is made anew).
 ACK_WAIT_S = 5.0
 EVENTS_PER_MESSAGE = 500  # well under JetStream's 1 MB message limit
 
