@@ -53,10 +53,12 @@ def run_engine(cfg: Config, shard: int, shards: int, prefix: str) -> int:
 
     async def body(stop: asyncio.Event) -> bool:
         await oms.start()
+        engine_shard = EngineShard(oms, cfg.nats_url, shard, shards, Subjects(prefix))
         try:
-            await EngineShard(oms, cfg.nats_url, shard, shards, Subjects(prefix)).run(stop)
+            await engine_shard.run(stop)
         finally:
             await oms.stop()
+            await engine_shard.close()  # what the OMS journaled while stopping goes out first
         return oms.runtime.failure is None
 
     return _until_signal(body)

@@ -27,6 +27,7 @@ from openoms.domain import events as ev
 from openoms.domain.ids import AccountId, ClientOrderId, OrderId, Symbol
 from openoms.domain.values import Side
 from openoms.journal.sqlite import SqliteJournal
+from stores import Store
 
 TRADER = cmd.Actor("demo", "test")
 NO_MARKET_LIMITS = Path(__file__).resolve().parents[1] / "limits_without_collar.toml"
@@ -191,6 +192,7 @@ def test_a_command_delivered_twice_has_one_effect_and_the_same_answer(tmp_path: 
             stop.set()
             await running
             await oms.stop()
+            await shard.close()
             await delete_streams(nats_url, subjects)
         return first, second, accepted
 
@@ -217,7 +219,8 @@ def test_the_shard_judges_with_the_user_the_gateway_authenticated(tmp_path: Path
         oms.recover()
         await oms.start()
         stop = asyncio.Event()
-        running = asyncio.create_task(EngineShard(oms, nats_url, 1, 2, subjects).run(stop))
+        engine_shard = EngineShard(oms, nats_url, 1, 2, subjects)
+        running = asyncio.create_task(engine_shard.run(stop))
         gateway = ClusterGateway(nats_url, 2, subjects)
         await gateway.connect()
         try:
@@ -237,6 +240,7 @@ def test_the_shard_judges_with_the_user_the_gateway_authenticated(tmp_path: Path
             stop.set()
             await running
             await oms.stop()
+            await engine_shard.close()
             await delete_streams(nats_url, subjects)
 
     placed, refused, by_bob, by_auditor, by_alice = asyncio.run(scenario())
@@ -267,13 +271,15 @@ def test_a_caller_that_timed_out_sends_again_and_gets_the_one_order(tmp_path: Pa
                 await gateway.execute(submit(ON_SHARD_1, "AGAIN"), timeout=0.3)  # no shard 1 yet
             await oms.start()
             stop = asyncio.Event()
-            running = asyncio.create_task(EngineShard(oms, nats_url, 1, 2, subjects).run(stop))
+            engine_shard = EngineShard(oms, nats_url, 1, 2, subjects)
+            running = asyncio.create_task(engine_shard.run(stop))
             try:
                 again = await gateway.execute(submit(ON_SHARD_1, "AGAIN"), timeout=30)
             finally:
                 stop.set()
                 await running
                 await oms.stop()
+                await engine_shard.close()
             accepted = sum(1 for e in oms.journal.events() if isinstance(e, ev.OrderAccepted) and e.cl_ord_id == "AGAIN")
         finally:
             await gateway.close()
@@ -283,3 +289,73 @@ def test_a_caller_that_timed_out_sends_again_and_gets_the_one_order(tmp_path: Pa
     again, accepted = asyncio.run(scenario())
     assert accepted == 1
     assert again["rejected"] is None and again["order"]["cl_ord_id"] == "AGAIN" and again["order"]["order_id"] == "S1-O1"
+
+
+def test_the_event_stream_is_the_journal_complete_and_in_order(store: Store, nats_url: str) -> None:
+    """Events journaled while no shard process was sending (as just before a crash) go out when
+    the shard next starts, before anything new: the stream holds every journal seq once, in order."""
+    from openoms.bootstrap import build
+    from openoms.cluster.shard import EngineShard
+    from openoms.cluster.wire import SEQ_HEADER, decode_events
+
+    subjects = Subjects(f"t{secrets.token_hex(4)}")
+
+    async def shard_run(orders: list[str]) -> None:
+        oms = build(store.config(market_data=False, limits_file=NO_MARKET_LIMITS))
+        oms.recover()
+        await oms.start()
+        stop = asyncio.Event()
+        engine_shard = EngineShard(oms, nats_url, 1, 2, subjects)
+        running = asyncio.create_task(engine_shard.run(stop))
+        gateway = ClusterGateway(nats_url, 2, subjects)
+        await gateway.connect()
+        try:
+            for cl_ord_id in orders:
+                assert (await gateway.execute(submit(ON_SHARD_1, cl_ord_id), timeout=30))["rejected"] is None
+        finally:
+            await gateway.close()
+            stop.set()
+            await running
+            await oms.stop()
+            await engine_shard.close()
+
+    async def unsent(orders: list[str]) -> None:  # the engine alone: journaled, never sent
+        oms = build(store.config(market_data=False, limits_file=NO_MARKET_LIMITS))
+        oms.recover()
+        await oms.start()
+        try:
+            for cl_ord_id in orders:
+                assert (await oms.runtime.execute(submit(ON_SHARD_1, cl_ord_id))).rejected is None
+        finally:
+            await oms.stop()
+
+    async def stream() -> list[tuple[str, list[ev.Event]]]:
+        connection = await nats.connect(nats_url)
+        try:
+            js = connection.jetstream()
+            last = (await js.stream_info(subjects.event_stream)).state.last_seq
+            messages = [await js.get_msg(subjects.event_stream, seq) for seq in range(1, last + 1)]
+            return [((m.headers or {})[SEQ_HEADER], decode_events(m.data or b"")) for m in messages]
+        finally:
+            await connection.close()
+
+    async def scenario() -> list[tuple[str, list[ev.Event]]]:
+        try:
+            await shard_run(["E1", "E2"])
+            await unsent(["U1", "U2", "U3"])
+            await shard_run(["E3"])
+            return await stream()
+        finally:
+            await delete_streams(nats_url, subjects)
+
+    sent = asyncio.run(scenario())
+    journal = store.journal()
+    try:
+        journaled = list(journal.events())
+    finally:
+        journal.close()
+    seqs = [e.seq for _, events in sent for e in events]
+    assert seqs == [e.seq for e in journaled] == list(range(1, len(journaled) + 1))
+    assert [e for _, events in sent for e in events] == journaled
+    assert all(span == f"{events[0].seq}-{events[-1].seq}" for span, events in sent)
+    assert {e.cl_ord_id for _, events in sent for e in events if isinstance(e, ev.OrderAccepted)} == {"E1", "E2", "U1", "U2", "U3", "E3"}

@@ -87,16 +87,17 @@ class EngineShard:
         self._events: list[ev.Event] = []
         self._events_ready = asyncio.Event()
         self._publisher_idle = False
+        self._publisher: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume this shard's commands until ``stop`` is set or the engine fails (the OMS must
-        be started). Unacknowledged commands stay in the stream for the next run."""
+        be started). Unacknowledged commands stay in the stream for the next run. Then stop the
+        OMS and call ``close``: what it journals while stopping goes out on the event stream."""
         nc = self._nc = await nats.connect(self.nats_url, name=f"openoms-engine-{self.shard}")
-        publisher: asyncio.Task[None] | None = None
         try:
             js = nc.jetstream()
             await ensure_streams(js, self.subjects)
-            publisher = asyncio.create_task(self._publish_events(js, await self._last_published(js)))
+            self._publisher = asyncio.create_task(self._publish_events(js, await self._last_published(js)))
             in_flight: set[asyncio.Task[None]] = set()
 
             async def take(message: Msg) -> None:
@@ -129,16 +130,25 @@ class EngineShard:
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
             await self._flush()
-            await self._drain_events()
-        finally:
-            if publisher is not None:
-                publisher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await publisher
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Send the events still to go (within ``timeout``: a restart sends whatever is left), then
+        let go of NATS."""
+        await self._drain_events(timeout)
+        if self._publisher is not None:
+            self._publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publisher
+            self._publisher = None
+        if self._nc is not None:
             # flush + close: nats-py's drain can wait forever on a JetStream subscription.
             with contextlib.suppress(Exception):
-                await nc.flush(timeout=2)
-            await nc.close()
+                await self._nc.flush(timeout=2)
+            await self._nc.close()
+            self._nc = None
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -292,8 +302,9 @@ class EngineShard:
         self._events.extend(events)
         self._events_ready.set()
 
-    async def _drain_events(self, timeout: float = 5.0) -> None:
+    async def _drain_events(self, timeout: float) -> None:
         """On a clean stop: let the publisher send what is queued (a restart would send it anyway)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while (self._events or not self._publisher_idle) and asyncio.get_running_loop().time() < deadline:
+        while (self._publisher is not None and not self._publisher.done() and (self._events or not self._publisher_idle)
+               and asyncio.get_running_loop().time() < deadline):
             await asyncio.sleep(0.01)
