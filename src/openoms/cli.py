@@ -21,8 +21,6 @@ app.add_typer(audit_app, name="audit")
 console = Console(stderr=True)
 db_app = typer.Typer(help="The PostgreSQL journal's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-cluster_app = typer.Typer(help="Scale-out on NATS JetStream: engine shards by account.", no_args_is_help=True)
-app.add_typer(cluster_app, name="cluster")
 from .cli_users import users_app  # noqa: E402 - with the other sub-commands
 
 app.add_typer(users_app, name="users")
@@ -47,22 +45,57 @@ def serve(
     log_format: Annotated[
         Optional[str], typer.Option(help="text, or json: one JSON object per line with order ids (env OMS_LOG_FORMAT)")  # noqa: UP045
     ] = None,
+    role: Annotated[str, typer.Option(help="single (everything in one process), or a cluster role: engine, gateway, projector")] = "single",
+    shard: Annotated[Optional[str], typer.Option(help="--role engine: this shard and the number of shards, N/M")] = None,  # noqa: UP045
+    shards: Annotated[Optional[int], typer.Option(help="--role gateway: the number of engine shards, M")] = None,  # noqa: UP045
+    nats_url: Annotated[Optional[str], typer.Option(help="Cluster roles: NATS server with JetStream (env OMS_NATS_URL)")] = None,  # noqa: UP045
+    prefix: Annotated[str, typer.Option(help="Cluster roles: stream and subject prefix shared by the cluster")] = "oms",
+    read_models: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Gateway and projector: the read models, a SQLite file or a postgresql:// URL "
+                          "(default <data-dir>/read_models.sqlite)"),
+    ] = None,
+    projector_name: Annotated[str, typer.Option(help="--role projector: its name in logs and on the NATS server")] = "projector",
+    answer_timeout: Annotated[float, typer.Option(help="--role gateway: seconds to wait for a shard's answer (then 504)")] = 10.0,
 ) -> None:
     """Start the engine, the journal (SQLite, or PostgreSQL with --database-url), the simulated exchange with market data, and the HTTP API.
 
-    Settings come from flags, then OMS_* environment variables, then the --config TOML file, then
-    defaults. Ctrl-C or SIGTERM stops cleanly: queued commands are journaled first.
+    With --role, one process of a cluster on NATS JetStream instead: an engine shard (--shard N/M,
+    its own journal), a gateway (--shards M: the HTTP API, commands to the owning shards), or the
+    projector (read models the gateways serve). Settings come from flags, then OMS_* environment
+    variables, then the --config TOML file, then defaults. Ctrl-C or SIGTERM stops cleanly:
+    queued commands are journaled first.
     """
+    from . import cli_cluster
+    from .cluster.partition import ShardError, parse_shard
+
     try:
         cfg = load(config, overrides={"host": host, "port": port, "data_dir": data_dir, "database_url": database_url,
                                       "durability": durability, "market_data": market_data, "log_level": log_level,
-                                      "log_format": log_format})
-    except ConfigError as exc:
+                                      "log_format": log_format, "nats_url": nats_url})
+        if role not in cli_cluster.ROLES:
+            raise ConfigError(f"--role must be one of {', '.join(cli_cluster.ROLES)}, got {role!r}")
+        if role != "single" and not cfg.nats_url:
+            raise ConfigError(f"--role {role} needs --nats-url or OMS_NATS_URL")
+        if role == "engine" and shard is None:
+            raise ConfigError("--role engine needs --shard N/M")
+        if role == "gateway" and (shards is None or shards < 1):
+            raise ConfigError("--role gateway needs --shards M (M >= 1)")
+        number, total = parse_shard(shard) if role == "engine" and shard is not None else (0, 1)
+    except (ConfigError, ShardError) as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
     from .ops.logs import configure_logging
 
     configure_logging(cfg.log_level, cfg.log_format)
+    if role == "engine":
+        raise typer.Exit(cli_cluster.run_engine(cfg, number, total, prefix))
+    if role == "projector":
+        raise typer.Exit(cli_cluster.run_projector(cfg, prefix, cli_cluster.read_models_path(cfg, read_models), projector_name))
+    if role == "gateway":
+        assert shards is not None
+        raise typer.Exit(cli_cluster.run_gateway(cfg, shards, prefix, cli_cluster.read_models_path(cfg, read_models),
+                                                  answer_timeout))
 
     import uvicorn
 
@@ -166,65 +199,6 @@ def db_upgrade(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     print(f"journal schema at {redact(url)}: revision {revision} (head)")
-
-
-@cluster_app.command("engine")
-def cluster_engine(
-    shard: Annotated[str, typer.Option(help="This shard and the number of shards, N/M (0 <= N < M)")],
-    nats_url: Annotated[Optional[str], typer.Option(help="NATS server with JetStream (env OMS_NATS_URL)")] = None,  # noqa: UP045
-    prefix: Annotated[str, typer.Option(help="Stream and subject prefix shared by the cluster")] = "oms",
-    data_dir: Annotated[Optional[Path], typer.Option(help="This shard's own journal directory (env OMS_DATA_DIR)")] = None,  # noqa: UP045
-    database_url: Annotated[Optional[str], typer.Option(help="This shard's own PostgreSQL journal (" + DATABASE_URL_HELP + ")")] = None,  # noqa: UP045
-    config: Annotated[Optional[Path], typer.Option(help="TOML config file (env OMS_CONFIG)")] = None,  # noqa: UP045
-    market_data: Annotated[
-        Optional[bool], typer.Option("--market-data/--no-market-data", help="Run the market data simulator")  # noqa: UP045
-    ] = None,
-) -> None:
-    """Run one engine shard: the accounts that hash to shard N of M, their commands taken from
-    JetStream, their events journaled in this shard's own journal. SIGTERM stops cleanly."""
-    from .cluster.partition import ShardError, Subjects, parse_shard
-
-    try:
-        number, total = parse_shard(shard)
-        cfg = load(config, overrides={"data_dir": data_dir, "database_url": database_url, "nats_url": nats_url,
-                                      "market_data": market_data})
-    except (ConfigError, ShardError) as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    if not cfg.nats_url:
-        console.print("[red]configuration error:[/red] give --nats-url or OMS_NATS_URL")
-        raise typer.Exit(2)
-    from .ops.logs import configure_logging
-
-    configure_logging(cfg.log_level, cfg.log_format)
-
-    import asyncio
-
-    from .bootstrap import build
-    from .cluster.shard import EngineShard
-    from .journal.sqlite import JournalError
-    from .service.runtime import JournalCorrupt
-
-    try:
-        oms = build(cfg)
-        oms.recover()
-    except (JournalError, JournalCorrupt) as exc:
-        console.print(f"[red]journal problem, not starting:[/red] {exc}")
-        raise typer.Exit(1) from None
-
-    async def run() -> bool:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await oms.start()
-        try:
-            await EngineShard(oms, cfg.nats_url, number, total, Subjects(prefix)).run(stop)
-        finally:
-            await oms.stop()
-        return oms.runtime.failure is None
-
-    raise typer.Exit(0 if asyncio.run(run()) else 1)
 
 
 cli_audit.register(app, audit_app)

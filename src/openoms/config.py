@@ -114,7 +114,7 @@ class Config:
     # reconnects (with backoff) for up to this many seconds, then resumes where it stopped; past
     # it, it fails closed until a restart. 0: fail closed at once.
     database_reconnect_s: float = 60.0
-    # NATS server for scale-out (`oms cluster engine`): engine shards take their accounts'
+    # NATS server for scale-out (`oms serve --role engine|gateway|projector`): shards take their accounts'
     # commands from JetStream there. Empty: one process, no NATS.
     nats_url: str = ""
     # group: one fsync per batch of commands (default, never loses an acknowledged order);

@@ -1,4 +1,4 @@
-"""Scale-out on the local NATS JetStream: two engine shards (`oms cluster engine`, real
+"""Scale-out on the local NATS JetStream: two engine shards (`oms serve --role engine`, real
 processes, SQLite journals) and a gateway. Orders for different accounts are handled by the
 shards that own them; one shard is killed (-9) in the middle of a burst and restarted: every
 order is journaled exactly once, on its account's shard, and every caller gets its answer."""
@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import nats
 import pytest
 
@@ -26,6 +27,7 @@ from openoms.domain import events as ev
 from openoms.domain.ids import AccountId, ClientOrderId, OrderId, Symbol
 from openoms.domain.values import Side
 from openoms.journal.sqlite import SqliteJournal
+from stores import Store
 
 TRADER = cmd.Actor("demo", "test")
 NO_MARKET_LIMITS = Path(__file__).resolve().parents[1] / "limits_without_collar.toml"
@@ -41,7 +43,7 @@ class Shard:
     def __init__(self, number: int, nats_url: str, prefix: str, root: Path) -> None:
         self.number = number
         self.data_dir = root / f"shard{number}"
-        self.args = [sys.executable, "-m", "openoms", "cluster", "engine", "--shard", f"{number}/2", "--nats-url", nats_url,
+        self.args = [sys.executable, "-m", "openoms", "serve", "--role", "engine", "--shard", f"{number}/2", "--nats-url", nats_url,
                      "--prefix", prefix, "--data-dir", str(self.data_dir), "--no-market-data"]
         self.log = root / f"shard{number}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -190,9 +192,170 @@ def test_a_command_delivered_twice_has_one_effect_and_the_same_answer(tmp_path: 
             stop.set()
             await running
             await oms.stop()
+            await shard.close()
             await delete_streams(nats_url, subjects)
         return first, second, accepted
 
     first, second, accepted = asyncio.run(scenario())
     assert accepted == 1
     assert second["rejected"] is None and second["order"]["order_id"] == first["order"]["order_id"]
+
+
+def test_the_shard_judges_with_the_user_the_gateway_authenticated(tmp_path: Path, nats_url: str) -> None:
+    """Users the shard's reference data does not know trade on their entitled accounts only, and
+    may amend only orders of accounts they trade: checked on the shard, which knows the account."""
+    from openoms.access.policy import Principal, Role
+    from openoms.bootstrap import build
+    from openoms.cluster.shard import EngineShard
+    from openoms.config import Config
+
+    subjects = Subjects(f"t{secrets.token_hex(4)}")
+    alice = Principal("alice", frozenset({Role.TRADER}), frozenset({ON_SHARD_1}))
+    bob = Principal("bob", frozenset({Role.TRADER}), frozenset({ON_SHARD_0}))
+    auditor = Principal("carol", frozenset({Role.COMPLIANCE}), frozenset())  # sees every account, trades none
+
+    async def scenario() -> list[dict[str, Any]]:
+        oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
+        oms.recover()
+        await oms.start()
+        stop = asyncio.Event()
+        engine_shard = EngineShard(oms, nats_url, 1, 2, subjects)
+        running = asyncio.create_task(engine_shard.run(stop))
+        gateway = ClusterGateway(nats_url, 2, subjects)
+        await gateway.connect()
+        try:
+            def as_(user: str, account: str, cl_ord_id: str) -> cmd.SubmitOrder:
+                return msgspec.structs.replace(submit(account, cl_ord_id), actor=cmd.Actor(user, "test"))
+
+            placed = await gateway.execute(as_("alice", ON_SHARD_1, "A1"), principal=alice)
+            refused = await gateway.execute(as_("bob", ON_SHARD_1, "B1"), principal=bob)
+            order_id = OrderId(placed["order"]["order_id"])
+            answers = [placed, refused]
+            for who in (bob, auditor, alice):
+                answers.append(await gateway.execute(cmd.CancelOrder(actor=cmd.Actor(who.user, "test"), order_id=order_id),
+                                                     principal=who))
+            return answers
+        finally:
+            await gateway.close()
+            stop.set()
+            await running
+            await oms.stop()
+            await engine_shard.close()
+            await delete_streams(nats_url, subjects)
+
+    placed, refused, by_bob, by_auditor, by_alice = asyncio.run(scenario())
+    assert placed["rejected"] is None and placed["order"]["account"] == ON_SHARD_1
+    assert refused["rejected"]["code"] == "NOT_PERMITTED"
+    assert (by_bob["error"]["code"], by_bob["error"]["status"]) == ("UNKNOWN_ORDER", 404)
+    assert (by_auditor["error"]["code"], by_auditor["error"]["status"]) == ("NOT_ENTITLED", 403)
+    assert by_alice["rejected"] is None and by_alice["order"]["status"] == "pending_cancel"
+
+
+def test_a_caller_that_timed_out_sends_again_and_gets_the_one_order(tmp_path: Path, nats_url: str) -> None:
+    """The shard is down: the caller's wait ends (the gateway's 504); the command waits in the
+    stream. Sent again with the same ClOrdID once the shard is up, it is answered with the order
+    the first send made: one order, whichever copy the shard decided first."""
+    from openoms.bootstrap import build
+    from openoms.cluster.shard import EngineShard
+    from openoms.config import Config
+
+    subjects = Subjects(f"t{secrets.token_hex(4)}")
+
+    async def scenario() -> tuple[dict[str, Any], int]:
+        gateway = ClusterGateway(nats_url, 2, subjects)
+        await gateway.connect()
+        oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
+        oms.recover()
+        try:
+            with pytest.raises(TimeoutError):
+                await gateway.execute(submit(ON_SHARD_1, "AGAIN"), timeout=0.3)  # no shard 1 yet
+            await oms.start()
+            stop = asyncio.Event()
+            engine_shard = EngineShard(oms, nats_url, 1, 2, subjects)
+            running = asyncio.create_task(engine_shard.run(stop))
+            try:
+                again = await gateway.execute(submit(ON_SHARD_1, "AGAIN"), timeout=30)
+            finally:
+                stop.set()
+                await running
+                await oms.stop()
+                await engine_shard.close()
+            accepted = sum(1 for e in oms.journal.events() if isinstance(e, ev.OrderAccepted) and e.cl_ord_id == "AGAIN")
+        finally:
+            await gateway.close()
+            await delete_streams(nats_url, subjects)
+        return again, accepted
+
+    again, accepted = asyncio.run(scenario())
+    assert accepted == 1
+    assert again["rejected"] is None and again["order"]["cl_ord_id"] == "AGAIN" and again["order"]["order_id"] == "S1-O1"
+
+
+def test_the_event_stream_is_the_journal_complete_and_in_order(store: Store, nats_url: str) -> None:
+    """Events journaled while no shard process was sending (as just before a crash) go out when
+    the shard next starts, before anything new: the stream holds every journal seq once, in order."""
+    from openoms.bootstrap import build
+    from openoms.cluster.shard import EngineShard
+    from openoms.cluster.wire import SEQ_HEADER, decode_events
+
+    subjects = Subjects(f"t{secrets.token_hex(4)}")
+
+    async def shard_run(orders: list[str]) -> None:
+        oms = build(store.config(market_data=False, limits_file=NO_MARKET_LIMITS))
+        oms.recover()
+        await oms.start()
+        stop = asyncio.Event()
+        engine_shard = EngineShard(oms, nats_url, 1, 2, subjects)
+        running = asyncio.create_task(engine_shard.run(stop))
+        gateway = ClusterGateway(nats_url, 2, subjects)
+        await gateway.connect()
+        try:
+            for cl_ord_id in orders:
+                assert (await gateway.execute(submit(ON_SHARD_1, cl_ord_id), timeout=30))["rejected"] is None
+        finally:
+            await gateway.close()
+            stop.set()
+            await running
+            await oms.stop()
+            await engine_shard.close()
+
+    async def unsent(orders: list[str]) -> None:  # the engine alone: journaled, never sent
+        oms = build(store.config(market_data=False, limits_file=NO_MARKET_LIMITS))
+        oms.recover()
+        await oms.start()
+        try:
+            for cl_ord_id in orders:
+                assert (await oms.runtime.execute(submit(ON_SHARD_1, cl_ord_id))).rejected is None
+        finally:
+            await oms.stop()
+
+    async def stream() -> list[tuple[str, list[ev.Event]]]:
+        connection = await nats.connect(nats_url)
+        try:
+            js = connection.jetstream()
+            last = (await js.stream_info(subjects.event_stream)).state.last_seq
+            messages = [await js.get_msg(subjects.event_stream, seq) for seq in range(1, last + 1)]
+            return [((m.headers or {})[SEQ_HEADER], decode_events(m.data or b"")) for m in messages]
+        finally:
+            await connection.close()
+
+    async def scenario() -> list[tuple[str, list[ev.Event]]]:
+        try:
+            await shard_run(["E1", "E2"])
+            await unsent(["U1", "U2", "U3"])
+            await shard_run(["E3"])
+            return await stream()
+        finally:
+            await delete_streams(nats_url, subjects)
+
+    sent = asyncio.run(scenario())
+    journal = store.journal()
+    try:
+        journaled = list(journal.events())
+    finally:
+        journal.close()
+    seqs = [e.seq for _, events in sent for e in events]
+    assert seqs == [e.seq for e in journaled] == list(range(1, len(journaled) + 1))
+    assert [e for _, events in sent for e in events] == journaled
+    assert all(span == f"{events[0].seq}-{events[-1].seq}" for span, events in sent)
+    assert {e.cl_ord_id for _, events in sent for e in events if isinstance(e, ev.OrderAccepted)} == {"E1", "E2", "U1", "U2", "U3", "E3"}

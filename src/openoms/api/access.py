@@ -27,12 +27,12 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from starlette.routing import Match, Route
 
+from ..access.engine_feed import feed_reference
 from ..access.policy import ALL_ACCOUNTS, Action, Principal, engine_roles
 from ..access.throttle import SignInThrottle
 from ..access.users import User, UserStore, UserStoreUnavailable
 from ..bootstrap import OMS
-from ..domain.accounts import Trader
-from ..domain.ids import DeskId, OrderId, TraderId
+from ..domain.ids import OrderId
 from .rest import error_response
 
 log = logging.getLogger("openoms.access")
@@ -174,19 +174,7 @@ class AccessControl:
         return principal
 
     def _feed_engine(self, principal: Principal) -> None:
-        """The engine decides with ReferenceData: give it this user's roles and tradable accounts.
-        Replay never re-decides, so feeding current values does not change history."""
-        reference = self.oms.reference
-        roles = engine_roles(principal.roles)
-        if reference.roles.get(principal.user) != roles:
-            reference.roles[principal.user] = roles
-        everything = ALL_ACCOUNTS in principal.accounts or principal.sees_all()
-        accounts = tuple(sorted(reference.accounts if everything else (a for a in principal.accounts if a in reference.accounts)))
-        current = reference.traders.get(TraderId(principal.user))
-        if current is None or current.accounts != accounts:
-            first = reference.accounts.get(accounts[0]) if accounts else None  # type: ignore[call-overload]
-            desk = first.desk_id if first is not None else next(iter(reference.desks), DeskId(""))
-            reference.traders[TraderId(principal.user)] = Trader(TraderId(principal.user), desk, principal.user, accounts)  # type: ignore[arg-type]
+        feed_reference(self.oms.reference, principal)
 
     def authenticate(self, headers: list[tuple[bytes, bytes]], query_token: str | None = None) -> Principal | None:
         if self.trusted_header:

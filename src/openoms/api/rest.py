@@ -26,6 +26,7 @@ from .. import __version__
 from ..access.users import UserStoreUnavailable
 from ..bootstrap import OMS
 from ..domain import commands as cmd
+from ..domain.accounts import ReferenceData
 from ..domain.ids import AccountId, ClientOrderId, ExecId, OrderId, Symbol, VenueId
 from ..domain.lifecycle import OrdStatus
 from ..domain.rejects import Reject, RejectCode
@@ -104,6 +105,44 @@ def to_ns(moment: datetime, field: str) -> int:
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
+def instruments_view(reference: ReferenceData) -> list[dict[str, Any]]:
+    return [{
+        "symbol": i.symbol, "description": i.description, "asset_class": i.asset_class.value,
+        "currency": i.currency, "tick_size": str(i.tick_size), "lot_size": str(i.lot_size),
+        "multiplier": str(i.multiplier), "quotation": i.quotation.value,
+        "settlement_days": i.settlement_days, "venues": list(i.venues), "underlying": i.underlying,
+        "expiry": i.expiry, "strike": dec(i.strike), "put_call": i.put_call,
+    } for i in reference.instruments.values()]
+
+
+def accounts_view(reference: ReferenceData) -> list[dict[str, Any]]:
+    items = []
+    for a in reference.accounts.values():
+        desk = reference.desks[a.desk_id]
+        items.append({
+            "account": a.account_id, "name": a.name, "currency": a.currency, "desk": desk.desk_id, "firm": desk.firm_id,
+            "traders": [t.trader_id for t in reference.traders.values() if a.account_id in t.accounts],
+        })
+    return items
+
+
+def new_order_command(body: schemas.NewOrderRequest, actor: cmd.Actor) -> cmd.SubmitOrder:
+    return cmd.SubmitOrder(
+        actor=actor,
+        account=AccountId(body.account),
+        cl_ord_id=ClientOrderId(body.cl_ord_id or f"REST-{uuid.uuid4().hex[:16]}"),
+        symbol=Symbol(body.symbol),
+        side=body.side,
+        quantity=body.quantity,
+        ord_type=body.ord_type,
+        price=body.price,
+        stop_price=body.stop_price,
+        tif=body.tif,
+        expire_at=to_ns(body.expire_at, "expire_at") if body.expire_at else None,
+        route=body.route,
+    )
+
+
 def create_app(oms: OMS, manage_lifecycle: bool = False, trusted_header: bool = False) -> FastAPI:
     """The FastAPI app. With ``manage_lifecycle`` the app starts and stops the OMS itself
     (``oms serve``); tests that drive the OMS directly leave it off. Every /api/ call needs a
@@ -163,20 +202,7 @@ def create_app(oms: OMS, manage_lifecycle: bool = False, trusted_header: bool = 
         return error_response(500, "INTERNAL_ERROR", "unexpected server error; it has been logged")
 
     def submit_command(body: schemas.NewOrderRequest, request: Request) -> cmd.SubmitOrder:
-        return cmd.SubmitOrder(
-            actor=actor_of(request, oms),
-            account=AccountId(body.account),
-            cl_ord_id=ClientOrderId(body.cl_ord_id or f"REST-{uuid.uuid4().hex[:16]}"),
-            symbol=Symbol(body.symbol),
-            side=body.side,
-            quantity=body.quantity,
-            ord_type=body.ord_type,
-            price=body.price,
-            stop_price=body.stop_price,
-            tif=body.tif,
-            expire_at=to_ns(body.expire_at, "expire_at") if body.expire_at else None,
-            route=body.route,
-        )
+        return new_order_command(body, actor_of(request, oms))
 
     async def run(command: cmd.Command, status: int) -> Response:
         outcome: Outcome = await runtime.execute(command)
@@ -349,29 +375,11 @@ def create_app(oms: OMS, manage_lifecycle: bool = False, trusted_header: bool = 
 
     @app.get("/api/v1/instruments", tags=["reference"], summary="Tradable instruments")
     async def list_instruments() -> Response:
-        items = []
-        for i in oms.reference.instruments.values():
-            items.append({
-                "symbol": i.symbol, "description": i.description, "asset_class": i.asset_class.value,
-                "currency": i.currency, "tick_size": str(i.tick_size), "lot_size": str(i.lot_size),
-                "multiplier": str(i.multiplier), "quotation": i.quotation.value,
-                "settlement_days": i.settlement_days, "venues": list(i.venues), "underlying": i.underlying,
-                "expiry": i.expiry, "strike": dec(i.strike), "put_call": i.put_call,
-            })
-        return json_response({"instruments": items})
+        return json_response({"instruments": instruments_view(oms.reference)})
 
     @app.get("/api/v1/accounts", tags=["reference"], summary="Accounts with their desk and firm")
     async def list_accounts() -> Response:
-        ref = oms.reference
-        items = []
-        for a in ref.accounts.values():
-            desk = ref.desks[a.desk_id]
-            items.append({
-                "account": a.account_id, "name": a.name, "currency": a.currency, "desk": desk.desk_id,
-                "firm": desk.firm_id,
-                "traders": [t.trader_id for t in ref.traders.values() if a.account_id in t.accounts],
-            })
-        return json_response({"accounts": items})
+        return json_response({"accounts": accounts_view(oms.reference)})
 
     @app.get("/api/v1/marketdata/{symbol}", tags=["market data"], summary="Bid, ask and last of an instrument")
     async def market_data(symbol: str) -> Response:

@@ -1,7 +1,7 @@
 """An engine shard: one OMS (engine, journal, venues: single writer as ever) that owns the
 accounts ``shard_of`` gives it and takes their commands from the JetStream command stream.
 
-A command is acknowledged to JetStream only after its events are durable in the shard's
+Commands are acknowledged to JetStream only once their events are durable in the shard's
 journal, so a shard killed at any moment gets every unfinished command again when it restarts.
 A command that was journaled but not yet acknowledged comes twice: the engine gives it no
 second effect (a new order's ClOrdID is refused as a duplicate for its account and the shard
@@ -9,7 +9,17 @@ answers with the order it already has; a second cancel or replace is refused as 
 pending or too late), which is the exactly-once effect per command. Commands of one account
 are taken in stream order, and ``execute`` queues them in that order, so per-account order holds.
 
-Journaled events go out on the event stream (``<prefix>.evt.<shard>``) for projections.
+On start the shard's consumer is made anew from what the stream still holds (a work queue: only
+unacknowledged commands), so after a crash the commands the dead process had taken come first,
+in stream order, at once (not after an ack timeout, and not after newer commands).
+
+Per group commit, not per command: the answers for one gateway go out as one message, and the
+acknowledgements of the commit's commands in one write, after the answers.
+
+Journaled events go out on the event stream (``<prefix>.evt.<shard>``) for projectors, each
+message numbered by the journal seqs it holds. On start the shard first sends what its journal
+has beyond the last event in the stream (events journaled just before a crash, or while NATS
+was away), so the event stream is the journal, complete and in order.
 """
 
 from __future__ import annotations
@@ -24,25 +34,40 @@ import msgspec
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
+from ..access.engine_feed import feed_reference
 from ..bootstrap import OMS
 from ..domain import events as ev
 from ..domain.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from ..domain.rejects import RejectCode
-from ..journal.codec import encode
 from ..service.runtime import EngineUnavailable, Outcome
 from ..service.views import order_view
 from .partition import Subjects, cluster_order_id, shard_of
-from .wire import REPLY_HEADER, decode_command, encode_reply, ensure_streams
+from .wire import (
+    BROADCAST,
+    PRINCIPAL_HEADER,
+    REPLY_HEADER,
+    REPLY_ID_HEADER,
+    SEQ_HEADER,
+    decode_command,
+    decode_events,
+    decode_principal,
+    encode_events,
+    encode_reply,
+    ensure_streams,
+)
 
 log = logging.getLogger("openoms.cluster")
 
 MAX_IN_FLIGHT = 4096  # commands delivered but not yet durable and acknowledged
-# How long JetStream waits for a shard's ack before giving the command out again: what a shard
-# killed mid-batch costs its restart. A batch commits in milliseconds; a redelivery to a slow
-# but living shard is harmless (no second effect, see above).
+# How long JetStream waits for a shard's ack before giving the command out again. A batch
+# commits in milliseconds; a redelivery to a slow but living shard is harmless (no second
+# effect, see above); a restarted shard does not wait for it (its consumer is made anew).
 ACK_WAIT_S = 5.0
+EVENTS_PER_MESSAGE = 500  # well under JetStream's 1 MB message limit
 
 
 class EngineShard:
@@ -54,15 +79,25 @@ class EngineShard:
         self.subjects = subjects or Subjects()
         self.handled = 0
         self._nc: Client | None = None
+        self._done: list[Msg] = []  # durable (or refused) since the last flush: to acknowledge
+        self._answers: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # gateway inbox -> (reply id, answer)
+        self._flush_soon = False
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._flushing = asyncio.Lock()  # one flush at a time: answers before the ack that covers them
+        self._events: list[ev.Event] = []
+        self._events_ready = asyncio.Event()
+        self._publisher_idle = False
+        self._publisher: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume this shard's commands until ``stop`` is set or the engine fails (the OMS must
-        be started). Unacknowledged commands stay in the stream for the next run."""
+        be started). Unacknowledged commands stay in the stream for the next run. Then stop the
+        OMS and call ``close``: what it journals while stopping goes out on the event stream."""
         nc = self._nc = await nats.connect(self.nats_url, name=f"openoms-engine-{self.shard}")
         try:
             js = nc.jetstream()
             await ensure_streams(js, self.subjects)
-            self.oms.runtime.subscribers.append(self._publish_events)
+            self._publisher = asyncio.create_task(self._publish_events(js, await self._last_published(js)))
             in_flight: set[asyncio.Task[None]] = set()
 
             async def take(message: Msg) -> None:
@@ -73,6 +108,11 @@ class EngineShard:
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
 
+            # The consumer of a previous run holds that run's deliveries until their ack wait
+            # passes, and would give newer commands first: made anew, it starts from the oldest
+            # command not yet acknowledged. (One process per shard: the shard is single-writer.)
+            with contextlib.suppress(NotFoundError):
+                await js.delete_consumer(self.subjects.command_stream, self.subjects.consumer(self.shard))
             # A push consumer: JetStream sends commands as they come (at most MAX_IN_FLIGHT
             # unacknowledged), with no pull round trip between batches.
             subscription = await js.subscribe(
@@ -89,34 +129,106 @@ class EngineShard:
             await subscription.unsubscribe()
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
-        finally:
+            await self._flush()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Send the events still to go (within ``timeout``: a restart sends whatever is left), then
+        let go of NATS."""
+        await self._drain_events(timeout)
+        if self._publisher is not None:
+            self._publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publisher
+            self._publisher = None
+        if self._nc is not None:
             # flush + close: nats-py's drain can wait forever on a JetStream subscription.
             with contextlib.suppress(Exception):
-                await nc.flush(timeout=2)
-            await nc.close()
+                await self._nc.flush(timeout=2)
+            await self._nc.close()
+            self._nc = None
+
+    # --- commands ---------------------------------------------------------------------------
 
     async def _handle(self, message: Msg) -> None:
-        reply_to = (message.headers or {}).get(REPLY_HEADER)
+        headers = message.headers or {}
         try:
             command = decode_command(message.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            await self._reply(reply_to, {"error": {"code": "MALFORMED_COMMAND", "message": str(exc)}})
-            await message.term()  # never valid: do not redeliver
-            return
+            self._answer(headers, {"error": {"code": "MALFORMED_COMMAND", "message": str(exc)}}, message)
+            return  # never valid: acknowledged so it is not given out again
         account = getattr(command, "account", None)
         if isinstance(command, SubmitOrder) and shard_of(account or "", self.shards) != self.shard:
-            await self._reply(reply_to, {"error": {"code": "WRONG_SHARD", "message": f"account {account} is not on shard {self.shard}"}})
-            await message.term()
+            self._answer(headers, {"error": {"code": "WRONG_SHARD", "message": f"account {account} is not on shard {self.shard}"}}, message)
             return
+        principal_text = headers.get(PRINCIPAL_HEADER)
+        if principal_text:
+            # The gateway authenticated this user: the engine judges with their roles and accounts.
+            principal = decode_principal(principal_text)
+            feed_reference(self.oms.reference, principal)
+            if isinstance(command, CancelOrder | ReplaceOrder):
+                # The access rule a single server's middleware applies, here where the order's
+                # account is known for sure (the gateway's read models may not have it yet).
+                order = self.oms.engine.orders.get(command.order_id)
+                if order is not None and not principal.trades(order.account):
+                    seen = principal.sees(order.account)
+                    self._answer(headers, {"error": {
+                        "code": "NOT_ENTITLED" if seen else "UNKNOWN_ORDER", "status": 403 if seen else 404,
+                        "message": f"{principal.user!r} may not act on account {order.account!r}" if seen
+                        else f"unknown order {cluster_order_id(self.shard, command.order_id)!r}"}}, message)
+                    return
         try:
             outcome = await self.oms.runtime.execute(command)
         except EngineUnavailable as exc:
-            # Not acknowledged: the command stays in the stream for the restarted shard.
+            # Not acknowledged: the command stays for the restarted shard.
             log.error("shard %d cannot take commands: %s", self.shard, exc)
             return
-        await self._reply(reply_to, self._reply_body(command, outcome))
-        await message.ack()
+        body = self._broadcast_body(outcome) if isinstance(command, BROADCAST) else self._reply_body(command, outcome)
+        self._answer(headers, body, message)
         self.handled += 1
+
+    def _answer(self, headers: dict[str, str], body: dict[str, Any], message: Msg) -> None:
+        """Queue the answer and the acknowledgement; everything queued in this turn of the loop
+        (the whole group commit: its futures are released together) goes out in one flush."""
+        self._done.append(message)
+        reply_to = headers.get(REPLY_HEADER)
+        if reply_to:
+            self._answers.setdefault(reply_to, []).append((headers.get(REPLY_ID_HEADER, ""), body))
+        if not self._flush_soon:
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self._start_flush)
+
+    def _start_flush(self) -> None:
+        task = asyncio.create_task(self._flush())
+        self._flushes.add(task)  # held until done: the loop keeps only weak references to tasks
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush(self) -> None:
+        self._flush_soon = False
+        nc = self._nc
+        if nc is None:
+            return
+        async with self._flushing:
+            answers, self._answers = self._answers, {}
+            done, self._done = self._done, []
+            for reply_to, items in answers.items():
+                if items[0][0]:  # a gateway that takes answers in lists
+                    await nc.publish(reply_to, encode_reply([[reply_id, body] for reply_id, body in items]))
+                else:
+                    for _, body in items:
+                        await nc.publish(reply_to, encode_reply(body))
+            # Answers go first: a command acknowledged is never redelivered, so never answered again.
+            # The client library buffers: these are one socket write, not a round trip each.
+            for message in done:
+                await message.ack()
+
+    def _broadcast_body(self, outcome: Outcome) -> dict[str, Any]:
+        """The answer to a cluster-wide command: how many events, and the orders it asked to cancel."""
+        canceling = [cluster_order_id(self.shard, e.order_id) for e in outcome.events if isinstance(e, ev.CancelRequested)]
+        rejected = msgspec.to_builtins(outcome.rejected) if outcome.rejected is not None else None
+        return {"shard": self.shard, "order": None, "rejected": rejected, "events": len(outcome.events), "canceling": canceling}
 
     def _reply_body(self, command: SubmitOrder | CancelOrder | ReplaceOrder, outcome: Outcome) -> dict[str, Any]:
         order = outcome.order
@@ -135,13 +247,64 @@ class EngineShard:
             body["rejected"] = msgspec.to_builtins(rejected)
         return body
 
-    async def _reply(self, reply_to: str | None, body: dict[str, Any]) -> None:
-        if reply_to and self._nc is not None:
-            await self._nc.publish(reply_to, encode_reply(body))
+    # --- events -----------------------------------------------------------------------------
 
-    def _publish_events(self, events: Sequence[ev.Event]) -> None:
-        """Runtime subscriber: each durable batch goes out as one message (msgpack events)."""
-        if self._nc is None:
-            return
-        data = msgspec.msgpack.encode([encode(event) for event in events])
-        asyncio.get_running_loop().create_task(self._nc.publish(self.subjects.events(self.shard), data))
+    async def _last_published(self, js: JetStreamContext) -> int:
+        """The journal seq of the last event of this shard in the event stream (0: none yet)."""
+        try:
+            last = await js.get_last_msg(self.subjects.event_stream, self.subjects.events(self.shard))
+        except NotFoundError:
+            return 0
+        span = (last.headers or {}).get(SEQ_HEADER)
+        if span:
+            return int(span.rpartition("-")[2])
+        events = decode_events(last.data or b"")
+        return events[-1].seq if events else 0
+
+    async def _publish_events(self, js: JetStreamContext, published: int) -> None:
+        """One task sends every journaled event, in journal order: first what the journal holds
+        beyond ``published``, then each group commit as the runtime makes it durable."""
+        runtime = self.oms.runtime
+        # No await from here to the subscription: nothing is committed in between, so the journal
+        # read up to committed_seq and the batches the subscriber gets meet without gap or overlap.
+        upto = runtime.committed_seq
+        backlog = [e for e in self.oms.journal.events(after_seq=published) if e.seq <= upto]
+        runtime.subscribers.append(self._journaled)
+        if backlog:
+            log.info("shard %d: sending %d journaled events the event stream lacks (after seq %d)", self.shard, len(backlog), published)
+        pending = backlog
+        while True:
+            for start in range(0, len(pending), EVENTS_PER_MESSAGE):
+                await self._send_events(js, pending[start:start + EVENTS_PER_MESSAGE])
+            self._events_ready.clear()
+            if not self._events:
+                self._publisher_idle = True
+                await self._events_ready.wait()
+                self._publisher_idle = False
+            pending, self._events = self._events, []
+
+    async def _send_events(self, js: JetStreamContext, chunk: list[ev.Event]) -> None:
+        span = f"{chunk[0].seq}-{chunk[-1].seq}"
+        headers = {"Nats-Msg-Id": f"{self.subjects.prefix}.evt.{self.shard}.{span}", SEQ_HEADER: span}
+        data = encode_events(chunk)
+        while True:
+            # Stored before the next: a projector never sees a gap. Retried with the same id
+            # (JetStream drops a repeat) while NATS is unreachable.
+            try:
+                await js.publish(self.subjects.events(self.shard), data, headers=headers, timeout=5)
+                return
+            except (nats.errors.Error, TimeoutError) as exc:
+                log.warning("shard %d: events %s not stored yet (%s); retrying", self.shard, span, exc)
+                await asyncio.sleep(0.5)
+
+    def _journaled(self, events: Sequence[ev.Event]) -> None:
+        """Runtime subscriber: each durable batch, handed to the publishing task."""
+        self._events.extend(events)
+        self._events_ready.set()
+
+    async def _drain_events(self, timeout: float) -> None:
+        """On a clean stop: let the publisher send what is queued (a restart would send it anyway)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (self._publisher is not None and not self._publisher.done() and (self._events or not self._publisher_idle)
+               and asyncio.get_running_loop().time() < deadline):
+            await asyncio.sleep(0.01)
