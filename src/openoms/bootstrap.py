@@ -468,6 +468,12 @@ def attach_router(oms: OMS, rules: RuleSet, specs: tuple[VenueSpec, ...] | list[
 
     def observe(events: Sequence[ev.Event]) -> None:
         router.observe(events, route_venue)
+        for event in events:
+            if type(event) is ev.RoutingRulesChanged:  # new venue terms: the simulated delays follow at once
+                for spec in router.specs.values():
+                    venue = oms.venues.get(spec.venue_id)
+                    if venue is not None and venue.latency_s != spec.sim_latency_us / 1_000_000:
+                        venue.set_latency(spec.sim_latency_us / 1_000_000)
 
     runtime.replay_observers.append(observe)
     runtime.subscribers.append(observe)

@@ -234,3 +234,25 @@ def test_a_split_replace_pending_at_a_restart_is_finished_after_it(tmp_path: Pat
 
     asyncio.run(with_oms(tmp_path, before))
     asyncio.run(with_oms(tmp_path, after))
+
+
+def test_a_rules_change_over_the_api_changes_a_running_venues_delay(tmp_path: Path) -> None:
+    async def body(oms: OMS) -> None:
+        assert oms.venues["SIM-B"].latency_s == 0
+        outcome = await oms.runtime.execute(cmd.SetRoutingRules(actor=ACTOR, reason="slower B", rules=ROUTING.replace(
+            'venue_id = "SIM-B"\n', f'venue_id = "SIM-B"\nsim_latency_us = {LATENCY_MS * 1000}\n')))
+        assert outcome.rejected is None, outcome.rejected
+        assert oms.venues["SIM-B"].latency_s == LATENCY_MS / 1000
+        oms.venues["SIM-B"].on_quote(offer("195.00", 1000))
+        started = time.monotonic()
+        submitted = await oms.runtime.execute(cmd.SubmitOrder(
+            actor=ACTOR, account=AccountId("ACC-EQ-1"), cl_ord_id=ClientOrderId("SLOWB"), symbol=Symbol("AAPL"),
+            side=Side.BUY, quantity=D(100), price=D("190.00"), route="SIM-B"))
+        order_id = OrderId(submitted.order["order_id"] if submitted.order else "")
+        assert oms.engine.orders[order_id].working is OrdStatus.PENDING_NEW
+        await settled(oms, order_id, lambda o: o.working is OrdStatus.NEW, "the ack")
+        assert time.monotonic() - started >= 2 * LATENCY_MS / 1000 * 0.9
+        await oms.runtime.execute(cmd.SetRoutingRules(actor=ACTOR, reason="back", rules=ROUTING))
+        assert oms.venues["SIM-B"].latency_s == 0
+
+    asyncio.run(with_oms(tmp_path, body))
