@@ -110,6 +110,7 @@ class OMS:
     fix_venues: list[FixVenue] = field(default_factory=list)  # [[fix.venues]], connected from start()
     fix_store: SessionStore | None = None
     md_feeds: list[FixMarketDataFeed] = field(default_factory=list)  # [[fix.market_data]], connected from start()
+    fed_symbols: frozenset[str] = frozenset()  # instruments a reference feed carries: the simulator leaves them alone
     posttrade: PostTradeBook | None = None  # trades, positions, allocations, settlement (engine extension)
     posttrade_setup: posttrade_file.PostTradeSetup | None = None
     staging: StagingDesk | None = None  # orders staged by portfolio managers for traders (engine extension)
@@ -278,7 +279,10 @@ class OMS:
 
     def _publish_quotes(self) -> None:
         fan = self.quote_fan
+        fed = self.fed_symbols
         for quote in self.market.tick(time.time_ns()):
+            if fed and quote.symbol in fed:
+                continue  # a live feed is this instrument's market
             self.quotes.update(quote)
             self.market_book.update(SIM, quote)
             primary = self.venues.get(SIM)
@@ -401,6 +405,7 @@ def build(config: Config, journal: Journal | None = None, reference: ReferenceDa
         oms.fix_venues.append(venue)
         gateways[venue.venue_id] = venue
     attach_router(oms, rules, specs)
+    oms.fed_symbols = frozenset(symbol for feed in config.fix_market_data if feed.reference for symbol in feed.symbols)
     for feed_settings in config.fix_market_data:
         on_quote, on_alive = reference_feed(oms) if feed_settings.reference else (None, None)
         oms.md_feeds.append(FixMarketDataFeed(feed_settings, oms.market_book, oms.session_store(), on_quote=on_quote,
@@ -469,6 +474,12 @@ def attach_router(oms: OMS, rules: RuleSet, specs: tuple[VenueSpec, ...] | list[
 
     def observe(events: Sequence[ev.Event]) -> None:
         router.observe(events, route_venue)
+        for event in events:
+            if type(event) is ev.RoutingRulesChanged:  # new venue terms: the simulated delays follow at once
+                for spec in router.specs.values():
+                    venue = oms.venues.get(spec.venue_id)
+                    if venue is not None and venue.latency_s != spec.sim_latency_us / 1_000_000:
+                        venue.set_latency(spec.sim_latency_us / 1_000_000)
 
     runtime.replay_observers.append(observe)
     runtime.subscribers.append(observe)

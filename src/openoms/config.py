@@ -90,7 +90,7 @@ class FixMarketDataConfig:
     stale_after_ms: int = 0
     reconnect_s: float = 1.0
     # Also the market pre-trade risk prices orders against and the simulated venue named
-    # ``source`` (if any) matches against, as a replay is; with market_data = false the only one.
+    # ``source`` (if any) matches against, as a replay is: the simulator stops quoting its symbols.
     reference: bool = False
 
     @property
@@ -233,10 +233,13 @@ class Config:
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         self._validate_fix()
+        carried: dict[str, str] = {}
         for feed in self.fix_market_data:
-            if feed.reference and self.market_data:
-                raise ConfigError(f"fix market data {feed.source}: reference = true needs market_data = false "
-                                  "(the simulator would overwrite its reference prices)")
+            for symbol in feed.symbols if feed.reference else ():
+                if symbol in carried:
+                    raise ConfigError(f"fix market data {feed.source}: {symbol} is already the reference market of "
+                                      f"{carried[symbol]} (one reference feed per instrument)")
+                carried[symbol] = feed.source
         return self
 
     def _validate_fix(self) -> None:

@@ -326,9 +326,10 @@ def test_a_feed_naming_an_unknown_instrument_is_refused_at_build(tmp_path: Path)
 
 
 def test_a_reference_feed_prices_risk_and_the_simulated_venue_trades_on_it(tmp_path: Path) -> None:
-    """`reference = true`, no simulator: the feed is the market. An order accepted after the
-    instrument has been quiet longer than risk's maximum price age (the feed's heartbeats keep
-    the reference fresh) goes to SIM and fills against the provider's offer."""
+    """`reference = true`: the feed is AAPL's market (the simulator goes on quoting the others).
+    An order accepted after the instrument has been quiet longer than risk's maximum price age
+    (the feed's heartbeats keep the reference fresh) goes to SIM and fills against the
+    provider's offer."""
     from fastapi.testclient import TestClient
 
     from openoms.api.rest import create_app
@@ -338,9 +339,10 @@ def test_a_reference_feed_prices_risk_and_the_simulated_venue_trades_on_it(tmp_p
     port = free_port()
     provider = Provider(port, {"AAPL": ([("190.00", "300")], [("190.05", "200")])}).start()
     feed = FixMarketDataConfig(source="SIM", port=port, symbols=("AAPL",), heartbeat_s=1, reconnect_s=0.2, reference=True)
-    with pytest.raises(ConfigError, match="reference = true needs market_data = false"):
-        Config(data_dir=tmp_path, fix_market_data=(feed,)).validate()
-    oms = build(Config(data_dir=tmp_path, market_data=False, reference_max_age_ms=800, fix_market_data=(feed,)))
+    with pytest.raises(ConfigError, match="AAPL is already the reference market of SIM"):
+        Config(data_dir=tmp_path, fix_market_data=(feed, FixMarketDataConfig(source="B", port=port, symbols=("AAPL",),
+                                                                             reference=True))).validate()
+    oms = build(Config(data_dir=tmp_path, market_data_interval_ms=50, reference_max_age_ms=800, fix_market_data=(feed,)))
     try:
         with TestClient(create_app(oms, manage_lifecycle=True, trusted_header=True), raise_server_exceptions=False) as client:
             deadline = time.monotonic() + 15
@@ -349,6 +351,9 @@ def test_a_reference_feed_prices_risk_and_the_simulated_venue_trades_on_it(tmp_p
             market = client.get("/api/v1/marketdata/AAPL").json()
             assert (market["bid"], market["ask"]) == ("190.00", "190.05"), market
             time.sleep(1.2)  # quiet for longer than risk's 800 ms: only the feed's liveness keeps the price usable
+            market = client.get("/api/v1/marketdata/AAPL").json()
+            assert (market["bid"], market["ask"]) == ("190.00", "190.05"), market  # the simulator left it alone
+            assert client.get("/api/v1/marketdata/MSFT").json()["bid"] != "190.00"  # and quotes the rest
             created = client.post("/api/v1/orders", json={"account": "ACC-EQ-1", "symbol": "AAPL", "side": "buy",
                                                          "quantity": "100", "ord_type": "market"})
             assert created.status_code == 201, created.text

@@ -165,22 +165,29 @@ def test_a_venue_without_latency_still_answers_inside_the_call(tmp_path: Path) -
     asyncio.run(with_oms(tmp_path, body))
 
 
+async def resting_split(oms: OMS) -> OrderId:
+    """A buy of 300 the SOR splits over SIM-A (slow) and SIM-B, both children resting."""
+    now = time.time_ns()
+    for venue_id, price in (("SIM-A", "190.00"), ("SIM-B", "190.01")):
+        oms.market_book.update(venue_id, Quote(
+            symbol=Symbol("AAPL"), ts=now, bid=D("189"), ask=D(price), bid_size=D(100), ask_size=D(100), last=D(price),
+            last_size=D(0), volume=D(0), bids=((D("189"), D(100)),), asks=((D(price), D(100)),)))
+        oms.venues[venue_id].set_session_open(False)  # the children rest
+    outcome = await oms.runtime.execute(cmd.SubmitOrder(
+        actor=ACTOR, account=AccountId("ACC-EQ-1"), cl_ord_id=ClientOrderId("SPLIT"), symbol=Symbol("AAPL"),
+        side=Side.BUY, quantity=D(300), price=D("190.05"), route="sor"))
+    assert outcome.rejected is None, outcome.rejected
+    order_id = OrderId(outcome.order["order_id"] if outcome.order else "")
+    order = await settled(oms, order_id, lambda o: len(o.routes) == 2 and all(r.venue_order_id for r in o.routes.values()),
+                          "both children acknowledged")
+    assert {route.venue for route in order.routes.values()} == {"SIM-A", "SIM-B"}
+    return order_id
+
+
 def test_a_split_order_is_replaced_through_the_runtime_with_a_slow_venue(tmp_path: Path) -> None:
     """The runtime sends the cancels a split replace names (SIM-A's answer comes late) and routes the rest."""
     async def body(oms: OMS) -> None:
-        now = time.time_ns()
-        for venue_id, price in (("SIM-A", "190.00"), ("SIM-B", "190.01")):
-            oms.market_book.update(venue_id, Quote(
-                symbol=Symbol("AAPL"), ts=now, bid=D("189"), ask=D(price), bid_size=D(100), ask_size=D(100), last=D(price),
-                last_size=D(0), volume=D(0), bids=((D("189"), D(100)),), asks=((D(price), D(100)),)))
-            oms.venues[venue_id].set_session_open(False)  # the children rest
-        outcome = await oms.runtime.execute(cmd.SubmitOrder(
-            actor=ACTOR, account=AccountId("ACC-EQ-1"), cl_ord_id=ClientOrderId("SPLIT"), symbol=Symbol("AAPL"),
-            side=Side.BUY, quantity=D(300), price=D("190.05"), route="sor"))
-        assert outcome.rejected is None, outcome.rejected
-        order_id = OrderId(outcome.order["order_id"] if outcome.order else "")
-        order = await settled(oms, order_id, lambda o: o.working is OrdStatus.NEW and len(o.routes) == 2, "the children")
-        assert {route.venue for route in order.routes.values()} == {"SIM-A", "SIM-B"}
+        order_id = await resting_split(oms)
         await oms.runtime.execute(cmd.ReplaceOrder(actor=ACTOR, order_id=order_id, cl_ord_id=ClientOrderId("SPLIT-R"),
                                                    quantity=D(150)))
         order = await settled(oms, order_id, lambda o: o.pending is None, "the replace")
@@ -193,5 +200,59 @@ def test_a_split_order_is_replaced_through_the_runtime_with_a_slow_venue(tmp_pat
                     if venue.book("AAPL") is not None and venue.book("AAPL").is_live(route_id)}  # type: ignore[union-attr]
 
         await settled(oms, order_id, lambda o: live() == set(open_routes), "the venues to hold the open children")
+
+    asyncio.run(with_oms(tmp_path, body))
+
+
+def test_a_split_replace_pending_at_a_restart_is_finished_after_it(tmp_path: Path) -> None:
+    """Stopped while the cancel of the largest child (at slow SIM-A) is on its way: after the
+    restart the child is restored at its venue, the cancel is sent again, and the replace completes."""
+    order_id = OrderId("")
+
+    async def before(oms: OMS) -> None:
+        nonlocal order_id
+        order_id = await resting_split(oms)
+        outcome = await oms.runtime.execute(cmd.ReplaceOrder(actor=ACTOR, order_id=order_id, cl_ord_id=ClientOrderId("SPLIT-R"),
+                                                             quantity=D(150)))
+        assert outcome.rejected is None
+        order = oms.engine.orders[order_id]
+        assert order.pending is not None and len(order.replace_cancels) == 1, [(r.route_id, r.venue, r.quantity) for r in order.routes.values()]
+        child = order.routes[order.replace_cancels[0]]
+        assert child.venue == "SIM-A" and oms.venues["SIM-A"].book("AAPL").is_live(child.route_id)  # type: ignore[union-attr]
+
+    async def after(oms: OMS) -> None:
+        order = await settled(oms, order_id, lambda o: o.pending is None, "the replace after the restart")
+        assert order.quantity == D(150) and order.status is OrdStatus.NEW
+        open_routes = {route.route_id for route in order.routes.values() if not route.done}
+        assert sum((order.routes[r].quantity - order.routes[r].cum_qty for r in open_routes), D(0)) == D(150)
+
+        def live() -> set[str]:
+            return {route_id for venue in oms.venues.values() for route_id in order.routes
+                    if venue.book("AAPL") is not None and venue.book("AAPL").is_live(route_id)}  # type: ignore[union-attr]
+
+        await settled(oms, order_id, lambda o: live() == open_routes, "the venues to hold the open children")
+
+    asyncio.run(with_oms(tmp_path, before))
+    asyncio.run(with_oms(tmp_path, after))
+
+
+def test_a_rules_change_over_the_api_changes_a_running_venues_delay(tmp_path: Path) -> None:
+    async def body(oms: OMS) -> None:
+        assert oms.venues["SIM-B"].latency_s == 0
+        outcome = await oms.runtime.execute(cmd.SetRoutingRules(actor=ACTOR, reason="slower B", rules=ROUTING.replace(
+            'venue_id = "SIM-B"\n', f'venue_id = "SIM-B"\nsim_latency_us = {LATENCY_MS * 1000}\n')))
+        assert outcome.rejected is None, outcome.rejected
+        assert oms.venues["SIM-B"].latency_s == LATENCY_MS / 1000
+        oms.venues["SIM-B"].on_quote(offer("195.00", 1000))
+        started = time.monotonic()
+        submitted = await oms.runtime.execute(cmd.SubmitOrder(
+            actor=ACTOR, account=AccountId("ACC-EQ-1"), cl_ord_id=ClientOrderId("SLOWB"), symbol=Symbol("AAPL"),
+            side=Side.BUY, quantity=D(100), price=D("190.00"), route="SIM-B"))
+        order_id = OrderId(submitted.order["order_id"] if submitted.order else "")
+        assert oms.engine.orders[order_id].working is OrdStatus.PENDING_NEW
+        await settled(oms, order_id, lambda o: o.working is OrdStatus.NEW, "the ack")
+        assert time.monotonic() - started >= 2 * LATENCY_MS / 1000 * 0.9
+        await oms.runtime.execute(cmd.SetRoutingRules(actor=ACTOR, reason="back", rules=ROUTING))
+        assert oms.venues["SIM-B"].latency_s == 0
 
     asyncio.run(with_oms(tmp_path, body))

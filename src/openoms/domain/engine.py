@@ -525,6 +525,8 @@ class OrderEngine:
     def _end_route(self, order: Order, route_id: RouteId, why: str) -> None:
         self._emit(ev.RouteEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                                  route_id=route_id, reason=why))
+        if self._split_replace_route(order, route_id):  # however it ended (canceled, refused), the replace may go on
+            self._settle_split_replace(order)
 
     def _new_order_facts(self, command: cmd.SubmitOrder, venue: VenueId) -> OrderFacts:
         account, symbol, side = command.account, command.symbol, command.side

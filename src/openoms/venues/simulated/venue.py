@@ -61,11 +61,13 @@ class SimulatedVenue:
     ) -> None:
         self.venue_id = venue_id
         self.session_id = session_id
-        self.latency_s = latency_s
+        self.latency_s = 0.0
         # Each way of the connection: requests in, reports out (None: at once).
-        self._inbound = Wire(latency_s) if latency_s > 0 else None
-        self._outbound = Wire(latency_s) if latency_s > 0 else None
-        self._report = self._delayed(report) if latency_s > 0 else report
+        self._inbound: Wire | None = None
+        self._outbound: Wire | None = None
+        self._sink = report
+        self._report = report
+        self.set_latency(latency_s)
         self._books: dict[str, OrderBook] = {symbol: OrderBook(i) for symbol, i in instruments.items()}
         # Which book holds each live route, so cancel/replace need not know the symbol.
         self._route_book: dict[RouteId, OrderBook] = {}
@@ -80,6 +82,20 @@ class SimulatedVenue:
         self.connected = True
 
     # -- VenueGateway ----------------------------------------------------------------------
+
+    def set_latency(self, latency_s: float) -> None:
+        """Change the one-way delay (a routing rules change). What is already on its way keeps
+        its time and order: a wire that still carries messages is kept, at the new delay."""
+        self.latency_s = latency_s
+        for name in ("_inbound", "_outbound"):
+            wire: Wire | None = getattr(self, name)
+            if wire is not None:
+                wire.delay_s = latency_s
+                if latency_s <= 0 and not wire.in_flight:
+                    setattr(self, name, None)
+            elif latency_s > 0:
+                setattr(self, name, Wire(latency_s))
+        self._report = self._delayed(self._sink) if self._outbound is not None else self._sink
 
     def _delayed(self, report: ReportSink) -> ReportSink:
         def send(command: VenueReport) -> None:
