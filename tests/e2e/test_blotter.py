@@ -119,6 +119,7 @@ def test_trader_places_replaces_cancels_and_sees_fills_live(page_of: Any, server
 
     page = page_of("trader1", "trader password 1")
     expect(page.locator("#who")).to_contain_text("trader1")
+    expect(page.locator("#usage")).to_contain_text("no limits in use")  # nothing traded yet
     expect(page.locator("#kill-form")).to_be_hidden()  # the kill switch is a risk officer's
 
     # Inline validation: a price off the tick never leaves the browser.
@@ -148,6 +149,7 @@ def test_trader_places_replaces_cancels_and_sees_fills_live(page_of: Any, server
     expect(page.locator("#executions-table .vrow").first).to_contain_text(taken)
     expect(page.locator("#positions")).to_contain_text("ACC-EQ-1")
     expect(page.locator("#positions")).to_contain_text("100")
+    expect(page.locator("#usage")).to_contain_text("credit limit")  # limit usage arrives on the stream, no reload
     row(page, taken).locator(".cell").first.click()
     expect(page.locator("#detail")).to_contain_text("OrderFilled")
     expect(page.locator("#detail")).to_contain_text("trader1")
