@@ -454,7 +454,7 @@ def test_the_market_data_panel_follows_a_watch_list_and_pnl_is_charted(page_of: 
     for symbol in ("MSFT", "NVDA", "NOPE"):
         page.fill("#w-symbol", symbol)
         page.click("#w-add")
-    expect(page.locator("#watch-note")).to_contain_text("unknown instrument NOPE")
+    expect(page.locator("#watch-error")).to_contain_text("unknown instrument NOPE")
     expect(quotes).to_have_count(2)
     expect(quotes.first).to_contain_text("MSFT")
     page.reload()  # the list is kept (per user, in this browser)

@@ -150,6 +150,11 @@ def test_algorithms_and_staged_orders_from_the_command_line(url: str, home: Path
     assert released.exit_code == 0 and f"{staged_id} released" in released.stdout and " pending_new: buy 30 MSFT" in released.stdout
     late = oms("staged", "cancel", staged_id, "--user", "demo", home=home, url=url)
     assert late.exit_code == 1 and late.stderr.startswith("refused (409 TOO_LATE)")
+    # Leave no working order behind (the next test counts what a kill switch cancels).
+    made = re.search(r"order (O\d+)", released.stdout)
+    assert made is not None
+    assert oms("orders", "cancel", made.group(1), *alice, home=home, url=url).exit_code == 0
+    until(lambda: as_json(oms("orders", "show", made.group(1), "--json", home=home, url=url))["order"]["status"] == "canceled")
 
 
 def test_risk_commands_of_a_risk_officer(url: str, home: Path) -> None:

@@ -555,7 +555,8 @@ function saveWatch() {
 $("watch-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const symbol = $("w-symbol").value.trim().toUpperCase();
-  if (!state.instruments.has(symbol)) { $("watch-note").textContent = `unknown instrument ${symbol}`; return; }
+  if (!state.instruments.has(symbol)) { $("watch-error").textContent = `unknown instrument ${symbol}`; return; }
+  $("watch-error").textContent = "";
   if (!state.watch.includes(symbol)) state.watch.push(symbol);
   $("w-symbol").value = "";
   saveWatch();
