@@ -6,11 +6,12 @@ Protocol (JSON text frames):
    API key>", "resume": {"epoch": "...", "seq": N} | null}`` (the token may instead come in an
    ``Authorization: Bearer`` header; browsers cannot set one).
 2. The server answers ``{"type": "snapshot", "epoch", "seq", "orders", "executions",
-   "positions", "kill_switches"}`` or, when it still holds everything after ``seq`` of that
-   epoch, ``{"type": "resumed", "epoch", "seq"}``; then numbered updates
-   ``{"seq", "prev", "type": "order" | "execution" | "position" | "rejection" | "risk", ...}``
-   and unnumbered ``quotes`` and ``marks`` (latest value wins; never replayed). When several
-   messages are waiting, one frame carries them as a JSON array, in order.
+   "positions", "kill_switches", "algos", "staged"}`` or, when it still holds everything after
+   ``seq`` of that epoch, ``{"type": "resumed", "epoch", "seq"}``; then numbered updates
+   ``{"seq", "prev", "type": "order" | "execution" | "position" | "algo" | "staged" |
+   "rejection" | "risk", ...}`` and unnumbered ``quotes``, ``marks`` and ``usage`` (latest
+   value wins; never replayed). When several messages are waiting, one frame carries them as a
+   JSON array, in order.
 3. A client that sees ``prev`` differ from the last ``seq`` it holds reconnects with that seq.
    Every two seconds the credential is checked again: an ended session, revoked key or disabled
    user gets ``SESSION_ENDED``, changed accounts ``ENTITLEMENTS_CHANGED``, then a close (1008).
