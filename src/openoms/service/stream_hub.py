@@ -197,11 +197,12 @@ class StreamHub:
         algos = self.engine.algos
         for algo_id in touched_algos:
             algo = algos.get(algo_id)
-            if algo is not None:
+            # As for orders: a parent changed again in a batch still being written waits for it.
+            if algo is not None and algo.seqs[-1] <= committed:
                 self._publish(algo.account, None, {"type": "algo", "algo": algo_view(self.engine, algo)})
         for staged_id in touched_staged:
             staged = staging.orders.get(staged_id) if staging is not None else None
-            if staged is not None:
+            if staged is not None and staged.last_seq <= committed:
                 self._publish(staged.staged.account, None, {"type": "staged", "staged": staged_view(staged)})
         for key in dict.fromkeys(touched_positions):
             self._publish(key[0], None, {"type": "position", "position": self.position_view(self.positions[key])})
