@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from . import __version__, cli_audit, cli_client, cli_posttrade, cli_risk, cli_status, cli_trading
+from . import __version__, cli_algos, cli_audit, cli_client, cli_posttrade, cli_risk, cli_status, cli_trading
 from .config import DURABILITY_CHOICES, ConfigError, load
 
 app = typer.Typer(help="OpenOMS: an open-source order management system.", no_args_is_help=True, add_completion=False)
@@ -205,6 +205,7 @@ cli_audit.register(app, audit_app)
 cli_posttrade.register(app)
 cli_status.register(app)
 cli_trading.register(app)  # orders, executions, positions, instruments, quotes: over a running server's API
+cli_algos.register(app)  # execution algorithms and staged orders
 cli_risk.register(app)
 cli_client.register(app)  # login, logout
 

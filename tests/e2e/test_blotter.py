@@ -120,6 +120,7 @@ def test_trader_places_replaces_cancels_and_sees_fills_live(page_of: Any, server
 
     page = page_of("trader1", "trader password 1")
     expect(page.locator("#who")).to_contain_text("trader1")
+    expect(page.locator("#usage")).to_contain_text("no limits in use")  # nothing traded yet
     expect(page.locator("#kill-form")).to_be_hidden()  # the kill switch is a risk officer's
 
     # Inline validation: a price off the tick never leaves the browser.
@@ -149,6 +150,7 @@ def test_trader_places_replaces_cancels_and_sees_fills_live(page_of: Any, server
     expect(page.locator("#executions-table .vrow").first).to_contain_text(taken)
     expect(page.locator("#positions")).to_contain_text("ACC-EQ-1")
     expect(page.locator("#positions")).to_contain_text("100")
+    expect(page.locator("#usage")).to_contain_text("credit limit")  # limit usage arrives on the stream, no reload
     row(page, taken).locator(".cell").first.click()
     expect(page.locator("#detail")).to_contain_text("OrderFilled")
     expect(page.locator("#detail")).to_contain_text("trader1")
@@ -453,7 +455,7 @@ def test_the_market_data_panel_follows_a_watch_list_and_pnl_is_charted(page_of: 
     for symbol in ("MSFT", "NVDA", "NOPE"):
         page.fill("#w-symbol", symbol)
         page.click("#w-add")
-    expect(page.locator("#watch-note")).to_contain_text("unknown instrument NOPE")
+    expect(page.locator("#watch-error")).to_contain_text("unknown instrument NOPE")
     expect(quotes).to_have_count(2)
     expect(quotes.first).to_contain_text("MSFT")
     page.reload()  # the list is kept (per user, in this browser)

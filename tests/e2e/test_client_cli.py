@@ -115,6 +115,49 @@ def test_a_trading_session_from_the_command_line(url: str, home: Path) -> None:
     assert oms("positions", home=home, url="ftp://nowhere").exit_code == 2
 
 
+def test_algorithms_and_staged_orders_from_the_command_line(url: str, home: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    bid = Decimal(as_json(oms("quotes", "MSFT", "--json", home=home, url=url))["quotes"][0]["bid"])
+    limit = str((bid * Decimal("0.95")).quantize(Decimal("0.01")))  # children rest
+    end = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    alice = ("--user", "alice")
+    started = oms("algos", "start", "twap", "buy", "1000", "MSFT", "--limit", limit, "--end", end, "-a", "ACC-EQ-1", *alice,
+                  home=home, url=url)
+    assert started.exit_code == 0, started.stderr
+    assert f" working: twap buy 1000 MSFT limit {limit} until " in started.stdout
+    algo_id = started.stdout.split()[0]
+    children = as_json(oms("algos", "show", algo_id, "--json", home=home, url=url))["children"]
+    assert children and {c["parent_id"] for c in children} == {algo_id}
+    assert children[0]["order_id"] in oms("algos", "show", algo_id, home=home, url=url).stdout  # the children's table
+    assert algo_id in oms("algos", "list", home=home, url=url).stdout
+    assert f"{algo_id} paused (lunch)" in oms("algos", "pause", algo_id, "--reason", "lunch", *alice, home=home, url=url).stdout
+    assert f"{algo_id} working" in oms("algos", "resume", algo_id, *alice, home=home, url=url).stdout
+    assert as_json(oms("algos", "modify", algo_id, "-q", "800", "--json", *alice, home=home, url=url))["quantity"] == "800"
+    assert f"{algo_id} done" in oms("algos", "cancel", algo_id, *alice, home=home, url=url).stdout
+    early = oms("algos", "start", "twap", "buy", "10", "MSFT", "--end", "2020-01-01T00:00:00Z", "-a", "ACC-EQ-1", *alice,
+                home=home, url=url)
+    assert early.exit_code == 1 and "INVALID_ALGO" in early.stderr and "end time must be after the start time" in early.stderr
+    bad = oms("algos", "start", "sniper", "buy", "10", "MSFT", "-a", "ACC-EQ-1", home=home, url=url)
+    assert bad.exit_code == 2 and bad.stderr.startswith("bad input: kind must be one of twap, vwap, pov, iceberg")
+
+    staged = oms("staged", "stage", "buy", "30", "MSFT", "-p", limit, "-a", "ACC-EQ-1", "--for", "alice", "--note", "add",
+                 "--user", "demo", home=home, url=url)
+    assert staged.exit_code == 0 and " staged: buy 30 MSFT @ " in staged.stdout and "for alice" in staged.stdout, staged.stderr
+    staged_id = staged.stdout.split()[0]
+    assert staged_id in oms("staged", "list", home=home, url=url).stdout
+    assert "picked up by alice" in oms("staged", "pick-up", staged_id, *alice, home=home, url=url).stdout
+    released = oms("staged", "release", staged_id, *alice, home=home, url=url)
+    assert released.exit_code == 0 and f"{staged_id} released" in released.stdout and " pending_new: buy 30 MSFT" in released.stdout
+    late = oms("staged", "cancel", staged_id, "--user", "demo", home=home, url=url)
+    assert late.exit_code == 1 and late.stderr.startswith("refused (409 TOO_LATE)")
+    # Leave no working order behind (the next test counts what a kill switch cancels).
+    made = re.search(r"order (O\d+)", released.stdout)
+    assert made is not None
+    assert oms("orders", "cancel", made.group(1), *alice, home=home, url=url).exit_code == 0
+    until(lambda: as_json(oms("orders", "show", made.group(1), "--json", home=home, url=url))["order"]["status"] == "canceled")
+
+
 def test_risk_commands_of_a_risk_officer(url: str, home: Path) -> None:
     limits = oms("risk", "limits", home=home, url=url)
     assert limits.exit_code == 0 and "desk:EQUITIES" in limits.stdout and "kill switches: none" in limits.stdout

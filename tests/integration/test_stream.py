@@ -196,3 +196,33 @@ def test_execution_algorithms_stream_with_their_children_and_come_back_in_a_snap
     assert [(a["algo_id"], a["status"]) for a in snapshot["algos"]] == [(algo_id, "paused")]
     children = [o for o in snapshot["orders"] if o["parent_id"] == algo_id]
     assert children and {o["order_id"] for o in children} == set(last["child_ids"])
+
+
+def test_limit_usage_comes_live_for_the_accounts_a_subscriber_sees(client: Any) -> None:
+    test_client, keys = client
+    with test_client.websocket_connect("/api/v1/stream") as eq1, test_client.websocket_connect("/api/v1/stream") as boss:
+        eq1.send_json({"type": "subscribe", "token": keys["eq1"]})
+        boss.send_json({"type": "subscribe", "token": keys["boss"]})
+        eq1.receive_json(), boss.receive_json()
+        post_order(test_client, keys["eq1"], price=marketable_price(test_client, keys["eq1"]), cl_ord_id="USAGE-1")
+        admin = {"Authorization": f"Bearer {keys['boss']}"}
+        placed = test_client.post("/api/v1/orders", headers=admin, json={
+            "account": "ACC-EQ-2", "symbol": "AAPL", "side": "buy", "quantity": "5", "price": "200.00"})
+        assert placed.status_code == 201, placed.text
+
+        def usage(ws: Any, wanted: set[str]) -> dict[str, Message]:
+            seen: dict[str, Message] = {}
+            for _ in range(200):
+                frame = ws.receive_json()
+                for message in frame if isinstance(frame, list) else [frame]:
+                    if message["type"] == "usage":
+                        seen.update({row["account"]: row for row in message["accounts"]})
+                if wanted <= set(seen):
+                    return seen
+            raise AssertionError(f"no usage of {wanted}; got {sorted(seen)}")
+
+        everyone = usage(boss, {"ACC-EQ-1", "ACC-EQ-2"})
+        assert Decimal(everyone["ACC-EQ-2"]["credit_limit"]["used"]) == Decimal("1000.00")  # 5 x 200.00 working
+        mine = usage(eq1, {"ACC-EQ-1"})  # the same ticks, as this subscriber got them
+        assert Decimal(mine["ACC-EQ-1"]["credit_limit"]["used"]) > 0  # the filled buy counts
+    assert set(mine) == {"ACC-EQ-1"}  # never another account's figures

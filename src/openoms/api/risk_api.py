@@ -128,6 +128,13 @@ def register(app: FastAPI, oms: OMS, submit_command: Callable[[schemas.NewOrderR
                            None, None, book=book)
         return gate.account_usage(facts, instrument, now)
 
+    def usage_now(account: str) -> dict[str, object]:
+        """One account's usage as GET /api/v1/risk/usage shows it (the stream sends these live)."""
+        trader = next((t.trader_id for t in oms.reference.traders.values() if account in t.accounts), "")
+        return account_usage(account, trader, time.time_ns())
+
+    app.state.account_usage = usage_now
+
     @app.get("/api/v1/risk/usage", tags=["risk"],
              summary="Limit usage: per account (credit, exposure, loss, order-to-trade, locates) and per instrument")
     async def risk_usage(request: Request, account: str | None = None, symbol: str | None = None) -> Response:

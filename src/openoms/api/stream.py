@@ -6,11 +6,12 @@ Protocol (JSON text frames):
    API key>", "resume": {"epoch": "...", "seq": N} | null}`` (the token may instead come in an
    ``Authorization: Bearer`` header; browsers cannot set one).
 2. The server answers ``{"type": "snapshot", "epoch", "seq", "orders", "executions",
-   "positions", "kill_switches"}`` or, when it still holds everything after ``seq`` of that
-   epoch, ``{"type": "resumed", "epoch", "seq"}``; then numbered updates
-   ``{"seq", "prev", "type": "order" | "execution" | "position" | "rejection" | "risk", ...}``
-   and unnumbered ``quotes`` and ``marks`` (latest value wins; never replayed). When several
-   messages are waiting, one frame carries them as a JSON array, in order.
+   "positions", "kill_switches", "algos", "staged"}`` or, when it still holds everything after
+   ``seq`` of that epoch, ``{"type": "resumed", "epoch", "seq"}``; then numbered updates
+   ``{"seq", "prev", "type": "order" | "execution" | "position" | "algo" | "staged" |
+   "rejection" | "risk", ...}`` and unnumbered ``quotes``, ``marks`` and ``usage`` (latest
+   value wins; never replayed). When several messages are waiting, one frame carries them as a
+   JSON array, in order.
 3. A client that sees ``prev`` differ from the last ``seq`` it holds reconnects with that seq.
    Every two seconds the credential is checked again: an ended session, revoked key or disabled
    user gets ``SESSION_ENDED``, changed accounts ``ENTITLEMENTS_CHANGED``, then a close (1008).
@@ -35,6 +36,7 @@ from .access import AccessControl
 log = logging.getLogger("openoms.stream")
 SUBSCRIBE_TIMEOUT = 10.0
 MARKET_INTERVAL = 0.5  # seconds between quote/mark frames
+USAGE_EVERY = 2  # market frames per limit-usage frame (once a second)
 CLOSE_POLICY = 1008  # RFC 6455: policy violation (not signed in)
 CLOSE_TRY_AGAIN = 1013
 MAX_PER_FRAME = 500  # messages batched into one WebSocket frame at most
@@ -58,20 +60,27 @@ _encode = msgspec.json.Encoder(decimal_format="string").encode
 def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub:
     hub = StreamHub(oms.engine, oms.runtime, oms.reference, oms.quotes, buffer_size=oms.config.stream_buffer)
     hub.staging = oms.staging
+    hub.usage_of = getattr(app.state, "account_usage", None)
     hub.attach(replayed=oms.replay_report is not None)
     app.state.stream_hub = hub
     market_task: list[asyncio.Task[None]] = []
 
     async def market_loop() -> None:
         sent: dict[str, int] = {}
+        ticks = 0
         while hub.subscriptions:
             frame = hub.market_frames(sent)
+            usage = hub.usage_frames() if ticks % USAGE_EVERY == 0 else []
+            ticks += 1
             for subscription in list(hub.subscriptions):
                 if frame is not None:
                     subscription.push_raw(frame)
                 marks = hub.marks_frame(subscription)
                 if marks is not None:
                     subscription.push_raw(marks)
+                usage_frame = hub.usage_frame(subscription, usage) if usage else None
+                if usage_frame is not None:
+                    subscription.push_raw(usage_frame)
             await asyncio.sleep(MARKET_INTERVAL)
         market_task.clear()
 

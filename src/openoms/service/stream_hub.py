@@ -111,6 +111,11 @@ class StreamHub:
         self.published = 0  # updates made (for the benchmark and metrics)
         self.on_first_subscriber: Callable[[], None] | None = None
         self.staging: StagingDesk | None = None  # staged orders, when the OMS has the staging desk
+        # Limit usage per account, sent unnumbered at most once a second for the accounts whose
+        # orders, fills or limits changed (``usage_of``: the same view GET /api/v1/risk/usage gives).
+        self.usage_of: Callable[[str], dict[str, Any]] | None = None
+        self.usage_dirty: set[str] = set()
+        self.usage_all_dirty = False
 
     # --- feeding -------------------------------------------------------------------------------
 
@@ -167,6 +172,7 @@ class StreamHub:
                 self._rejection(event)  # type: ignore[arg-type]
             elif kind in RISK_EVENTS:
                 self._publish(None, None, {"type": "risk", "event": msgspec.to_builtins(event, str_keys=True)})
+                self.usage_all_dirty = True  # a limit, override or kill switch: every account's figures may move
             elif kind in ALGO_EVENTS:
                 touched_algos[event.algo_id] = None  # type: ignore[attr-defined]
             elif kind in STAGING_EVENTS:
@@ -175,6 +181,7 @@ class StreamHub:
                 touched_staged[event.cl_ord_id] = None  # type: ignore[attr-defined]  # a release
             if order_id is not None and order_id in orders:
                 touched_orders[order_id] = None
+                self.usage_dirty.add(orders[order_id].account)
                 if kind is ev.OrderFilled or kind is ev.TradeBusted or kind is ev.TradeCorrected:
                     order = orders[order_id]
                     execution = order.executions.get(event.exec_id)  # type: ignore[attr-defined]
@@ -190,11 +197,12 @@ class StreamHub:
         algos = self.engine.algos
         for algo_id in touched_algos:
             algo = algos.get(algo_id)
-            if algo is not None:
+            # As for orders: a parent changed again in a batch still being written waits for it.
+            if algo is not None and algo.seqs[-1] <= committed:
                 self._publish(algo.account, None, {"type": "algo", "algo": algo_view(self.engine, algo)})
         for staged_id in touched_staged:
             staged = staging.orders.get(staged_id) if staging is not None else None
-            if staged is not None:
+            if staged is not None and staged.last_seq <= committed:
                 self._publish(staged.staged.account, None, {"type": "staged", "staged": staged_view(staged)})
         for key in dict.fromkeys(touched_positions):
             self._publish(key[0], None, {"type": "position", "position": self.position_view(self.positions[key])})
@@ -329,6 +337,22 @@ class StreamHub:
                                 "bid_size": str(quote.bid_size), "ask_size": str(quote.ask_size), "volume": str(quote.volume),
                                 "halted": quote.halted, "time": iso(quote.ts)})
         return _encode({"type": "quotes", "quotes": changed}).decode() if changed else None
+
+    def usage_frames(self) -> list[tuple[str, dict[str, Any]]]:
+        """(account, usage) of every account changed since the last call; empties the dirty set."""
+        if self.usage_of is None:
+            return []
+        # Accounts holding positions too: their loss moves with the marks, without any event.
+        held = {account for (account, _), position in self.positions.items() if position.fills}
+        accounts = sorted(self.engine.books) if self.usage_all_dirty else sorted(self.usage_dirty | held)
+        self.usage_dirty.clear()
+        self.usage_all_dirty = False
+        return [(account, self.usage_of(account)) for account in accounts]
+
+    @staticmethod
+    def usage_frame(subscription: Subscription, usage: list[tuple[str, dict[str, Any]]]) -> str | None:
+        rows = [row for account, row in usage if subscription.visible is None or account in subscription.visible]
+        return _encode({"type": "usage", "accounts": rows}).decode() if rows else None
 
     def marks_frame(self, subscription: Subscription) -> str | None:
         """Every visible position marked at the last price now: intraday P&L moves with the market."""

@@ -8,7 +8,7 @@ const OPEN = new Set(["pending_new", "new", "partially_filled", "pending_cancel"
 const state = {
   token: sessionStorage.getItem("oms-token"), me: null, instruments: new Map(), accounts: [],
   orders: new Map(), executions: [], execIds: new Set(), positions: new Map(), quotes: new Map(),
-  killSwitches: {}, epoch: null, seq: 0, socket: null, pnl: [], selected: null, dirty: new Set(), algos: new Map(), staged: new Map(), watch: [],
+  killSwitches: {}, epoch: null, seq: 0, socket: null, pnl: [], selected: null, dirty: new Set(), algos: new Map(), staged: new Map(), watch: [], usage: new Map(),
 };
 
 // ---- HTTP ------------------------------------------------------------------------------------
@@ -171,11 +171,12 @@ function onMessage(m) {
       }
       samplePnl(); schedule("positions"); break;
     case "quotes": for (const q of m.quotes) state.quotes.set(q.symbol, q); schedule("quotes"); break;
+    case "usage": for (const row of m.accounts) state.usage.set(row.account, row); schedule("usage"); break;
     case "risk": {
       const e = m.event;
       if (e.type === "KillSwitchEngaged") state.killSwitches[e.scope] = e.reason;
       if (e.type === "KillSwitchReleased") delete state.killSwitches[e.scope];
-      schedule("risk"); refreshUsage(); break;
+      schedule("risk"); break; // the usage of every account follows on the stream within a second
     }
     case "rejection": $("t-result").innerHTML = `<span class="error">${esc(m.command)} refused: ${esc(m.message)}</span>`; break;
     case "error":
@@ -206,6 +207,7 @@ function render() {
   if (dirty.has("risk")) renderRisk();
   if (dirty.has("algos")) renderAlgos();
   if (dirty.has("staged")) renderStaged();
+  if (dirty.has("usage")) renderUsage();
 }
 
 // ---- a virtualized table: only the rows in view are in the DOM (thousands of orders stay fast) --
@@ -553,7 +555,8 @@ function saveWatch() {
 $("watch-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const symbol = $("w-symbol").value.trim().toUpperCase();
-  if (!state.instruments.has(symbol)) { $("watch-note").textContent = `unknown instrument ${symbol}`; return; }
+  if (!state.instruments.has(symbol)) { $("watch-error").textContent = `unknown instrument ${symbol}`; return; }
+  $("watch-error").textContent = "";
   if (!state.watch.includes(symbol)) state.watch.push(symbol);
   $("w-symbol").value = "";
   saveWatch();
@@ -708,12 +711,17 @@ function renderRisk() {
   $("kill-switches").innerHTML = scopes.length
     ? scopes.map(([scope, reason]) => `<p class="kill-on">KILL SWITCH ${esc(scope)}: ${esc(reason)}</p>`).join("") : `<p class="muted">no kill switch engaged</p>`;
 }
+// Limit usage: read once at sign-in, then kept current by the stream's "usage" messages.
 async function refreshUsage() {
   if (!state.token) return;
   const r = await api("GET", "/api/v1/risk/usage");
   if (!r.ok) return;
+  state.usage = new Map(r.body.accounts.map((a) => [a.account, a]));
+  renderUsage();
+}
+function renderUsage() {
   const rows = [];
-  for (const account of r.body.accounts) {
+  for (const account of [...state.usage.values()].sort((a, b) => a.account.localeCompare(b.account))) {
     for (const [name, value] of Object.entries(account)) {
       if (value && typeof value === "object" && "used" in value) {
         const limited = value.limit !== undefined && value.limit !== null && Number(value.limit);
@@ -724,7 +732,6 @@ async function refreshUsage() {
   }
   $("usage").innerHTML = rows.join("") || `<tr><td colspan="4" class="muted">no limits in use</td></tr>`;
 }
-setInterval(refreshUsage, 5000);
 
 async function killSwitch(path) {
   const r = await api("POST", path, { scope: $("k-scope").value.trim(), reason: $("k-reason").value.trim() || "from the blotter" });
