@@ -28,7 +28,7 @@ from fastapi.responses import Response
 from starlette.routing import Match, Route
 
 from ..access.engine_feed import feed_reference
-from ..access.policy import ALL_ACCOUNTS, Action, Principal, engine_roles
+from ..access.policy import Action, Principal
 from ..access.throttle import SignInThrottle
 from ..access.users import User, UserStore, UserStoreUnavailable
 from ..bootstrap import OMS
