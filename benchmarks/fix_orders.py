@@ -169,9 +169,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def serve(data_dir: Path, http_port: int, fix_port: int) -> subprocess.Popen[bytes]:
+def serve(data_dir: Path, http_port: int, fix_port: int, extra_config: str = "") -> subprocess.Popen[bytes]:
     config = data_dir.parent / "oms.toml"
-    config.write_text(SESSIONS)
+    config.write_text(SESSIONS + extra_config)
     env = dict(os.environ, OMS_FIX_PORT=str(fix_port), PYTHONPATH=str(ROOT / "src"))
     proc = subprocess.Popen([sys.executable, "-m", "openoms", "serve", "--port", str(http_port), "--data-dir", str(data_dir),
                              "--config", str(config), "--log-level", "warning"], env=env,

@@ -242,7 +242,10 @@ class Exchange(Peer):
             px = o["Price"] or self.market_price  # limit orders fill at their limit (one price: AvgPx is it)
             cum = Decimal(o["CumQty"]) + last
             o.update(OrdStatus="2" if cum == Decimal(o["OrderQty"]) else "1", CumQty=str(cum), AvgPx=px)
-            self.report(o, "F", LastQty=str(last), LastPx=px)
+            # A request held for this order: Pending Replace/Cancel outranks Filled, as FIX 4.4 ranks them.
+            held = next((r for r in self.held.values() if r["41"] == o["ClOrdID"]), None)
+            shown = {"G": "E", "F": "6"}[held["35"]] if held else o["OrdStatus"]
+            self.report(o, "F", LastQty=str(last), LastPx=px, OrdStatus=shown)
 
     def cancel_reject(self, req: dict, o: dict | None, reason: str, response_to: str) -> None:
         self.send(build(self.names, "9", {

@@ -22,7 +22,7 @@ from ..config import FixSessionConfig
 from ..domain import commands as cmd
 from ..domain import events as ev
 from ..domain.ids import AccountId, ClientOrderId, OrderId
-from ..domain.lifecycle import Pending
+from ..domain.lifecycle import OrdStatus, Pending
 from ..domain.order import Order
 from ..domain.rejects import Reject, RejectCode
 from ..fix import codec, mapping
@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from .fix_acceptor import FixConnection, FixGateway
 
 Pairs = list[tuple[int, str]]
+
+# The events ``ClientSession.report`` turns into a message (one branch each there).
+REPORTED = frozenset({ev.OrderFilled, ev.OrderAcknowledged, ev.CancelRequested, ev.ReplaceRequested, ev.CancelRejected,
+                      ev.ReplaceRejected, ev.OrderCanceled, ev.OrderReplaced, ev.OrderRejected, ev.OrderExpired,
+                      ev.OrderDoneForDay, ev.OrderRestated, ev.TradeBusted, ev.TradeCorrected})
 
 
 class ClientSession:
@@ -282,7 +287,10 @@ class ClientSession:
     def report(self, order: Order, event: ev.Event) -> None:
         """Fold ``event`` into the session's copy of the order and send what it means in FIX."""
         kind = type(event)
-        was_pending_new = order.working.value == "pending_new"
+        if kind not in REPORTED:  # routes, risk and the like: folded, nothing to say in FIX
+            order.apply(event)
+            return
+        was_pending_new = order.working is OrdStatus.PENDING_NEW
         previous_cl_ord_id = order.cl_ord_id
         cancel_requested = order.pending is Pending.CANCEL and order.pending_cl_ord_id is not None
         order.apply(event)

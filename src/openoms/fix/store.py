@@ -8,12 +8,21 @@ Writes are buffered and committed by ``flush()``, which the gateway calls before
 anything to a socket: a sequence number is on disk before the counterparty can see it. The file
 runs with ``synchronous=NORMAL`` (WAL): it survives a crash of the process, not of the machine;
 the order journal, not this file, is the record of what happened.
+
+Each flush writes one row per session for the messages it sent (``fix_sent``: a MessagePack
+list of (seq, MsgType, SendingTime, body)) and one row for the orders and ClOrdIDs it took on
+(``fix_owned``), not one row per message: at a few hundred reports per group commit, the
+per-row inserts were the acceptor's largest single cost after the engine. Both are read back only for a resend or at start.
+Files written before this kept a row per message (``fix_outbound``, ``fix_order``,
+``fix_cl_ord_id``); those rows are still read, and pruned and reset like the new ones.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+import msgspec
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fix_session (
@@ -28,7 +37,17 @@ CREATE TABLE IF NOT EXISTS fix_route (
     session TEXT NOT NULL, route_id TEXT NOT NULL, cl_ord_id TEXT NOT NULL, PRIMARY KEY (session, route_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fix_cl_ord_id (
     session TEXT NOT NULL, cl_ord_id TEXT NOT NULL, order_id TEXT NOT NULL, PRIMARY KEY (session, cl_ord_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fix_sent (
+    session TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, count INTEGER NOT NULL,
+    messages BLOB NOT NULL, PRIMARY KEY (session, first_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fix_owned (batch INTEGER PRIMARY KEY, orders BLOB NOT NULL, cl_ord_ids BLOB NOT NULL);
 """
+
+Sent = tuple[int, str, str, bytes]  # seq, MsgType, SendingTime, body
+_SENT = msgspec.msgpack.Decoder(list[tuple[int, str, str, bytes]])
+_ORDERS = msgspec.msgpack.Decoder(list[tuple[str, str]])
+_CL_ORD_IDS = msgspec.msgpack.Decoder(list[tuple[str, str, str]])
+_encode = msgspec.msgpack.Encoder().encode
 
 
 class SessionStore:
@@ -40,7 +59,7 @@ class SessionStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._seqs: dict[str, tuple[int, int]] = {}
-        self._outbound: list[tuple[str, int, str, str, bytes]] = []
+        self._outbound: dict[str, list[Sent]] = {}  # session -> messages sent since the last flush
         self._orders: list[tuple[str, str]] = []
         self._cl_ord_ids: list[tuple[str, str, str]] = []
         self._resets: list[str] = []
@@ -60,7 +79,10 @@ class SessionStore:
         self._seqs[session] = (next_out, next_in)
 
     def add_outbound(self, session: str, seq: int, msg_type: str, sending_time: str, body: bytes) -> None:
-        self._outbound.append((session, seq, msg_type, sending_time, body))
+        sent = self._outbound.get(session)
+        if sent is None:
+            sent = self._outbound[session] = []
+        sent.append((seq, msg_type, sending_time, body))
         if session in self._keep:
             self._unpruned[session] += 1
 
@@ -79,14 +101,40 @@ class SessionStore:
         self.flush()
         self._resets.append(session)
 
-    def outbound(self, session: str, first: int, last: int) -> list[tuple[int, str, str, bytes]]:
-        """Stored application messages with first <= seq <= last, in order."""
+    def outbound(self, session: str, first: int, last: int) -> list[Sent]:
+        """Stored application messages with first <= seq <= last, in order (with ``keep_sent``:
+        only the last that many, whatever a pruning step has not deleted yet)."""
         self.flush()
-        rows = self._db.execute(
-            "SELECT seq, msg_type, sending_time, body FROM fix_outbound WHERE session = ? AND seq BETWEEN ? AND ? ORDER BY seq",
-            (session, first, last),
-        ).fetchall()
-        return [(int(seq), str(kind), str(ts), bytes(body)) for seq, kind, ts, body in rows]
+        db = self._db
+        found: dict[int, Sent] = {}
+        for seq, kind, ts, body in db.execute(
+                "SELECT seq, msg_type, sending_time, body FROM fix_outbound WHERE session = ? AND seq BETWEEN ? AND ?",
+                (session, first, last)):
+            found[int(seq)] = (int(seq), str(kind), str(ts), bytes(body))
+        for (blob,) in db.execute("SELECT messages FROM fix_sent WHERE session = ? AND last_seq >= ? AND first_seq <= ?",
+                                  (session, first, last)):
+            for message in _SENT.decode(blob):
+                if first <= message[0] <= last:
+                    found[message[0]] = message
+        keep = self._keep.get(session)
+        oldest = self._first_kept(session, keep) if keep else 0
+        return [found[seq] for seq in sorted(found) if seq >= oldest]
+
+    def _first_kept(self, session: str, keep: int) -> int:
+        """The seq of the oldest of the session's last ``keep`` stored messages (0: fewer are stored)."""
+        db = self._db
+        total = 0
+        for first_seq, count in db.execute("SELECT first_seq, count FROM fix_sent WHERE session = ? ORDER BY first_seq DESC",
+                                           (session,)).fetchall():
+            if total + count >= keep:
+                (blob,) = db.execute("SELECT messages FROM fix_sent WHERE session = ? AND first_seq = ?",
+                                     (session, first_seq)).fetchone()
+                seqs = sorted(message[0] for message in _SENT.decode(blob))
+                return seqs[len(seqs) - (keep - total)]
+            total += count
+        row = db.execute("SELECT seq FROM fix_outbound WHERE session = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                         (session, keep - total - 1)).fetchone()
+        return int(row[0]) if row else 0
 
     # --- order ownership ------------------------------------------------------------------
 
@@ -118,10 +166,18 @@ class SessionStore:
         return {str(route_id): str(cl_ord_id) for route_id, cl_ord_id in rows}
 
     def orders(self) -> list[tuple[str, str]]:
-        return [(str(a), str(b)) for a, b in self._db.execute("SELECT order_id, session FROM fix_order")]
+        """(order id, session) of every order a session took on."""
+        owner = {str(a): str(b) for a, b in self._db.execute("SELECT order_id, session FROM fix_order")}
+        for (blob,) in self._db.execute("SELECT orders FROM fix_owned ORDER BY batch"):
+            owner.update(_ORDERS.decode(blob))
+        return list(owner.items())
 
     def cl_ord_ids(self) -> list[tuple[str, str, str]]:
-        return [(str(a), str(b), str(c)) for a, b, c in self._db.execute("SELECT session, cl_ord_id, order_id FROM fix_cl_ord_id")]
+        """(session, ClOrdID, order id): every ClOrdID a session used, the last word on each."""
+        ids = {(str(a), str(b)): str(c) for a, b, c in self._db.execute("SELECT session, cl_ord_id, order_id FROM fix_cl_ord_id")}
+        for (blob,) in self._db.execute("SELECT cl_ord_ids FROM fix_owned ORDER BY batch"):
+            ids.update(((session, cl_ord_id), order_id) for session, cl_ord_id, order_id in _CL_ORD_IDS.decode(blob))
+        return [(session, cl_ord_id, order_id) for (session, cl_ord_id), order_id in ids.items()]
 
     # --- commit ---------------------------------------------------------------------------
 
@@ -133,14 +189,15 @@ class SessionStore:
         try:
             for session in self._resets:
                 db.execute("DELETE FROM fix_outbound WHERE session = ?", (session,))
+                db.execute("DELETE FROM fix_sent WHERE session = ?", (session,))
             if self._outbound:
-                db.executemany("INSERT OR REPLACE INTO fix_outbound VALUES (?, ?, ?, ?, ?)", self._outbound)
+                db.executemany("INSERT OR REPLACE INTO fix_sent VALUES (?, ?, ?, ?, ?)",
+                               [(session, sent[0][0], sent[-1][0], len(sent), _encode(sent)) for session, sent in self._outbound.items()])
                 if self._keep:
                     self._prune(db)
-            if self._orders:
-                db.executemany("INSERT OR REPLACE INTO fix_order VALUES (?, ?)", self._orders)
-            if self._cl_ord_ids:
-                db.executemany("INSERT OR REPLACE INTO fix_cl_ord_id VALUES (?, ?, ?)", self._cl_ord_ids)
+            if self._orders or self._cl_ord_ids:
+                db.execute("INSERT INTO fix_owned (orders, cl_ord_ids) VALUES (?, ?)",
+                           (_encode(self._orders), _encode(self._cl_ord_ids)))
             if self._routes:
                 db.executemany("INSERT OR REPLACE INTO fix_route VALUES (?, ?, ?)", self._routes)
             if self._seqs:
@@ -165,8 +222,10 @@ class SessionStore:
         for session, keep in self._keep.items():
             if unpruned[session] < max(1, keep // 10):
                 continue
-            db.execute("DELETE FROM fix_outbound WHERE session = ? AND seq < (SELECT seq FROM fix_outbound WHERE session = ? "
-                       "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (session, session, keep - 1))
+            oldest = self._first_kept(session, keep)
+            if oldest:  # rows wholly older than it go (the row holding it stays, with what it holds)
+                db.execute("DELETE FROM fix_sent WHERE session = ? AND last_seq < ?", (session, oldest))
+                db.execute("DELETE FROM fix_outbound WHERE session = ? AND seq < ?", (session, oldest))
             unpruned[session] = 0
 
     def close(self) -> None:

@@ -265,7 +265,7 @@ class FixVenue:
         elif exec_type in ("F", "1", "2"):
             self._fill(state, ExecId(f"{self.venue_id}-{fields[t.ExecID]}"), Decimal(fields[t.LastQty]), Decimal(fields[t.LastPx]))
             # Complete: Filled, or nothing left under a Pending Cancel/Replace status (which outranks Filled).
-            if fields.get(t.OrdStatus_) == "2" or fields.get(t.LeavesQty) in ("0", "0.0"):
+            if fields.get(t.OrdStatus_) == "2" or _nothing_left(fields):
                 if state.pending is None:
                     self._done(route_id)
                 else:  # a fill crossed our cancel or replace: its answer (a reject, "too late") must still reach the engine
@@ -285,7 +285,7 @@ class FixVenue:
         elif exec_type == "5":
             state.cl_ord_id = fields[t.ClOrdID]
             state.pending = None
-            if state.filled:
+            if state.filled or fields.get(t.OrdStatus_) == "2":  # replaced down to what was already filled
                 self._done(route_id)
             self.store.set_route(self.session.key, route_id, state.cl_ord_id)
             self._report(cmd.VenueReplaced(actor=actor, route_id=route_id, quantity=Decimal(fields[t.OrderQty]),
@@ -420,6 +420,14 @@ class _VenueProtocol(asyncio.Protocol):
         if self._ticker is not None:
             self._ticker.cancel()
         self.venue.connection_lost()
+
+
+def _nothing_left(fields: dict[int, str]) -> bool:
+    """LeavesQty(151) is zero (a venue may report a completing fill as Pending Replace/Cancel)."""
+    try:
+        return Decimal(fields.get(t.LeavesQty, "")) == 0
+    except InvalidOperation:
+        return False
 
 
 def _fmt(value: Decimal) -> str:
