@@ -300,6 +300,7 @@ class OMS:
         previous = time.time_ns()
         while True:
             await asyncio.sleep(1.0)
+            self.runtime.probe()  # a PostgreSQL journal whose server went away while idle is noticed now
             if self.runtime.unavailable is not None:
                 continue
             now = time.time_ns()

@@ -191,3 +191,33 @@ def test_a_database_that_stays_away_fails_the_engine_closed_after_the_bound(pg_u
     asyncio.run(scenario())
     # The refused order was never written; a restart replays what was acknowledged.
     assert journaled_cl_ord_ids(store) == ["BEFORE"]
+
+
+def test_a_server_lost_while_idle_is_noticed_before_the_next_order(pg_url: str, pg_proxy: Proxy, tmp_path: Path) -> None:
+    """No order is being written when the server goes: the once-a-second probe notices, /ready
+    says why, and the journal is reconnected before anyone needs it."""
+    store = Store("postgresql", tmp_path / "data", pg_url)
+
+    async def scenario() -> dict[str, object]:
+        oms = build(config(through(pg_url, pg_proxy.port), tmp_path))
+        await oms.start()
+        try:
+            await accepted(oms, "BEFORE")
+            pg_proxy.cut()
+            await until(lambda: oms.runtime.suspended is not None)  # within about a second, with no write
+            ready, checks = readiness(oms)
+            assert not ready and "journal unavailable, reconnecting" in checks["journal"]["detail"]
+            with pytest.raises(EngineUnavailable, match="reconnecting"):
+                await oms.runtime.execute(submit("REFUSED"))
+            pg_proxy.restore()
+            await until(lambda: oms.runtime.suspended is None)
+            assert oms.runtime.reconnects == 1 and oms.runtime.failure is None and readiness(oms)[0]
+            await accepted(oms, "AFTER")
+            return snapshot(oms.engine)
+        finally:
+            pg_proxy.restore()
+            await oms.stop()
+
+    live = asyncio.run(scenario())
+    assert journaled_cl_ord_ids(store) == ["BEFORE", "AFTER"]
+    check_journal(store, live)

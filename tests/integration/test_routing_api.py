@@ -187,7 +187,7 @@ def test_replay_file_when_configured_then_recorded_venue_quotes_drive_nbbo_and_v
         load_config(environ={}, overrides={"replay_file": str(tmp_path / "missing.csv")})
 
 
-def test_replay_file_when_parquet_then_its_quotes_drive_the_nbbo(tmp_path: Path) -> None:
+def test_replay_file_when_parquet_then_its_quotes_drive_the_nbbo(store: Store, tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -199,7 +199,7 @@ def test_replay_file_when_parquet_then_its_quotes_drive_the_nbbo(tmp_path: Path)
         "bid": pa.array([Decimal("100.00"), Decimal("100.01")], price), "bid_size": pa.array([100, 300], pa.int64()),
         "ask": pa.array([Decimal("100.04"), Decimal("100.03")], price), "ask_size": pa.array([200, 100], pa.int64()),
     }), path)
-    with serve(tmp_path, market_data=False, replay_file=path, replay_speed=0) as client:
+    with serve(store, market_data=False, replay_file=path, replay_speed=0) as client:
         data = wait_for(lambda: (r := client.get("/api/v1/marketdata/AAPL/venues")).status_code == 200
                         and len(r.json()["venues"]) == 2 and r.json())
         assert data, client.get("/api/v1/marketdata/AAPL/venues").text

@@ -202,6 +202,16 @@ class PostgresJournal:
         self._last_seq = seq
         self._last_hash = prev
 
+    def ping(self) -> None:
+        """One round trip on the writer connection (writer thread only): is the server still there?"""
+        try:
+            self._conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            error = _error("lost the connection to journal", self.url, exc)
+            if self._conn.broken or (isinstance(exc, psycopg.OperationalError) and not self._conn.closed):
+                raise JournalUnavailable(str(error)) from exc
+            raise error from exc
+
     def reconnect(self) -> tuple[int, bytes]:
         """After ``JournalUnavailable``: a new writer connection (taking the writer lock again)
         and the journal's tail (seq, hash) as the server has it, which becomes this journal's

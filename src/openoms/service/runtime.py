@@ -67,6 +67,7 @@ ENGINE = cmd.Actor("engine", "engine")
 PARALLEL_VERIFY_FROM = 200_000  # below this, starting a second process costs more than it saves
 RECONNECT_FIRST_S = 0.05  # the first retry after a lost journal connection; doubling up to...
 RECONNECT_MAX_S = 2.0  # ...this between attempts
+PROBE_IDLE_S = 1.0  # probe the journal's server only after this long without a write (writes notice by themselves)
 
 
 class EngineUnavailable(RuntimeError):
@@ -94,6 +95,7 @@ class _Batch:
     replies: list[tuple[asyncio.Future[Outcome] | Callable[[Outcome], None], Outcome]] = field(default_factory=list)
     error: BaseException | None = None
     commit_seconds: float = 0.0
+    probe: bool = False  # no events: only check that the journal's server is still there (``probe()``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,8 @@ class EngineRuntime:
         self.suspended: str | None = None  # the journal's server is gone: refusing commands while reconnecting
         self.reconnect_timeout = reconnect_timeout
         self.reconnects = 0  # times the journal came back after a lost connection (metrics, tests)
+        self._probing = False  # a probe is queued for the writer thread
+        self._last_write = 0.0  # time.monotonic() of the writer's last append
         self.running = False
         self.committed_seq = engine.seq
         self.stats = {"batches": 0, "events": 0, "commands": 0}
@@ -483,8 +487,12 @@ class EngineRuntime:
             batch = self._writer_queue.get()
             if batch is None:
                 return
+            if batch.probe:
+                self._probe_journal()
+                continue
             started = self.writing_since = time.perf_counter()
             before = self.journal.head()
+            self._last_write = time.monotonic()
             try:
                 self.journal.append(batch.events)
             except JournalUnavailable as exc:
@@ -536,6 +544,33 @@ class EngineRuntime:
             time.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_S)
         return lost
+
+    def probe(self) -> None:
+        """Loop thread, about once a second (the OMS timer): while nothing is being written, ask a
+        networked journal whether its server is still there, so a connection lost while idle is
+        noticed (suspend, /ready says why, reconnect) before the next order needs it."""
+        if self._probing or self._inflight or not self.running or self.unavailable is not None:
+            return
+        if time.monotonic() - self._last_write < PROBE_IDLE_S:
+            return
+        if getattr(self.journal, "ping", None) is None:
+            return
+        self._probing = True
+        self._writer_queue.put(_Batch(probe=True))
+
+    def _probe_journal(self) -> None:
+        """Writer thread: the probe. A lost server is handled as for a batch with no events."""
+        assert self._loop is not None
+        try:
+            self.journal.ping()  # type: ignore[attr-defined]
+        except JournalUnavailable as exc:
+            error = self._write_after_reconnect(_Batch(), self.journal.head(), exc)
+            if error is not None:
+                self._loop.call_soon_threadsafe(self._fail, f"journal unavailable: {error}")
+        except BaseException as exc:  # noqa: BLE001 - a journal that cannot answer fails the engine closed
+            self._loop.call_soon_threadsafe(self._fail, f"journal check failed: {exc}")
+        finally:
+            self._probing = False
 
     @staticmethod
     def _chained(previous: bytes, events: Sequence[ev.Event]) -> bytes:
