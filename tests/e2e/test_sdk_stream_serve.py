@@ -7,27 +7,27 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from openoms.client import OmsClient, Unauthorized
+from stores import Store
 
 
-def oms_users(data_dir: Path, *args: str, password: str | None = None) -> str:
-    result = subprocess.run([sys.executable, "-m", "openoms", "users", *args, "--data-dir", str(data_dir)],
+def oms_users(store: Store, *args: str, password: str | None = None) -> str:
+    result = subprocess.run([sys.executable, "-m", "openoms", "users", *args, *store.cli_args()],
                             input=f"{password}\n" if password else "", capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
 @pytest.fixture
-def signed_in(server_factory: Any, tmp_path: Path) -> Iterator[tuple[Any, str]]:
-    data_dir = tmp_path / "oms-data"
-    oms_users(data_dir, "add", "sdk", "--role", "trader", "--account", "ACC-EQ-1", "--no-password")
-    key = oms_users(data_dir, "api-key", "sdk", "--name", "sdk stream test")
-    server = server_factory(data_dir, trusted_header=False).start()
+def signed_in(server_factory: Any, store: Store) -> Iterator[tuple[Any, str]]:
+    """A user and API key made with the CLI in the test's store (users.sqlite, or PostgreSQL)."""
+    oms_users(store, "add", "sdk", "--role", "trader", "--account", "ACC-EQ-1", "--no-password")
+    key = oms_users(store, "api-key", "sdk", "--name", "sdk stream test")
+    server = server_factory(trusted_header=False).start()
     yield server, key
 
 
