@@ -73,13 +73,16 @@ def server(module_store: Store) -> Iterator[Any]:
 @pytest.fixture
 def page_of(browser: Any, server: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
     """Signed-in pages; each one is saved as a screenshot if the test fails."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)  # 5 s by default: too short on a loaded 2-core CI machine
     contexts: list[Any] = []
 
     def open_as(user: str, password: str) -> Any:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(WAIT_MS)
+        page.set_default_timeout(WAIT_MS)  # waits and actions; `expect` has its own default (set below)
         page.goto(server.url + "/")
         page.fill("#login-user", user)
         page.fill("#login-password", password)
@@ -144,8 +147,10 @@ def test_trader_places_replaces_cancels_and_sees_fills_live(page_of: Any, server
 
     with httpx.Client(base_url=server.url, timeout=5) as client:
         token = page.evaluate("sessionStorage.getItem('oms-token')")
-        ask = client.get("/api/v1/marketdata/AAPL", headers={"Authorization": f"Bearer {token}"}).json()["ask"]
-    taken = send_order(page, "AAPL", "100", ask)
+        ask = Decimal(client.get("/api/v1/marketdata/AAPL", headers={"Authorization": f"Bearer {token}"}).json()["ask"])
+    # Through the offer by 0.5 %: the simulated market moves between the quote and the order, and
+    # a limit at the old ask can come to rest instead of filling (inside the collar either way).
+    taken = send_order(page, "AAPL", "100", str((ask * Decimal("1.005")).quantize(Decimal("0.01"))))
     expect(row(page, taken)).to_contain_text("filled")
     expect(page.locator("#executions-table .vrow").first).to_contain_text(taken)
     expect(page.locator("#positions")).to_contain_text("ACC-EQ-1")
