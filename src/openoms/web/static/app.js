@@ -248,7 +248,9 @@ class VTable {
       html += `<div class="vrow${row.__selected ? " selected" : ""}" data-index="${i}" style="top:${i * h}px;height:${h}px">` +
         this.columns.map((c) => `<div class="cell ${c.cls ? c.cls(row) : ""}" style="width:${c.width}px">${c.render ? c.render(row) : esc(row[c.key])}</div>`).join("") + "</div>";
     }
-    this.body.innerHTML = html;
+    // Rows that did not change keep their elements: a redraw between a button's mousedown and
+    // mouseup (an unrelated stream update) would otherwise swallow the click.
+    if (html !== this.drawn) { this.body.innerHTML = html; this.drawn = html; }
   }
   rowAt(target) {
     const el = target.closest(".vrow");
