@@ -22,16 +22,14 @@ keep them as fresh as the feed is (bootstrap wires both for a feed with ``refere
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import FixMarketDataConfig
-from ..fix import codec
-from ..fix.codec import FixMessage, Framer, Garbled
+from ..fix.codec import FixMessage
+from ..fix.initiator import FixInitiator
 from ..fix.marketdata import FixMarketDataBook, MDReqID, market_data_request
 from ..fix.session import FixSession, SessionIdentity
 from ..fix.store import SessionStore
@@ -62,18 +60,21 @@ class SymbolFeed:
     increments: int = 0
 
 
-class FixMarketDataFeed:
+class FixMarketDataFeed(FixInitiator):
     def __init__(self, settings: FixMarketDataConfig, book: ConsolidatedBook, store: SessionStore,
                  clock_ns: Callable[[], int] = time.time_ns, on_quote: Callable[[str, Quote], None] | None = None,
                  on_alive: Callable[[int, list[Quote]], None] | None = None) -> None:
+        # Market data needs no message recovery: a fresh snapshot replaces whatever was missed,
+        # so every Logon resets the sequence numbers.
+        super().__init__(FixSession(SessionIdentity(settings.sender_comp_id, settings.target_comp_id), store, clock_ns),
+                         store, settings.host, settings.port, label=f"FIX market data {settings.source}",
+                         reconnect_s=settings.reconnect_s, heartbeat_s=settings.heartbeat_s, reset_on_logon=True,
+                         tick_s=TICK_S, clock_ns=clock_ns)
         self.settings = settings
         self.source = settings.source
         self.book = book
-        self.store = store
-        self.clock_ns = clock_ns
         self.on_quote = on_quote
         self.on_alive = on_alive
-        self.session = FixSession(SessionIdentity(settings.sender_comp_id, settings.target_comp_id), store, clock_ns)
         self.session.on_logon = self._subscribe
         self.md_book = FixMarketDataBook(settings.source)
         self.symbols: dict[str, SymbolFeed] = {symbol: SymbolFeed() for symbol in settings.symbols}
@@ -81,72 +82,23 @@ class FixMarketDataFeed:
         self._n = 0
         self._last_message = 0
         self._silent = False
-        self._transport: asyncio.Transport | None = None
-        self._framer = Framer()
-        self._task: asyncio.Task[None] | None = None
-        self._connected: asyncio.Future[None] | None = None
-        self._stopping = False
         self.connects = 0
         self.problems = 0
         for symbol in self.symbols:
             self._stale(symbol, "no snapshot yet")
-
-    # --- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def logged_on(self) -> bool:
-        return self.session.logged_on and self._transport is not None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"fix-market-data-{self.source}")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        if self.logged_on:
-            self.session.logout("OpenOMS is shutting down")
-            self._flush()
-            if self._connected is not None:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._connected), 1.0)
-        if self._transport is not None:
-            self._transport.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        settings = self.settings
-        while not self._stopping:
-            self._connected = loop.create_future()
-            try:
-                await loop.create_connection(lambda: _FeedProtocol(self), settings.host, settings.port)
-                await self._connected  # until the connection is lost
-            except OSError as exc:
-                log.info("FIX market data %s: cannot connect to %s:%d (%s); retrying", self.source, settings.host,
-                         settings.port, exc)
-            await asyncio.sleep(settings.reconnect_s)
 
     def status(self) -> dict[str, object]:
         return {"source": self.source, "logged_on": self.logged_on, "connects": self.connects, "problems": self.problems,
                 "symbols": {symbol: {"state": feed.state, "reason": feed.reason, "snapshots": feed.snapshots,
                                      "increments": feed.increments} for symbol, feed in sorted(self.symbols.items())}}
 
-    # --- transport ---------------------------------------------------------------------------
+    # --- connection hooks (FixInitiator) -------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self._transport = transport
-        self._framer = Framer()
+    def _connected_hook(self) -> None:
         self._last_message = self.clock_ns()
         self._silent = False
-        self.session.connection_made()
-        # Market data needs no message recovery: a fresh snapshot replaces whatever was missed.
-        self.session.initiate_logon(self.settings.heartbeat_s, reset=True)
-        self._flush()
 
-    def data_received(self, data: bytes) -> None:
-        self._framer.feed(data)
+    def _received(self) -> None:
         self._last_message = self.clock_ns()
         if self._silent:
             self._silent = False
@@ -154,26 +106,8 @@ class FixMarketDataFeed:
             for symbol, feed in self.symbols.items():  # what had a snapshot this session is live again
                 if feed.state == "stale" and feed.reason.startswith("silent"):
                     self._live(symbol)
-        try:
-            for frame in self._framer.frames():
-                if isinstance(frame, Garbled):
-                    log.warning("FIX market data %s: garbled input ignored (%s)", self.source, frame.reason)
-                    continue
-                for message in self.session.receive(codec.parse(frame)):
-                    self._on_message(message)
-                if self.session.disconnect:
-                    break
-        except Exception:  # a bug must cost the connection, never the OMS
-            log.exception("FIX market data %s: unexpected error; reconnecting", self.source)
-            self.session.disconnect = True
-        self._flush()
 
-    def connection_lost(self) -> None:
-        self._transport = None
-        self.session.connection_lost()
-        self.store.flush()
-        if self._connected is not None and not self._connected.done():
-            self._connected.set_result(None)
+    def _disconnected(self, was_logged_on: bool) -> None:
         self._requests.clear()
         for symbol in self.symbols:
             self._stale(symbol, "feed disconnected")
@@ -199,15 +133,6 @@ class FixMarketDataFeed:
             if self.on_alive is not None:
                 live = [self.book.venue_quote(symbol, self.source) for symbol, feed in self.symbols.items() if feed.state == "live"]
                 self.on_alive(now, [quote for quote in live if quote is not None])
-
-    def _flush(self) -> None:
-        self.store.flush()
-        session = self.session
-        if session.outbox and self._transport is not None and not self._transport.is_closing():
-            self._transport.writelines(session.outbox)
-        session.outbox.clear()
-        if session.disconnect and self._transport is not None:
-            self._transport.close()
 
     # --- FIX ----------------------------------------------------------------------------------
 
@@ -274,28 +199,3 @@ class FixMarketDataFeed:
         feed = self.symbols[symbol]
         feed.state, feed.reason = "live", ""
         self.book.mark_fresh(self.source, symbol)
-
-
-class _FeedProtocol(asyncio.Protocol):
-    def __init__(self, feed: FixMarketDataFeed) -> None:
-        self.feed = feed
-        self._ticker: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.feed.connection_made(transport)  # type: ignore[arg-type]  # uvloop transports are not asyncio.Transport
-        self._schedule()
-
-    def _schedule(self) -> None:
-        self._ticker = asyncio.get_running_loop().call_later(TICK_S, self._tick)
-
-    def _tick(self) -> None:
-        self.feed.tick()
-        self._schedule()
-
-    def data_received(self, data: bytes) -> None:
-        self.feed.data_received(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-        self.feed.connection_lost()

@@ -13,8 +13,6 @@ they are booked canceled at once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +25,8 @@ from ..domain.ids import ExecId, RouteId, VenueId, VenueOrderId
 from ..domain.rejects import Reject, RejectCode
 from ..fix import codec
 from ..fix import tags as t
-from ..fix.codec import FixMessage, Framer, Garbled
+from ..fix.codec import FixMessage
+from ..fix.initiator import FixInitiator
 from ..fix.session import FixSession, SessionIdentity
 from ..fix.store import SessionStore
 from ..service.ports import ReportSink, RouteRequest
@@ -50,111 +49,29 @@ class _Route:
     n: int = 0
 
 
-class FixVenue:
+class FixVenue(FixInitiator):
     """Implements ``openoms.service.ports.VenueGateway`` over a FIX initiator session."""
 
     def __init__(self, settings: FixVenueConfig, report: ReportSink, store: SessionStore,
                  clock_ns: Callable[[], int] = time.time_ns) -> None:
+        super().__init__(FixSession(SessionIdentity(settings.sender_comp_id, settings.target_comp_id), store, clock_ns),
+                         store, settings.host, settings.port, label=f"FIX venue {settings.venue_id}",
+                         reconnect_s=settings.reconnect_s, heartbeat_s=settings.heartbeat_s,
+                         reset_on_logon=settings.reset_on_logon, clock_ns=clock_ns)
         self.settings = settings
         self.venue_id = VenueId(settings.venue_id)
         self._report = report
-        self.store = store
-        self.session = FixSession(SessionIdentity(settings.sender_comp_id, settings.target_comp_id), store, clock_ns)
         self.session.on_logon = self._reconcile
         self._actor = cmd.Actor(settings.venue_id, "venue", self.session.key)
         self._routes: dict[RouteId, _Route] = {}
         self._by_cl_ord_id: dict[str, RouteId] = {}
-        self._transport: asyncio.Transport | None = None
-        self._framer = Framer()
-        self._task: asyncio.Task[None] | None = None
-        self._connected: asyncio.Future[None] | None = None
-        self._stopping = False
 
-    # --- connection ------------------------------------------------------------------------
-
-    @property
-    def logged_on(self) -> bool:
-        return self.session.logged_on and self._transport is not None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"fix-venue-{self.venue_id}")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        if self.logged_on:
-            self.session.logout("OpenOMS is shutting down")
-            self._flush()
-            if self._connected is not None:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._connected), 1.0)
-        if self._transport is not None:
-            self._transport.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        settings = self.settings
-        while not self._stopping:
-            self._connected = loop.create_future()
-            try:
-                await loop.create_connection(lambda: _VenueProtocol(self), settings.host, settings.port)
-                await self._connected  # until the connection is lost
-            except OSError as exc:
-                log.info("FIX venue %s: cannot connect to %s:%d (%s); retrying", self.venue_id, settings.host,
-                         settings.port, exc)
-            await asyncio.sleep(settings.reconnect_s)
-
-    def _tick(self) -> None:
-        self.session.timer(time.time_ns())
-        self._flush()
-
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self._transport = transport
-        self._framer = Framer()
-        self.session.connection_made()
-        self.session.initiate_logon(self.settings.heartbeat_s, self.settings.reset_on_logon)
-        self._flush()
-
-    def data_received(self, data: bytes) -> None:
-        self._framer.feed(data)
-        try:
-            for frame in self._framer.frames():
-                if isinstance(frame, Garbled):
-                    log.warning("FIX venue %s: garbled input ignored (%s)", self.venue_id, frame.reason)
-                    continue
-                for message in self.session.receive(codec.parse(frame)):
-                    self._on_message(message)
-                if self.session.disconnect:
-                    break
-        except Exception:  # a bug must cost the connection, never the engine
-            log.exception("FIX venue %s: unexpected error; reconnecting", self.venue_id)
-            self.session.disconnect = True
-        self._flush()
-
-    def connection_lost(self) -> None:
-        was_logged_on = self.session.logged_on
-        self._transport = None
-        self.session.connection_lost()
-        self.store.flush()
-        if self._connected is not None and not self._connected.done():
-            self._connected.set_result(None)
+    def _disconnected(self, was_logged_on: bool) -> None:
         log.warning("FIX venue %s: disconnected", self.venue_id)
         if was_logged_on and self.settings.cancel_on_disconnect:
             for route_id in list(self._routes):
                 self._done(route_id)
                 self._report(cmd.VenueCanceled(actor=self._actor, route_id=route_id, reason="venue cancels on disconnect"))
-
-    def _flush(self) -> None:
-        self.store.flush()
-        session = self.session
-        if session.outbox and self._transport is not None and not self._transport.is_closing():
-            self._transport.writelines(session.outbox)
-        session.outbox.clear()
-        if session.disconnect and self._transport is not None:
-            self._transport.close()
 
     # --- VenueGateway -------------------------------------------------------------------------
 
@@ -395,31 +312,6 @@ class FixVenue:
 
     def _now(self) -> str:
         return codec.utc_timestamp(time.time_ns())
-
-
-class _VenueProtocol(asyncio.Protocol):
-    def __init__(self, venue: FixVenue) -> None:
-        self.venue = venue
-        self._ticker: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.venue.connection_made(transport)  # type: ignore[arg-type]  # uvloop transports are not asyncio.Transport
-        self._schedule()
-
-    def _schedule(self) -> None:
-        self._ticker = asyncio.get_running_loop().call_later(1.0, self._tick)
-
-    def _tick(self) -> None:
-        self.venue._tick()
-        self._schedule()
-
-    def data_received(self, data: bytes) -> None:
-        self.venue.data_received(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-        self.venue.connection_lost()
 
 
 def _nothing_left(fields: dict[int, str]) -> bool:
