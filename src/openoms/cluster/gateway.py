@@ -81,6 +81,11 @@ class ClusterGateway:
         return status
 
     @property
+    def jetstream(self) -> JetStreamContext:
+        assert self._js is not None, "connect() first"
+        return self._js
+
+    @property
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 

@@ -9,6 +9,7 @@ order with its history, executions, positions) come from the read models the pro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -40,6 +41,7 @@ from ..api.rest import (
     to_ns,
     visible_accounts,
 )
+from ..api.stream import serve_stream
 from ..api.web import declare_bearer_auth, user_store
 from ..bootstrap import OMS
 from ..domain import commands as cmd
@@ -51,6 +53,7 @@ from ..service.views import iso
 from .gateway import ClusterGateway
 from .partition import ShardError
 from .read_models import ReadModels
+from .stream_feed import ClusterStreamHub
 from .wire import BroadcastCommand
 
 log = logging.getLogger("openoms.cluster.gateway")
@@ -63,14 +66,22 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
     """``oms`` is built but never started: it lends its configuration, reference data and user
     store; ``gateway`` is connected and closed with the app."""
 
+    # The live stream follows the shards' events itself (stream_feed.py says why not the read models).
+    hub = ClusterStreamHub(oms.reference, buffer_size=oms.config.stream_buffer)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await gateway.connect()
+        stop = asyncio.Event()
+        following = asyncio.create_task(hub.follow(gateway.jetstream, gateway.subjects, stop), name="gateway-stream")
         log.info("OpenOMS %s gateway ready: %d shards under prefix %r, read models %s", __version__, gateway.shards,
                  gateway.subjects.prefix, read_models.path)
         try:
             yield
         finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await following
             await gateway.close()
 
     app = FastAPI(lifespan=lifespan, title="OpenOMS gateway", version=__version__,
@@ -298,6 +309,7 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
     control = AccessControl(oms, user_store(oms), trusted_header)
     app.state.access = control
     register_auth_routes(app, control)
+    serve_stream(app, hub, control)
     app.add_middleware(AccessMiddleware, control=control, fastapi_app=app)
     declare_bearer_auth(app)
     return app
