@@ -148,6 +148,20 @@ def test_the_gateway_streams_every_shards_orders_to_the_sdk_filtered_and_resumab
                 assert (first["type"], first["prev"], first["order"]["order_id"]) == ("order", snapshot["seq"], missed)
                 assert first["seq"] > snapshot["seq"]
 
+            # The blotter page is served; what it asks for that only a single `oms serve` has is a
+            # clear 501 naming the route, not a bare 404 (a path no server has stays 404).
+            assert (await http.get("/blotter")).status_code == 200
+            assert (await http.get("/blotter/static/app.js")).status_code == 200
+            alice_auth = {"Authorization": f"Bearer {keys['alice']}"}
+            for method, path, route in (("GET", "/api/v1/venues", "GET /api/v1/venues"),
+                                        ("GET", f"/api/v1/audit/orders/{missed}", "GET /api/v1/audit/orders/{order_id}"),
+                                        ("POST", "/api/v1/algos/A1/pause", "POST /api/v1/algos/{algo_id}/pause")):
+                response = await http.request(method, path, headers=alice_auth)
+                assert response.status_code == 501, response.text
+                assert response.json()["error"]["code"] == "NOT_IN_CLUSTER" and response.json()["error"]["detail"] == {"route": route}
+            assert (await http.get("/api/v1/venues")).status_code == 401  # signed in first, as everywhere
+            assert (await http.get("/api/v1/no-such-thing", headers=alice_auth)).status_code == 404
+
         async with AsyncOmsClient(url, token="oms_not_a_key") as stranger:
             with pytest.raises(Unauthorized, match="UNAUTHENTICATED"):
                 await anext(stranger.stream())

@@ -22,11 +22,12 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from .. import __version__
 from ..access.policy import Principal
 from ..api import schemas
-from ..api.access import AccessControl, AccessMiddleware
+from ..api.access import ROUTE_ACTIONS, AccessControl, AccessMiddleware
 from ..api.auth_routes import register_auth_routes
 from ..api.rest import (
     STATUS_OF,
@@ -42,7 +43,7 @@ from ..api.rest import (
     visible_accounts,
 )
 from ..api.stream import serve_stream
-from ..api.web import declare_bearer_auth, user_store
+from ..api.web import declare_bearer_auth, serve_blotter, user_store
 from ..bootstrap import OMS
 from ..domain import commands as cmd
 from ..domain.ids import ClientOrderId, OrderId
@@ -59,6 +60,18 @@ from .wire import BroadcastCommand
 log = logging.getLogger("openoms.cluster.gateway")
 
 ANSWER_TIMEOUT_S = 10.0  # a shard down longer than this: the caller is told, the command still runs later
+
+
+_SINGLE_SERVER_ROUTES = [(method, template, compile_path(template)[0]) for method, template in ROUTE_ACTIONS]
+
+
+def single_server_route(method: str, path: str) -> str | None:
+    """``"METHOD /template"`` when a single ``oms serve`` answers ``method path`` (its access
+    table names every route it has), else None."""
+    for route_method, template, pattern in _SINGLE_SERVER_ROUTES:
+        if route_method == method and pattern.match(path):
+            return f"{method} {template}"
+    return None
 
 
 def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModels, trusted_header: bool = False,
@@ -99,6 +112,11 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (404, 405) and (route := single_server_route(request.method, request.url.path)) is not None:
+            # A route of a single ``oms serve`` the gateway does not serve yet: say so, rather than
+            # a bare 404 that reads as a typo (the blotter shows this message where the feature is).
+            return error_response(501, "NOT_IN_CLUSTER", f"{route} is served by a single `oms serve`, not yet by a "
+                                  "cluster gateway (README: Scale-out on NATS JetStream)", {"route": route})
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         return error_response(exc.status_code, code, str(exc.detail))
 
@@ -312,4 +330,5 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
     serve_stream(app, hub, control)
     app.add_middleware(AccessMiddleware, control=control, fastapi_app=app)
     declare_bearer_auth(app)
+    serve_blotter(app)  # orders, executions, positions and kill switches live; the rest says NOT_IN_CLUSTER
     return app
