@@ -161,6 +161,8 @@ def test_the_gateway_streams_every_shards_orders_to_the_sdk_filtered_and_resumab
                 assert response.json()["error"]["code"] == "NOT_IN_CLUSTER" and response.json()["error"]["detail"] == {"route": route}
             assert (await http.get("/api/v1/venues")).status_code == 401  # signed in first, as everywhere
             assert (await http.get("/api/v1/no-such-thing", headers=alice_auth)).status_code == 404
+            stream_health = (await http.get("/health")).json()["stream"]
+            assert stream_health["serving"] and stream_health["failure"] is None and stream_health["stream_seq"] > 0
 
         async with AsyncOmsClient(url, token="oms_not_a_key") as stranger:
             with pytest.raises(Unauthorized, match="UNAUTHENTICATED"):

@@ -320,7 +320,7 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
                 shards[str(shard)] = {**state, "projected_seq": seq, "projector_lag_events": max(0, state["journaled_seq"] - seq)}
         # 200 while commands can be taken: a shard that is down only delays its own accounts (see "shards").
         body = {"status": "ok" if connected else "unavailable", "version": __version__, "role": "gateway",
-                "nats": {"connected": connected, "prefix": gateway.subjects.prefix}, "shards": shards,
+                "nats": {"connected": connected, "prefix": gateway.subjects.prefix}, "shards": shards, "stream": hub.status(),
                 "uptime_seconds": round(time.time() - started, 1)}
         return json_response(body, 200 if connected else 503)
 

@@ -60,13 +60,18 @@ class ClusterStreamHub(UpdateHub):
         """Read every shard's events from the stream's beginning until ``stop`` is set. An ordered
         consumer: stream order (each shard's own order), recreated by the client on a missed delivery."""
         try:
-            self.target = (await js.stream_info(subjects.event_stream)).state.last_seq
-        except NotFoundError:
-            self.target = 0
-        if self.target == 0:
-            self.caught_up.set()
-        subscription = await js.subscribe(subjects.events("*"), stream=subjects.event_stream, cb=self._take,
-                                          ordered_consumer=True, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+            try:
+                self.target = (await js.stream_info(subjects.event_stream)).state.last_seq
+            except NotFoundError:
+                self.target = 0
+            if self.target == 0:
+                self.caught_up.set()
+            subscription = await js.subscribe(subjects.events("*"), stream=subjects.event_stream, cb=self._take,
+                                              ordered_consumer=True, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+        except Exception as exc:  # subscribers are told why (STREAM_UNAVAILABLE) rather than kept waiting
+            log.exception("the gateway's stream could not follow the shards' events")
+            self.failure = f"cannot read {subjects.event_stream}: {exc}"
+            return
         try:
             await stop.wait()
         finally:
@@ -150,6 +155,11 @@ class ClusterStreamHub(UpdateHub):
     def _position_view(self, shard: int, key: tuple[AccountId, Symbol]) -> dict[str, Any]:
         # No mark: the gateway holds no market data (the shards' venues do); P&L is realized only.
         return position_view(self.replicas[shard].positions[key], self.reference.instruments[key[1]], None)
+
+    def status(self) -> dict[str, Any]:
+        """For /health: whether the stream serves, how far it has read, and its subscribers."""
+        return {"serving": self.caught_up.is_set() and self.failure is None, "stream_seq": self.position,
+                "subscribers": len(self.subscriptions), "failure": self.failure}
 
     # --- serving -----------------------------------------------------------------------------
 
