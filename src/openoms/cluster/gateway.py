@@ -114,7 +114,7 @@ class ClusterGateway:
 
     async def execute(self, command: SubmitOrder | CancelOrder | ReplaceOrder, timeout: float = 30.0,
                       principal: Principal | None = None) -> dict[str, Any]:
-        """Send and wait for the owning shard's answer: ``{"shard", "order", "rejected"}`` (or
+        """Send and wait for the owning shard's answer: ``{"shard", "order", "events", "rejected"}`` (or
         ``{"error"}`` for a command the shard cannot take). ``principal``: the user this gateway
         authenticated, whose roles and accounts the shard's engine then judges with."""
         shard, local, message_id = self.route(command)

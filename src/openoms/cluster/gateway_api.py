@@ -164,7 +164,8 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
         if rejected is not None:
             code = RejectCode(rejected["code"])
             return error_response(STATUS_OF.get(code, 422), code.value, rejected["message"], rejected.get("detail"))
-        return json_response({"order": answer["order"], "shard": answer["shard"]}, status)
+        # The single-process answer (order and the command's events: the SDK's OrderAck), plus its shard.
+        return json_response({"order": answer["order"], "events": answer.get("events", []), "shard": answer["shard"]}, status)
 
     # --- orders -----------------------------------------------------------------------------
 
