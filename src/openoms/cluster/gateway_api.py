@@ -29,6 +29,7 @@ from ..access.policy import Principal
 from ..api import schemas
 from ..api.access import ROUTE_ACTIONS, AccessControl, AccessMiddleware
 from ..api.auth_routes import register_auth_routes
+from ..api.fix_acceptor import FixGateway
 from ..api.rest import (
     STATUS_OF,
     BadRequest,
@@ -51,6 +52,7 @@ from ..domain.lifecycle import OrdStatus
 from ..domain.rejects import RejectCode
 from ..journal.codec import decode, to_builtins
 from ..service.views import iso
+from .fix_runtime import ClusterFixRuntime, ClusterOrders
 from .gateway import ClusterGateway
 from .partition import ShardError
 from .read_models import ReadModels
@@ -75,27 +77,47 @@ def single_server_route(method: str, path: str) -> str | None:
 
 
 def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModels, trusted_header: bool = False,
-                       answer_timeout: float = ANSWER_TIMEOUT_S) -> FastAPI:
+                       answer_timeout: float = ANSWER_TIMEOUT_S, serve_fix: bool = False) -> FastAPI:
     """``oms`` is built but never started: it lends its configuration, reference data and user
-    store; ``gateway`` is connected and closed with the app."""
+    store; ``gateway`` is connected and closed with the app. ``serve_fix``: run the FIX acceptor
+    of ``oms.config``'s sessions (client and drop copy) over the shards."""
 
     # The live stream follows the shards' events itself (stream_feed.py says why not the read models).
     hub = ClusterStreamHub(oms.reference, buffer_size=oms.config.stream_buffer)
+    fix: FixGateway | None = None
+    if serve_fix:
+        fix_runtime = ClusterFixRuntime(gateway, hub, lambda: fix.flush() if fix is not None else None)
+        fix = FixGateway(oms.config, fix_runtime, ClusterOrders(hub), oms.session_store())
+        # Attached when the hub has read the shards' history: the sessions' orders as of then,
+        # then every event after.
+        hub.on_ready.append(fix.attach)
+
+    async def serve_fix_when_ready(acceptor: FixGateway) -> None:
+        await hub.caught_up.wait()
+        await acceptor.start()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await gateway.connect()
         stop = asyncio.Event()
         following = asyncio.create_task(hub.follow(gateway.jetstream, gateway.subjects, stop), name="gateway-stream")
+        fix_start = asyncio.create_task(serve_fix_when_ready(fix), name="gateway-fix") if fix is not None else None
         log.info("OpenOMS %s gateway ready: %d shards under prefix %r, read models %s", __version__, gateway.shards,
                  gateway.subjects.prefix, read_models.path)
         try:
             yield
         finally:
+            if fix is not None and fix_start is not None:
+                fix_start.cancel()
+                with contextlib.suppress(BaseException):
+                    await fix_start
+                await fix.stop()
             stop.set()
             with contextlib.suppress(Exception):
                 await following
             await gateway.close()
+            if fix is not None:
+                fix.close()
 
     app = FastAPI(lifespan=lifespan, title="OpenOMS gateway", version=__version__,
                   description="Order management over engine shards: submit, replace and cancel orders; follow executions and positions.")

@@ -17,7 +17,9 @@ gateway, or to this one restarted, gets a fresh snapshot, as after any ``oms ser
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -53,6 +55,12 @@ class ClusterStreamHub(UpdateHub):
         self.target = 0  # the event stream's last message when the gateway started: reached, it serves
         self.position = 0  # the stream sequence of the last message applied
         self.failure: str | None = None
+        # Others that follow the shards through this hub (the gateway's FIX acceptor): called once
+        # when it has caught up (``on_ready``, with every replica complete as of then), and from
+        # then on with each message's new events, order ids in the cluster's form (``listeners``).
+        self.on_ready: list[Callable[[], None]] = []
+        self.listeners: list[Callable[[list[ev.Event]], None]] = []
+        self._reaching: list[tuple[int, int, asyncio.Future[None]]] = []  # (shard, seq, who waits for it)
 
     # --- following the shards ----------------------------------------------------------------
 
@@ -65,7 +73,7 @@ class ClusterStreamHub(UpdateHub):
             except NotFoundError:
                 self.target = 0
             if self.target == 0:
-                self.caught_up.set()
+                self._ready()
             subscription = await js.subscribe(subjects.events("*"), stream=subjects.event_stream, cb=self._take,
                                               ordered_consumer=True, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
         except Exception as exc:  # subscribers are told why (STREAM_UNAVAILABLE) rather than kept waiting
@@ -89,8 +97,36 @@ class ClusterStreamHub(UpdateHub):
             self.failure = f"shard {shard}: {exc}"
             return
         self.position = stream_seq
-        if stream_seq >= self.target:
-            self.caught_up.set()
+        if stream_seq >= self.target and not self.caught_up.is_set():
+            self._ready()
+
+    def _ready(self) -> None:
+        # No await between the last message folded and the callbacks: they see the replicas
+        # exactly as of the first message they will be given after.
+        self.caught_up.set()
+        for callback in self.on_ready:
+            callback()
+
+    async def reached(self, shard: int, seq: int) -> None:
+        """Once this hub has applied (and given its listeners) ``shard``'s events up to ``seq``."""
+        if self.progress.get(shard, 0) >= seq:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reaching.append((shard, seq, future))
+        try:
+            await future
+        finally:
+            self._reaching = [item for item in self._reaching if item[2] is not future]
+
+    def cluster_orders(self) -> dict[OrderId, Order]:
+        """Every shard's orders, copied, under their cluster ids."""
+        orders: dict[OrderId, Order] = {}
+        for shard, replica in sorted(self.replicas.items()):
+            for order in replica.orders.values():
+                mine = copy.deepcopy(order)
+                mine.order_id = OrderId(cluster_order_id(shard, order.order_id))
+                orders[mine.order_id] = mine
+        return orders
 
     def apply(self, shard: int, events: list[ev.Event], publish: bool = True) -> None:
         """Fold one message's events (those beyond the shard's progress: a shard may send a message
@@ -109,6 +145,13 @@ class ClusterStreamHub(UpdateHub):
         self.progress[shard] = fresh[-1].seq
         if publish:
             self._publish_changes(shard, replica, fresh)
+            if self.listeners:
+                renamed = [_with_cluster_id(shard, e) for e in fresh]
+                for listener in self.listeners:
+                    listener(renamed)
+        for item in self._reaching:
+            if item[0] == shard and item[1] <= fresh[-1].seq and not item[2].done():
+                item[2].set_result(None)
 
     def _publish_changes(self, shard: int, replica: OrderEngine, events: list[ev.Event]) -> None:
         orders = replica.orders
@@ -219,3 +262,10 @@ class ClusterStreamHub(UpdateHub):
             "algos": [],  # execution algorithms and staged orders are not on shards (yet)
             "staged": [],
         }
+
+
+def _with_cluster_id(shard: int, event: ev.Event) -> ev.Event:
+    order_id = getattr(event, "order_id", None)
+    if not order_id:
+        return event
+    return msgspec.structs.replace(event, order_id=OrderId(cluster_order_id(shard, order_id)))  # type: ignore[call-arg]
