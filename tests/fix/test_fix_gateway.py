@@ -18,6 +18,7 @@ from fixharness import Peer, free_port
 from rawclient import RawClient, new_order
 
 from integration.test_nats_gateway import ON_SHARD_0, ON_SHARD_1, Process, delete_streams
+from openoms.access.users import UserStore
 from openoms.cluster.partition import Subjects
 from openoms.fix import tags as t
 
@@ -140,6 +141,43 @@ def test_fix_orders_and_a_drop_copy_through_a_gateway_to_two_shards(tmp_path: Pa
             again.close()
         finally:
             assert peer.close() == 0
+
+        # This gateway stopped; through another one (REST only) the FIX order is canceled and a
+        # new order placed on the copied account. Restarted, the gateway reports what happened
+        # meanwhile: the drop copy asks for and gets it, the client session's order is canceled.
+        assert gateway.stop() == 0
+        other_dir = tmp_path / "gateway-rest"
+        users = UserStore(other_dir / "users.sqlite")
+        users.create("alice", ["trader"], [ON_SHARD_0, ON_SHARD_1])
+        key = users.issue_api_key("alice", "test", actor="test")
+        users.close()
+        other_port = free_port()
+        processes.append(Process("gateway-rest", ["--role", "gateway", "--shards", "2", "--data-dir", str(other_dir),
+                                                  "--read-models", str(tmp_path / "read_models.sqlite"),
+                                                  "--port", str(other_port), *cluster], tmp_path).start())
+        wait_healthy(f"http://127.0.0.1:{other_port}", processes[-1])
+        with httpx.Client(base_url=f"http://127.0.0.1:{other_port}", headers={"Authorization": f"Bearer {key}"}) as rest:
+            missed_order_id = resent.fields[t.OrderID]
+            assert rest.post(f"/api/v1/orders/{missed_order_id}/cancel").status_code == 202
+            placed = rest.post("/api/v1/orders", json={"account": ON_SHARD_1, "cl_ord_id": f"REST-{tag}", "symbol": "AAPL",
+                                                       "side": "buy", "quantity": "7", "price": "1.00"})
+            assert placed.status_code == 201, placed.text
+        copy_seen = max(int(m.fields[t.MsgSeqNum]) for m in again.received)
+        gateway.start()
+        wait_healthy(f"http://127.0.0.1:{port}", gateway)
+        back = logon_again(fix_port, again.seq)
+        back.send(t.RESEND_REQUEST, [(t.BeginSeqNo, str(copy_seen + 1)), (t.EndSeqNo, "0")])
+        back.expect({t.OrigClOrdID: missed, t.ExecType: "6"})
+        back.expect({t.OrigClOrdID: missed, t.ExecType: "4", t.OrdStatus_: "4"})
+        back.expect({t.ClOrdID: f"REST-{tag}", t.ExecType: "0"})
+        assert [m.fields[t.ExecType] for m in back.received if m.fields.get(t.ClOrdID) == f"REST-{tag}"][:2] == ["A", "0"]
+        back.close()
+        client = RawClient(fix_port, sender="CLUSTER-CLIENT")
+        client.logon()
+        client.send(t.ORDER_STATUS_REQUEST, [(t.ClOrdID, missed), (t.Symbol, "AAPL"), (t.Side_, BUY)])
+        status = client.expect({t.MsgType: t.EXECUTION_REPORT, t.ExecType: "I"})
+        assert (status.fields[t.OrderID], status.fields[t.OrdStatus_]) == (missed_order_id, "4")
+        client.close()
         assert [process.stop() for process in processes] == [0] * len(processes)
     finally:
         for process in processes:

@@ -186,7 +186,13 @@ class FixGateway:
 
     def attach(self) -> None:
         """Before the engine starts: copy the orders the sessions own, then follow every event."""
-        orders = self.engine.orders
+        self.take_orders(self.engine.orders)
+        self.load_cl_ord_ids()
+        self.runtime.subscribers.append(self.on_events)
+
+    def take_orders(self, orders: Mapping[OrderId, Order]) -> None:
+        """Copies of ``orders`` for the sessions that own or copy them (all there are, or on a
+        cluster gateway one shard's), as of the last event the sessions were told."""
         for order_id, key in self.store.orders():
             client = self.by_key.get(key)
             order = orders.get(OrderId(order_id))
@@ -198,11 +204,12 @@ class FixGateway:
                 if order.account in client.accounts:
                     client.orders[order.order_id] = copy.deepcopy(order)
                     self.copied.setdefault(order.order_id, []).append(client)
+
+    def load_cl_ord_ids(self) -> None:
         for key, cl_ord_id, order_id in self.store.cl_ord_ids():
             client = self.by_key.get(key)
             if client is not None:
                 client.cl_ord_ids[cl_ord_id] = OrderId(order_id)
-        self.runtime.subscribers.append(self.on_events)
 
     async def start(self) -> list[int]:
         """Listen on every configured port; returns the ports."""

@@ -23,6 +23,7 @@ from typing import Any
 
 import nats
 
+from ..api.fix_acceptor import FixGateway
 from ..domain import commands as cmd
 from ..domain import events as ev
 from ..domain.ids import OrderId
@@ -45,13 +46,10 @@ class ClusterFixRuntime:
         self.gateway = gateway
         self.hub = hub
         self.after = after
+        # Unused: the acceptor hears events through ``FixFollower`` (per shard, resumable), not
+        # by subscribing as it does to an in-process engine.
         self.subscribers: list[Callable[[Sequence[ev.Event]], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        hub.listeners.append(self._events)
-
-    def _events(self, events: list[ev.Event]) -> None:
-        for subscriber in self.subscribers:
-            subscriber(events)
 
     @property
     def running(self) -> bool:
@@ -105,13 +103,25 @@ class ClusterFixRuntime:
         return Outcome([], answer.get("order"))
 
 
-class ClusterOrders:
-    """The acceptor's view of the orders there are when it attaches: every shard's, copied from
-    the hub's replicas, under cluster ids."""
 
-    def __init__(self, hub: ClusterStreamHub) -> None:
-        self.hub = hub
+class FixFollower:
+    """The acceptor's sessions as a follower of the hub: each shard's events from the last one
+    they were told (kept in the session store, committed with the reports those events made),
+    so reports of events journaled while this gateway was down go out when it is back, and a
+    session that logs on again gets them by ResendRequest: gap-free across gateway restarts."""
 
-    @property
-    def orders(self) -> dict[OrderId, Order]:
-        return self.hub.cluster_orders()
+    def __init__(self, acceptor: FixGateway) -> None:
+        self.acceptor = acceptor
+        self._told = acceptor.store.told()
+        acceptor.load_cl_ord_ids()
+
+    def told(self, shard: int) -> int:
+        return self._told.get(shard, 0)
+
+    def attach(self, shard: int, orders: dict[OrderId, Order]) -> None:
+        self.acceptor.take_orders(orders)
+
+    def events(self, shard: int, events: list[ev.Event]) -> None:
+        self._told[shard] = events[-1].seq
+        self.acceptor.store.set_told(shard, events[-1].seq)
+        self.acceptor.on_events(events)  # its flush commits the reports and the seq together

@@ -52,7 +52,7 @@ from ..domain.lifecycle import OrdStatus
 from ..domain.rejects import RejectCode
 from ..journal.codec import decode, to_builtins
 from ..service.views import iso
-from .fix_runtime import ClusterFixRuntime, ClusterOrders
+from .fix_runtime import ClusterFixRuntime, FixFollower
 from .gateway import ClusterGateway
 from .partition import ShardError
 from .read_models import ReadModels
@@ -87,10 +87,8 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
     fix: FixGateway | None = None
     if serve_fix:
         fix_runtime = ClusterFixRuntime(gateway, hub, lambda: fix.flush() if fix is not None else None)
-        fix = FixGateway(oms.config, fix_runtime, ClusterOrders(hub), oms.session_store())
-        # Attached when the hub has read the shards' history: the sessions' orders as of then,
-        # then every event after.
-        hub.on_ready.append(fix.attach)
+        fix = FixGateway(oms.config, fix_runtime, hub, oms.session_store())
+        hub.followers.append(FixFollower(fix))  # each shard's orders and events from where it left off
 
     async def serve_fix_when_ready(acceptor: FixGateway) -> None:
         await hub.caught_up.wait()

@@ -19,8 +19,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from nats.aio.msg import Msg
@@ -45,6 +44,18 @@ READY_TIMEOUT_S = 10.0  # a subscriber waits this long for the gateway to catch 
 SNAPSHOT_EXECUTIONS = 1000
 
 
+class Follower(Protocol):
+    """Follows every shard's events through the hub from where it left off, across restarts:
+    given each shard's orders as of the last event it was told (``told``) when the hub passes it
+    (or on catching up, for a shard with nothing newer), then each later event, cluster ids."""
+
+    def told(self, shard: int) -> int: ...
+
+    def attach(self, shard: int, orders: dict[OrderId, Order]) -> None: ...
+
+    def events(self, shard: int, events: list[ev.Event]) -> None: ...
+
+
 class ClusterStreamHub(UpdateHub):
     def __init__(self, reference: ReferenceData, buffer_size: int = 100_000, max_pending: int = 20_000) -> None:
         super().__init__(buffer_size, max_pending)
@@ -55,11 +66,10 @@ class ClusterStreamHub(UpdateHub):
         self.target = 0  # the event stream's last message when the gateway started: reached, it serves
         self.position = 0  # the stream sequence of the last message applied
         self.failure: str | None = None
-        # Others that follow the shards through this hub (the gateway's FIX acceptor): called once
-        # when it has caught up (``on_ready``, with every replica complete as of then), and from
-        # then on with each message's new events, order ids in the cluster's form (``listeners``).
-        self.on_ready: list[Callable[[], None]] = []
-        self.listeners: list[Callable[[list[ev.Event]], None]] = []
+        # Others that follow the shards through this hub from where they left off (the gateway's
+        # FIX acceptor): see ``Follower``.
+        self.followers: list[Follower] = []
+        self._attached: set[tuple[int, int]] = set()  # (follower index, shard) given its orders
         self._reaching: list[tuple[int, int, asyncio.Future[None]]] = []  # (shard, seq, who waits for it)
 
     # --- following the shards ----------------------------------------------------------------
@@ -100,12 +110,23 @@ class ClusterStreamHub(UpdateHub):
         if stream_seq >= self.target and not self.caught_up.is_set():
             self._ready()
 
+    def _follow(self, shard: int, event: ev.Event) -> None:
+        """Before ``event`` is folded: a follower not yet given this shard's orders gets them now if
+        this is the first event it has not been told (the orders as of its last word)."""
+        for n, follower in enumerate(self.followers):
+            if (n, shard) not in self._attached and event.seq > follower.told(shard):
+                self._attached.add((n, shard))
+                follower.attach(shard, self.shard_orders(shard))
+
     def _ready(self) -> None:
         # No await between the last message folded and the callbacks: they see the replicas
         # exactly as of the first message they will be given after.
         self.caught_up.set()
-        for callback in self.on_ready:
-            callback()
+        for n, follower in enumerate(self.followers):
+            for shard in sorted(self.replicas):
+                if (n, shard) not in self._attached:  # nothing new on it since the follower's last run
+                    self._attached.add((n, shard))
+                    follower.attach(shard, self.shard_orders(shard))
 
     async def reached(self, shard: int, seq: int) -> None:
         """Once this hub has applied (and given its listeners) ``shard``'s events up to ``seq``."""
@@ -118,14 +139,19 @@ class ClusterStreamHub(UpdateHub):
         finally:
             self._reaching = [item for item in self._reaching if item[2] is not future]
 
-    def cluster_orders(self) -> dict[OrderId, Order]:
-        """Every shard's orders, copied, under their cluster ids."""
+    @property
+    def orders(self) -> dict[OrderId, Order]:
+        """Every shard's orders as folded so far, copied, under their cluster ids."""
+        return {order_id: order for shard in sorted(self.replicas) for order_id, order in self.shard_orders(shard).items()}
+
+    def shard_orders(self, shard: int) -> dict[OrderId, Order]:
+        """The shard's orders as folded so far, copied, under their cluster ids."""
         orders: dict[OrderId, Order] = {}
-        for shard, replica in sorted(self.replicas.items()):
-            for order in replica.orders.values():
-                mine = copy.deepcopy(order)
-                mine.order_id = OrderId(cluster_order_id(shard, order.order_id))
-                orders[mine.order_id] = mine
+        replica = self.replicas.get(shard)
+        for order in replica.orders.values() if replica is not None else ():
+            mine = copy.deepcopy(order)
+            mine.order_id = OrderId(cluster_order_id(shard, order.order_id))
+            orders[mine.order_id] = mine
         return orders
 
     def apply(self, shard: int, events: list[ev.Event], publish: bool = True) -> None:
@@ -141,14 +167,19 @@ class ClusterStreamHub(UpdateHub):
         if replica is None:
             replica = self.replicas[shard] = OrderEngine(self.reference)  # no risk gate: it only folds
         for event in fresh:
+            if self.followers:
+                self._follow(shard, event)
             replica.apply(event)
         self.progress[shard] = fresh[-1].seq
         if publish:
             self._publish_changes(shard, replica, fresh)
-            if self.listeners:
-                renamed = [_with_cluster_id(shard, e) for e in fresh]
-                for listener in self.listeners:
-                    listener(renamed)
+        if self.followers:
+            for n, follower in enumerate(self.followers):
+                if (n, shard) in self._attached:
+                    told = follower.told(shard)
+                    new = [_with_cluster_id(shard, e) for e in fresh if e.seq > told]
+                    if new:
+                        follower.events(shard, new)
         for item in self._reaching:
             if item[0] == shard and item[1] <= fresh[-1].seq and not item[2].done():
                 item[2].set_result(None)
