@@ -90,6 +90,9 @@ def test_fix_orders_and_a_drop_copy_through_a_gateway_to_two_shards(tmp_path: Pa
         copy = RawClient(fix_port, sender="CLUSTER-COPY")
         copy.logon()
         peer = Peer(fix_port, "CLUSTER-CLIENT")
+        health = httpx.get(f"http://127.0.0.1:{port}/health").json()["fix"]
+        assert health["listening"] and {key: (s["drop_copy"], s["logged_on"]) for key, s in health["sessions"].items()} == {
+            "FIX.4.4:OPENOMS->CLUSTER-CLIENT": (False, True), "FIX.4.4:OPENOMS->CLUSTER-COPY": (True, True)}
         try:
             resting: dict[str, str] = {}
             for shard, account in enumerate((ON_SHARD_0, ON_SHARD_1)):

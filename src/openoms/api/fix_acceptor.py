@@ -224,6 +224,10 @@ class FixGateway:
                  ", ".join(self.by_key))
         return ports
 
+    @property
+    def listening(self) -> bool:
+        return any(server.is_serving() for server in self._servers)
+
     async def stop(self) -> None:
         """Log every session out (waiting briefly for the answers), close, flush the store."""
         if self._ticker is not None:

@@ -90,6 +90,15 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
         fix = FixGateway(oms.config, fix_runtime, hub, oms.session_store())
         hub.followers.append(FixFollower(fix))  # each shard's orders and events from where it left off
 
+    def fix_status() -> dict[str, Any] | None:
+        """For /health: each FIX session, whether it is logged on, and its sequence numbers."""
+        if fix is None:
+            return None
+        return {"listening": bool(fix.listening), "sessions": {
+            key: {"drop_copy": client.drop_copy, "logged_on": client.session.logged_on,
+                  "next_out": client.session.next_out, "next_in": client.session.next_in}
+            for key, client in fix.by_key.items()}}
+
     async def serve_fix_when_ready(acceptor: FixGateway) -> None:
         await hub.caught_up.wait()
         await acceptor.start()
@@ -342,6 +351,7 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
         # 200 while commands can be taken: a shard that is down only delays its own accounts (see "shards").
         body = {"status": "ok" if connected else "unavailable", "version": __version__, "role": "gateway",
                 "nats": {"connected": connected, "prefix": gateway.subjects.prefix}, "shards": shards, "stream": hub.status(),
+                "fix": fix_status(),
                 "uptime_seconds": round(time.time() - started, 1)}
         return json_response(body, 200 if connected else 503)
 
