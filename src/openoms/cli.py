@@ -61,8 +61,8 @@ def serve(
     """Start the engine, the journal (SQLite, or PostgreSQL with --database-url), the simulated exchange with market data, and the HTTP API.
 
     With --role, one process of a cluster on NATS JetStream instead: an engine shard (--shard N/M,
-    its own journal), a gateway (--shards M: the HTTP API, commands to the owning shards), or the
-    projector (read models the gateways serve). Settings come from flags, then OMS_* environment
+    its own journal), a gateway (--shards M: the HTTP API and, with [[fix.sessions]], FIX;
+    commands to the owning shards), or the projector (read models the gateways serve). Settings come from flags, then OMS_* environment
     variables, then the --config TOML file, then defaults. Ctrl-C or SIGTERM stops cleanly:
     queued commands are journaled first.
     """

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from rich.console import Console
 
-from .config import Config
+from .config import DEMO_FIX_SESSION, Config
 
 console = Console(stderr=True)
 log = logging.getLogger("openoms.cluster")
@@ -93,6 +93,7 @@ def run_gateway(cfg: Config, shards: int, prefix: str, read_models: str, answer_
     """The gateway: the REST API, commands to the owning shards, reads from the read models."""
     import uvicorn
 
+    from .api.fix_acceptor import unavailable_port
     from .bootstrap import build
     from .cluster.gateway import ClusterGateway
     from .cluster.gateway_api import create_gateway_app
@@ -105,10 +106,18 @@ def run_gateway(cfg: Config, shards: int, prefix: str, read_models: str, answer_
     except ReadModelError as exc:
         console.print(f"[red]{exc}[/red]")
         return 1
+    # FIX only for sessions the config file names: the built-in demo session is the single
+    # server's demo, and gateways on one host would all want its port.
+    serve_fix = cfg.fix_enabled and cfg.fix_sessions != (DEMO_FIX_SESSION,)
+    problem = unavailable_port(cfg) if serve_fix else None
+    if problem is not None:
+        console.print(f"[red]{problem}[/red]")
+        store.close()
+        return 1
     # Never started: configuration, reference data and the user store for sign-in and access rules.
     oms = build(cfg, journal=MemoryJournal())
     app = create_gateway_app(oms, ClusterGateway(cfg.nats_url, shards, Subjects(prefix)), store,
-                             trusted_header=cfg.trust_user_header, answer_timeout=answer_timeout)
+                             trusted_header=cfg.trust_user_header, answer_timeout=answer_timeout, serve_fix=serve_fix)
     if cfg.trust_user_header:
         log.warning("trust_user_header is on: X-OMS-User names the caller with no credential; never expose this port")
     for signum in (signal.SIGINT, signal.SIGTERM):  # see cli.serve: a clean shutdown exits 0

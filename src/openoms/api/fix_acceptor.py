@@ -18,26 +18,53 @@ import copy
 import logging
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from typing import Protocol
 
 from ..config import Config, FixSessionConfig, parse_hhmm
 from ..domain import events as ev
-from ..domain.engine import OrderEngine
+from ..domain.commands import Command
 from ..domain.ids import OrderId
+from ..domain.order import Order
 from ..fix import codec
 from ..fix import tags as t
 from ..fix.codec import FixMessage, Framer, Garbled
 from ..fix.schedule import Schedule, weekday
 from ..fix.session import FixSession, SessionIdentity
 from ..fix.store import SessionStore
-from ..service.runtime import EngineRuntime
+from ..service.runtime import Outcome
 from .fix_client_session import ClientSession
 
 log = logging.getLogger("openoms.fix")
 
 LOGON_TIMEOUT_S = 10.0
 MAX_UNSENT_BYTES = 32 * 1024 * 1024
+
+
+class CommandRuntime(Protocol):
+    """What the sessions need of an engine: the in-process ``EngineRuntime``, or on a cluster
+    gateway the shards reached over JetStream (cluster/fix_runtime.py)."""
+
+    subscribers: list[Callable[[Sequence[ev.Event]], None]]  # told each durable batch of events, in order
+
+    def post(self, command: Command, callback: Callable[[Outcome], None] | None = None) -> None: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def unavailable(self) -> str | None: ...
+
+    @property
+    def failure(self) -> str | None: ...
+
+
+class OrderBook(Protocol):
+    """Where ``attach`` finds the orders there are (the engine's, or the gateway's replicas)."""
+
+    @property
+    def orders(self) -> Mapping[OrderId, Order]: ...
 
 
 class FixConnection(asyncio.Protocol):
@@ -133,7 +160,7 @@ class FixConnection(asyncio.Protocol):
 class FixGateway:
     """All FIX client sessions of one OMS: the listening sockets, the store, the report fan-out."""
 
-    def __init__(self, config: Config, runtime: EngineRuntime, engine: OrderEngine, store: SessionStore,
+    def __init__(self, config: Config, runtime: CommandRuntime, engine: OrderBook, store: SessionStore,
                  clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.config = config
         self.runtime = runtime
@@ -159,7 +186,13 @@ class FixGateway:
 
     def attach(self) -> None:
         """Before the engine starts: copy the orders the sessions own, then follow every event."""
-        orders = self.engine.orders
+        self.take_orders(self.engine.orders)
+        self.load_cl_ord_ids()
+        self.runtime.subscribers.append(self.on_events)
+
+    def take_orders(self, orders: Mapping[OrderId, Order]) -> None:
+        """Copies of ``orders`` for the sessions that own or copy them (all there are, or on a
+        cluster gateway one shard's), as of the last event the sessions were told."""
         for order_id, key in self.store.orders():
             client = self.by_key.get(key)
             order = orders.get(OrderId(order_id))
@@ -171,11 +204,12 @@ class FixGateway:
                 if order.account in client.accounts:
                     client.orders[order.order_id] = copy.deepcopy(order)
                     self.copied.setdefault(order.order_id, []).append(client)
+
+    def load_cl_ord_ids(self) -> None:
         for key, cl_ord_id, order_id in self.store.cl_ord_ids():
             client = self.by_key.get(key)
             if client is not None:
                 client.cl_ord_ids[cl_ord_id] = OrderId(order_id)
-        self.runtime.subscribers.append(self.on_events)
 
     async def start(self) -> list[int]:
         """Listen on every configured port; returns the ports."""
@@ -189,6 +223,10 @@ class FixGateway:
         log.info("FIX acceptor listening on %s port(s) %s: %s", self.config.fix_host, ", ".join(map(str, ports)),
                  ", ".join(self.by_key))
         return ports
+
+    @property
+    def listening(self) -> bool:
+        return any(server.is_serving() for server in self._servers)
 
     async def stop(self) -> None:
         """Log every session out (waiting briefly for the answers), close, flush the store."""

@@ -16,7 +16,9 @@ Protocol (JSON text frames):
    Every two seconds the credential is checked again: an ended session, revoked key or disabled
    user gets ``SESSION_ENDED``, changed accounts ``ENTITLEMENTS_CHANGED``, then a close (1008).
    A client too slow to keep up gets ``{"type": "error", "code": "SLOW_CONSUMER", "resume_seq"}``
-   and the socket closes (code 1013): reconnect and resume.
+   and the socket closes (code 1013): reconnect and resume. A server that cannot serve the stream
+   yet (a cluster gateway still reading the shards' events) or any more says ``STREAM_UNAVAILABLE``
+   instead of a snapshot, then closes (1013).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import msgspec
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ..bootstrap import OMS
-from ..service.stream_hub import StreamHub, Subscription
+from ..service.stream_hub import StreamHub, StreamUnavailable, Subscription, UpdateHub
 from .access import AccessControl
 
 log = logging.getLogger("openoms.stream")
@@ -62,6 +64,13 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
     hub.staging = oms.staging
     hub.usage_of = getattr(app.state, "account_usage", None)
     hub.attach(replayed=oms.replay_report is not None)
+    serve_stream(app, hub, control)
+    return hub
+
+
+def serve_stream(app: FastAPI, hub: UpdateHub, control: AccessControl) -> None:
+    """The socket route and its market loop, over whatever feeds ``hub`` (one engine, or a cluster
+    gateway's view of every shard: cluster/stream_feed.py)."""
     app.state.stream_hub = hub
     market_task: list[asyncio.Task[None]] = []
 
@@ -90,10 +99,10 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
 
     hub.on_first_subscriber = start_market
 
-    async def refuse(websocket: WebSocket, code: str, message: str) -> None:
+    async def refuse(websocket: WebSocket, code: str, message: str, close_code: int = CLOSE_POLICY) -> None:
         with contextlib.suppress(Exception):
             await websocket.send_text(_encode({"type": "error", "code": code, "message": message}).decode())
-            await websocket.close(CLOSE_POLICY)
+            await websocket.close(close_code)
 
     @app.websocket("/api/v1/stream")
     async def stream(websocket: WebSocket) -> None:
@@ -113,11 +122,15 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
         if principal is None:
             await refuse(websocket, "UNAUTHENTICATED", "sign in: a valid session token or API key is required")
             return
+        try:
+            await hub.ready()
+        except StreamUnavailable as exc:
+            await refuse(websocket, "STREAM_UNAVAILABLE", str(exc), CLOSE_TRY_AGAIN)
+            return
         resume = (request.resume.epoch, request.resume.seq) if request.resume is not None else None
         subscription, first = hub.subscribe(principal.user, principal.visible(), resume)
         try:
-            shown = first.pop("shown_seq", 0)
-            await oms.runtime.wait_durable(int(shown))  # a snapshot shows only what the journal holds
+            await hub.wait_shown(int(first.pop("shown_seq", 0)))
             await websocket.send_text(_encode(first).decode())
             await pump(websocket, subscription, list(websocket.scope["headers"]), request.token)
         except (WebSocketDisconnect, RuntimeError):
@@ -195,5 +208,3 @@ def register_stream(app: FastAPI, oms: OMS, control: AccessControl) -> StreamHub
                 subscription.wake.set()
                 return
             subscription.push_raw('{"type":"pong"}')
-
-    return hub

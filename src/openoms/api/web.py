@@ -30,7 +30,12 @@ def install_interfaces(app: FastAPI, oms: OMS, trusted_header: bool) -> None:
     register_stream(app, oms, control)
     app.add_middleware(AccessMiddleware, control=control, fastapi_app=app)
     declare_bearer_auth(app)
-    # The blotter: static files shipped in the package (no build step), talking to the API above.
+    serve_blotter(app)
+
+
+def serve_blotter(app: FastAPI) -> None:
+    """The blotter: static files shipped in the package (no build step), talking to the API and
+    the stream of the app that serves it (a single ``oms serve``, or a cluster gateway)."""
     app.mount("/blotter/static", StaticFiles(directory=STATIC), name="blotter-static")
 
     @app.get("/", include_in_schema=False)

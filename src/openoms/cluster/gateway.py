@@ -81,6 +81,11 @@ class ClusterGateway:
         return status
 
     @property
+    def jetstream(self) -> JetStreamContext:
+        assert self._js is not None, "connect() first"
+        return self._js
+
+    @property
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 
@@ -107,11 +112,12 @@ class ClusterGateway:
         kind = "cancel" if isinstance(command, CancelOrder) else "replace"
         return shard, local_command, f"{kind}:{command.order_id}:{command.cl_ord_id or secrets.token_hex(8)}"
 
-    async def execute(self, command: SubmitOrder | CancelOrder | ReplaceOrder, timeout: float = 30.0,
+    async def execute(self, command: SubmitOrder | CancelOrder | ReplaceOrder, timeout: float | None = 30.0,
                       principal: Principal | None = None) -> dict[str, Any]:
-        """Send and wait for the owning shard's answer: ``{"shard", "order", "rejected"}`` (or
+        """Send and wait for the owning shard's answer: ``{"shard", "order", "events", "rejected"}`` (or
         ``{"error"}`` for a command the shard cannot take). ``principal``: the user this gateway
-        authenticated, whose roles and accounts the shard's engine then judges with."""
+        authenticated, whose roles and accounts the shard's engine then judges with. ``timeout``
+        None: wait for the shard however long it is away."""
         shard, local, message_id = self.route(command)
         return await self._send(shard, local, message_id, timeout, principal)
 
@@ -131,7 +137,7 @@ class ClusterGateway:
         answers = await asyncio.gather(*(one(shard) for shard in range(self.shards)))
         return dict(enumerate(answers))
 
-    async def _send(self, shard: int, local: ClientCommand | BroadcastCommand, message_id: str, timeout: float,
+    async def _send(self, shard: int, local: ClientCommand | BroadcastCommand, message_id: str, timeout: float | None,
                     principal: Principal | None) -> dict[str, Any]:
         assert self._nc is not None and self._js is not None, "connect() first"
         reply_id = str(next(self._numbers))

@@ -9,6 +9,7 @@ order with its history, executions, positions) come from the read models the pro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -21,12 +22,14 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from .. import __version__
 from ..access.policy import Principal
 from ..api import schemas
-from ..api.access import AccessControl, AccessMiddleware
+from ..api.access import ROUTE_ACTIONS, AccessControl, AccessMiddleware
 from ..api.auth_routes import register_auth_routes
+from ..api.fix_acceptor import FixGateway
 from ..api.rest import (
     STATUS_OF,
     BadRequest,
@@ -40,7 +43,8 @@ from ..api.rest import (
     to_ns,
     visible_accounts,
 )
-from ..api.web import declare_bearer_auth, user_store
+from ..api.stream import serve_stream
+from ..api.web import declare_bearer_auth, serve_blotter, user_store
 from ..bootstrap import OMS
 from ..domain import commands as cmd
 from ..domain.ids import ClientOrderId, OrderId
@@ -48,9 +52,11 @@ from ..domain.lifecycle import OrdStatus
 from ..domain.rejects import RejectCode
 from ..journal.codec import decode, to_builtins
 from ..service.views import iso
+from .fix_runtime import ClusterFixRuntime, FixFollower
 from .gateway import ClusterGateway
 from .partition import ShardError
 from .read_models import ReadModels
+from .stream_feed import ClusterStreamHub
 from .wire import BroadcastCommand
 
 log = logging.getLogger("openoms.cluster.gateway")
@@ -58,20 +64,67 @@ log = logging.getLogger("openoms.cluster.gateway")
 ANSWER_TIMEOUT_S = 10.0  # a shard down longer than this: the caller is told, the command still runs later
 
 
+_SINGLE_SERVER_ROUTES = [(method, template, compile_path(template)[0]) for method, template in ROUTE_ACTIONS]
+
+
+def single_server_route(method: str, path: str) -> str | None:
+    """``"METHOD /template"`` when a single ``oms serve`` answers ``method path`` (its access
+    table names every route it has), else None."""
+    for route_method, template, pattern in _SINGLE_SERVER_ROUTES:
+        if route_method == method and pattern.match(path):
+            return f"{method} {template}"
+    return None
+
+
 def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModels, trusted_header: bool = False,
-                       answer_timeout: float = ANSWER_TIMEOUT_S) -> FastAPI:
+                       answer_timeout: float = ANSWER_TIMEOUT_S, serve_fix: bool = False) -> FastAPI:
     """``oms`` is built but never started: it lends its configuration, reference data and user
-    store; ``gateway`` is connected and closed with the app."""
+    store; ``gateway`` is connected and closed with the app. ``serve_fix``: run the FIX acceptor
+    of ``oms.config``'s sessions (client and drop copy) over the shards."""
+
+    # The live stream follows the shards' events itself (stream_feed.py says why not the read models).
+    hub = ClusterStreamHub(oms.reference, buffer_size=oms.config.stream_buffer)
+    fix: FixGateway | None = None
+    if serve_fix:
+        fix_runtime = ClusterFixRuntime(gateway, hub, lambda: fix.flush() if fix is not None else None)
+        fix = FixGateway(oms.config, fix_runtime, hub, oms.session_store())
+        hub.followers.append(FixFollower(fix))  # each shard's orders and events from where it left off
+
+    def fix_status() -> dict[str, Any] | None:
+        """For /health: each FIX session, whether it is logged on, and its sequence numbers."""
+        if fix is None:
+            return None
+        return {"listening": bool(fix.listening), "sessions": {
+            key: {"drop_copy": client.drop_copy, "logged_on": client.session.logged_on,
+                  "next_out": client.session.next_out, "next_in": client.session.next_in}
+            for key, client in fix.by_key.items()}}
+
+    async def serve_fix_when_ready(acceptor: FixGateway) -> None:
+        await hub.caught_up.wait()
+        await acceptor.start()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await gateway.connect()
+        stop = asyncio.Event()
+        following = asyncio.create_task(hub.follow(gateway.jetstream, gateway.subjects, stop), name="gateway-stream")
+        fix_start = asyncio.create_task(serve_fix_when_ready(fix), name="gateway-fix") if fix is not None else None
         log.info("OpenOMS %s gateway ready: %d shards under prefix %r, read models %s", __version__, gateway.shards,
                  gateway.subjects.prefix, read_models.path)
         try:
             yield
         finally:
+            if fix is not None and fix_start is not None:
+                fix_start.cancel()
+                with contextlib.suppress(BaseException):
+                    await fix_start
+                await fix.stop()
+            stop.set()
+            with contextlib.suppress(Exception):
+                await following
             await gateway.close()
+            if fix is not None:
+                fix.close()
 
     app = FastAPI(lifespan=lifespan, title="OpenOMS gateway", version=__version__,
                   description="Order management over engine shards: submit, replace and cancel orders; follow executions and positions.")
@@ -88,6 +141,11 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (404, 405) and (route := single_server_route(request.method, request.url.path)) is not None:
+            # A route of a single ``oms serve`` the gateway does not serve yet: say so, rather than
+            # a bare 404 that reads as a typo (the blotter shows this message where the feature is).
+            return error_response(501, "NOT_IN_CLUSTER", f"{route} is served by a single `oms serve`, not yet by a "
+                                  "cluster gateway (README: Scale-out on NATS JetStream)", {"route": route})
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         return error_response(exc.status_code, code, str(exc.detail))
 
@@ -135,7 +193,8 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
         if rejected is not None:
             code = RejectCode(rejected["code"])
             return error_response(STATUS_OF.get(code, 422), code.value, rejected["message"], rejected.get("detail"))
-        return json_response({"order": answer["order"], "shard": answer["shard"]}, status)
+        # The single-process answer (order and the command's events: the SDK's OrderAck), plus its shard.
+        return json_response({"order": answer["order"], "events": answer.get("events", []), "shard": answer["shard"]}, status)
 
     # --- orders -----------------------------------------------------------------------------
 
@@ -291,13 +350,16 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
                 shards[str(shard)] = {**state, "projected_seq": seq, "projector_lag_events": max(0, state["journaled_seq"] - seq)}
         # 200 while commands can be taken: a shard that is down only delays its own accounts (see "shards").
         body = {"status": "ok" if connected else "unavailable", "version": __version__, "role": "gateway",
-                "nats": {"connected": connected, "prefix": gateway.subjects.prefix}, "shards": shards,
+                "nats": {"connected": connected, "prefix": gateway.subjects.prefix}, "shards": shards, "stream": hub.status(),
+                "fix": fix_status(),
                 "uptime_seconds": round(time.time() - started, 1)}
         return json_response(body, 200 if connected else 503)
 
     control = AccessControl(oms, user_store(oms), trusted_header)
     app.state.access = control
     register_auth_routes(app, control)
+    serve_stream(app, hub, control)
     app.add_middleware(AccessMiddleware, control=control, fastapi_app=app)
     declare_bearer_auth(app)
+    serve_blotter(app)  # orders, executions, positions and kill switches live; the rest says NOT_IN_CLUSTER
     return app

@@ -43,6 +43,7 @@ from ..bootstrap import OMS
 from ..domain import events as ev
 from ..domain.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from ..domain.rejects import RejectCode
+from ..journal.codec import to_builtins
 from ..service.runtime import EngineUnavailable, Outcome
 from ..service.views import order_view
 from .partition import Subjects, cluster_order_id, shard_of
@@ -233,19 +234,30 @@ class EngineShard:
     def _reply_body(self, command: SubmitOrder | CancelOrder | ReplaceOrder, outcome: Outcome) -> dict[str, Any]:
         order = outcome.order
         rejected = outcome.rejected
+        events = outcome.events
         if (isinstance(command, SubmitOrder) and rejected is not None and rejected.code is RejectCode.DUPLICATE_CL_ORD_ID
                 and order is None):
             # Redelivered after a crash (or re-sent): answer with the order the first delivery made.
             existing = next((o for o in reversed(self.oms.engine.orders.values())
                              if o.account == command.account and o.cl_ord_id == command.cl_ord_id), None)
             if existing is not None:
-                order, rejected = order_view(existing), None
-        body: dict[str, Any] = {"shard": self.shard, "order": None, "rejected": None}
+                # The events of the command are the first delivery's (answered then), not this refusal.
+                order, rejected, events = order_view(existing), None, []
+        # The answer a single `oms serve` gives (the SDK's OrderAck): the order and the command's
+        # journaled events, order ids in the cluster's form as everywhere outside the shard.
+        body: dict[str, Any] = {"shard": self.shard, "order": None, "rejected": None,
+                                "events": [self._event_view(event) for event in events]}
         if order is not None:
             body["order"] = {**order, "order_id": cluster_order_id(self.shard, str(order["order_id"]))}
         if rejected is not None:
             body["rejected"] = msgspec.to_builtins(rejected)
         return body
+
+    def _event_view(self, event: ev.Event) -> dict[str, object]:
+        view = to_builtins(event)
+        if view.get("order_id"):
+            view["order_id"] = cluster_order_id(self.shard, str(view["order_id"]))
+        return view
 
     # --- events -----------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS fix_sent (
     session TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, count INTEGER NOT NULL,
     messages BLOB NOT NULL, PRIMARY KEY (session, first_seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fix_owned (batch INTEGER PRIMARY KEY, orders BLOB NOT NULL, cl_ord_ids BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS fix_told (source INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
 """
 
 Sent = tuple[int, str, str, bytes]  # seq, MsgType, SendingTime, body
@@ -67,6 +68,7 @@ class SessionStore:
         self._periods: dict[str, int | None] = {}
         self._keep: dict[str, int] = {}  # session -> how many sent application messages to keep
         self._unpruned: dict[str, int] = {}  # session -> messages added since its last prune
+        self._told: dict[int, int] = {}  # event source (a cluster shard) -> last journal seq reported on
 
     # --- sequence numbers and sent messages --------------------------------------------------
 
@@ -179,10 +181,18 @@ class SessionStore:
             ids.update(((session, cl_ord_id), order_id) for session, cl_ord_id, order_id in _CL_ORD_IDS.decode(blob))
         return [(session, cl_ord_id, order_id) for (session, cl_ord_id), order_id in ids.items()]
 
+    def set_told(self, source: int, seq: int) -> None:
+        """On a cluster gateway: the sessions have been told the events of shard ``source`` up to
+        ``seq``; committed with the reports they made, so a restart goes on from exactly there."""
+        self._told[source] = seq
+
+    def told(self) -> dict[int, int]:
+        return {int(source): int(seq) for source, seq in self._db.execute("SELECT source, seq FROM fix_told")}
+
     # --- commit ---------------------------------------------------------------------------
 
     def flush(self) -> None:
-        if not (self._seqs or self._outbound or self._orders or self._cl_ord_ids or self._resets or self._routes):
+        if not (self._seqs or self._outbound or self._orders or self._cl_ord_ids or self._resets or self._routes or self._told):
             return
         db = self._db
         db.execute("BEGIN")
@@ -203,6 +213,8 @@ class SessionStore:
             if self._seqs:
                 db.executemany("INSERT OR REPLACE INTO fix_session VALUES (?, ?, ?)",
                                [(session, out, inn) for session, (out, inn) in self._seqs.items()])
+            if self._told:
+                db.executemany("INSERT OR REPLACE INTO fix_told VALUES (?, ?)", list(self._told.items()))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -213,6 +225,7 @@ class SessionStore:
         self._cl_ord_ids.clear()
         self._resets.clear()
         self._routes.clear()
+        self._told.clear()
 
     def _prune(self, db: sqlite3.Connection) -> None:
         """Delete sent messages older than each session's last ``keep_sent`` ones, once a tenth

@@ -51,6 +51,10 @@ def execution_view(order: Order, execution: Execution) -> dict[str, Any]:
             "busted": execution.busted, "time": iso(execution.ts)}
 
 
+class StreamUnavailable(Exception):
+    """The hub cannot serve a subscriber now (still catching up, or its feed stopped): the reason."""
+
+
 @dataclass(slots=True)
 class Update:
     seq: int
@@ -95,21 +99,94 @@ class Subscription:
             self.wake.set()
 
 
-class StreamHub:
-    def __init__(self, engine: OrderEngine, runtime: EngineRuntime, reference: ReferenceData, quotes: MarketDataStore,
-                 buffer_size: int = 100_000, max_pending: int = 20_000) -> None:
-        self.engine = engine
-        self.runtime = runtime
-        self.reference = reference
-        self.quotes = quotes
+class UpdateHub:
+    """The numbering, ring buffer and subscribers of a stream, whatever feeds it: ``StreamHub``
+    below (one engine), or a cluster gateway's (cluster/stream_feed.py: every shard's events)."""
+
+    def __init__(self, buffer_size: int = 100_000, max_pending: int = 20_000) -> None:
         self.epoch = secrets.token_hex(6)
         self.seq = 0
         self.buffer: deque[Update] = deque(maxlen=buffer_size)
         self.max_pending = max_pending
         self.subscriptions: set[Subscription] = set()
-        self.positions: dict[tuple[AccountId, Symbol], Position] = {}
         self.published = 0  # updates made (for the benchmark and metrics)
         self.on_first_subscriber: Callable[[], None] | None = None
+
+    def _publish(self, account: str | None, user: str | None, message: dict[str, Any]) -> None:
+        self.seq += 1
+        update = Update(self.seq, account, user, _encode(message)[1:].decode())
+        self.buffer.append(update)
+        self.published += 1
+        for subscription in self.subscriptions:
+            if subscription.sees(update):
+                subscription.push(update)
+
+    # --- subscribing ---------------------------------------------------------------------------
+
+    def subscribe(self, user: str, visible: frozenset[str] | None, resume: tuple[str, int] | None,
+                  snapshot_orders: int = 2000) -> tuple[Subscription, dict[str, Any]]:
+        """Register a subscriber and give its first message: ``resumed`` (the buffered updates
+        after its seq are queued behind it) or a ``snapshot`` as of the current stream number."""
+        subscription = Subscription(user, visible, self.max_pending)
+        if resume is not None:
+            epoch, after = resume
+            oldest = self.buffer[0].seq if self.buffer else self.seq + 1
+            if epoch == self.epoch and oldest - 1 <= after <= self.seq:
+                subscription.last_seq = subscription.delivered_seq = after
+                first = {"type": "resumed", "epoch": self.epoch, "seq": after}
+                for update in self.buffer:
+                    if update.seq > after and subscription.sees(update):
+                        subscription.push(update)
+                self._add(subscription)
+                return subscription, first
+        subscription.last_seq = subscription.delivered_seq = self.seq
+        self._add(subscription)
+        return subscription, self.snapshot(subscription, snapshot_orders)
+
+    def _add(self, subscription: Subscription) -> None:
+        first = not self.subscriptions
+        self.subscriptions.add(subscription)
+        if first and self.on_first_subscriber is not None:
+            self.on_first_subscriber()
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self.subscriptions.discard(subscription)
+
+    def snapshot(self, subscription: Subscription, max_orders: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def ready(self) -> None:
+        """Awaited before a subscriber is registered: a hub still catching up makes it wait here."""
+
+    async def wait_shown(self, seq: int) -> None:
+        """Awaited before a snapshot goes out, with its ``shown_seq``: until that much is durable."""
+
+    # Unnumbered frames: a hub without market data or limit usage sends none.
+
+    def market_frames(self, sent: dict[str, int]) -> str | None:
+        return None
+
+    def usage_frames(self) -> list[tuple[str, dict[str, Any]]]:
+        return []
+
+    @staticmethod
+    def usage_frame(subscription: Subscription, usage: list[tuple[str, dict[str, Any]]]) -> str | None:
+        rows = [row for account, row in usage if subscription.visible is None or account in subscription.visible]
+        return _encode({"type": "usage", "accounts": rows}).decode() if rows else None
+
+    def marks_frame(self, subscription: Subscription) -> str | None:
+        return None
+
+
+class StreamHub(UpdateHub):
+    def __init__(self, engine: OrderEngine, runtime: EngineRuntime, reference: ReferenceData, quotes: MarketDataStore,
+                 buffer_size: int = 100_000, max_pending: int = 20_000) -> None:
+        super().__init__(buffer_size, max_pending)
+        self.engine = engine
+        self.runtime = runtime
+        self.reference = reference
+        self.quotes = quotes
+        self.positions: dict[tuple[AccountId, Symbol], Position] = {}
         self.staging: StagingDesk | None = None  # staged orders, when the OMS has the staging desk
         # Limit usage per account, sent unnumbered at most once a second for the accounts whose
         # orders, fills or limits changed (``usage_of``: the same view GET /api/v1/risk/usage gives).
@@ -217,45 +294,8 @@ class StreamHub:
         quote = self.quotes.get(position.symbol)
         return position_view(position, self.reference.instruments[position.symbol], quote.last if quote else None)
 
-    def _publish(self, account: str | None, user: str | None, message: dict[str, Any]) -> None:
-        self.seq += 1
-        update = Update(self.seq, account, user, _encode(message)[1:].decode())
-        self.buffer.append(update)
-        self.published += 1
-        for subscription in self.subscriptions:
-            if subscription.sees(update):
-                subscription.push(update)
-
-    # --- subscribing ---------------------------------------------------------------------------
-
-    def subscribe(self, user: str, visible: frozenset[str] | None, resume: tuple[str, int] | None,
-                  snapshot_orders: int = 2000) -> tuple[Subscription, dict[str, Any]]:
-        """Register a subscriber and give its first message: ``resumed`` (the buffered updates
-        after its seq are queued behind it) or a ``snapshot`` as of the current stream number."""
-        subscription = Subscription(user, visible, self.max_pending)
-        if resume is not None:
-            epoch, after = resume
-            oldest = self.buffer[0].seq if self.buffer else self.seq + 1
-            if epoch == self.epoch and oldest - 1 <= after <= self.seq:
-                subscription.last_seq = subscription.delivered_seq = after
-                first = {"type": "resumed", "epoch": self.epoch, "seq": after}
-                for update in self.buffer:
-                    if update.seq > after and subscription.sees(update):
-                        subscription.push(update)
-                self._add(subscription)
-                return subscription, first
-        subscription.last_seq = subscription.delivered_seq = self.seq
-        self._add(subscription)
-        return subscription, self.snapshot(subscription, snapshot_orders)
-
-    def _add(self, subscription: Subscription) -> None:
-        first = not self.subscriptions
-        self.subscriptions.add(subscription)
-        if first and self.on_first_subscriber is not None:
-            self.on_first_subscriber()
-
-    def unsubscribe(self, subscription: Subscription) -> None:
-        self.subscriptions.discard(subscription)
+    async def wait_shown(self, seq: int) -> None:
+        await self.runtime.wait_durable(seq)  # a snapshot shows only what the journal holds
 
     def snapshot(self, subscription: Subscription, max_orders: int) -> dict[str, Any]:
         """Every open order and the newest finished ones, recent executions and all positions the
@@ -348,11 +388,6 @@ class StreamHub:
         self.usage_dirty.clear()
         self.usage_all_dirty = False
         return [(account, self.usage_of(account)) for account in accounts]
-
-    @staticmethod
-    def usage_frame(subscription: Subscription, usage: list[tuple[str, dict[str, Any]]]) -> str | None:
-        rows = [row for account, row in usage if subscription.visible is None or account in subscription.visible]
-        return _encode({"type": "usage", "accounts": rows}).decode() if rows else None
 
     def marks_frame(self, subscription: Subscription) -> str | None:
         """Every visible position marked at the last price now: intraday P&L moves with the market."""
