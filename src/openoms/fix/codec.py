@@ -220,12 +220,20 @@ def parse_utc_timestamp(text: str) -> int | None:
     """FIX UTCTimestamp -> ns since the epoch; None if it is not one. The date and time part of
     the last one is remembered: a session's SendingTime and TransactTime share it for a second."""
     global _parsed_second
+    cached_text, cached_ns = _parsed_second
+    if cached_text and text.startswith(cached_text):
+        # The remembered second: only the fraction is left to read, without the pattern (the
+        # digits checked as it checks them, ASCII alone; anything else takes the long way).
+        fraction = text[18:]
+        if len(text) == 17:
+            return cached_ns
+        if text[17] == "." and 0 < len(fraction) <= 9 and fraction.isascii() and fraction.isdigit():
+            return cached_ns + int(fraction.ljust(9, "0"))
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction = match.groups()
     fraction_ns = int((fraction or "0").ljust(9, "0"))
-    cached_text, cached_ns = _parsed_second
     if text.startswith(cached_text) and cached_text and text[17:18] in ("", "."):
         return cached_ns + fraction_ns
     try:

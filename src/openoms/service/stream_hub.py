@@ -55,12 +55,23 @@ class StreamUnavailable(Exception):
     """The hub cannot serve a subscriber now (still catching up, or its feed stopped): the reason."""
 
 
+# What a lazily rendered update is about (``Update.kind``), so its message can be made later from ``ref``.
+ORDER, EXECUTION, POSITION, ALGO, STAGED, REJECTION, RISK = range(1, 8)
+SUBJECTS = frozenset((ORDER, POSITION, ALGO, STAGED))  # kinds whose message shows a thing's whole state
+
+
 @dataclass(slots=True)
 class Update:
     seq: int
     account: str | None  # None: for everyone (risk controls), or for ``user`` alone
     user: str | None
-    body: str  # the JSON object's members after its opening brace, encoded once for every subscriber
+    # The JSON object's members after its opening brace, encoded once for every subscriber. A lazy
+    # hub (``StreamHub``) leaves it "" until a subscriber sees the update (or a resume asks for
+    # it): most updates of a busy OMS are never watched, and rendering them was a tenth of the CPU
+    # of each FIX order.
+    body: str
+    kind: int = 0
+    ref: Any = None  # the order, (order, execution), position, algo, staged order or event
 
 
 @dataclass(eq=False, slots=True)
@@ -113,13 +124,31 @@ class UpdateHub:
         self.on_first_subscriber: Callable[[], None] | None = None
 
     def _publish(self, account: str | None, user: str | None, message: dict[str, Any]) -> None:
-        self.seq += 1
-        update = Update(self.seq, account, user, _encode(message)[1:].decode())
+        """An update rendered at once (a hub whose updates are messages already)."""
+        self._append(Update(self.seq + 1, account, user, _encode(message)[1:].decode()))
+
+    def _publish_lazy(self, account: str | None, user: str | None, kind: int, ref: Any) -> None:
+        """An update rendered (``_render``) only if a subscriber sees it or a resume asks for it
+        (the state is the one the update announces, durable: callers publish only what the
+        journal holds)."""
+        self._append(Update(self.seq + 1, account, user, "", kind, ref))
+
+    def _append(self, update: Update) -> None:
+        self.seq = update.seq
         self.buffer.append(update)
         self.published += 1
         for subscription in self.subscriptions:
             if subscription.sees(update):
+                if not update.body:
+                    self._render(update)
                 subscription.push(update)
+
+    def _render(self, update: Update) -> None:
+        raise NotImplementedError  # only hubs that publish lazily
+
+    def _late(self, updates: list[Update]) -> list[Update]:
+        """A resume's buffered updates, as they go out (a lazy hub renders and thins them)."""
+        return updates
 
     # --- subscribing ---------------------------------------------------------------------------
 
@@ -134,9 +163,9 @@ class UpdateHub:
             if epoch == self.epoch and oldest - 1 <= after <= self.seq:
                 subscription.last_seq = subscription.delivered_seq = after
                 first = {"type": "resumed", "epoch": self.epoch, "seq": after}
-                for update in self.buffer:
-                    if update.seq > after and subscription.sees(update):
-                        subscription.push(update)
+                missed = [update for update in self.buffer if update.seq > after and subscription.sees(update)]
+                for update in self._late(missed):
+                    subscription.push(update)
                 self._add(subscription)
                 return subscription, first
         subscription.last_seq = subscription.delivered_seq = self.seq
@@ -248,7 +277,7 @@ class StreamHub(UpdateHub):
             if kind is ev.CommandRejected:
                 self._rejection(event)  # type: ignore[arg-type]
             elif kind in RISK_EVENTS:
-                self._publish(None, None, {"type": "risk", "event": msgspec.to_builtins(event, str_keys=True)})
+                self._publish_lazy(None, None, RISK, event)
                 self.usage_all_dirty = True  # a limit, override or kill switch: every account's figures may move
             elif kind in ALGO_EVENTS:
                 touched_algos[event.algo_id] = None  # type: ignore[attr-defined]
@@ -263,12 +292,12 @@ class StreamHub(UpdateHub):
                     order = orders[order_id]
                     execution = order.executions.get(event.exec_id)  # type: ignore[attr-defined]
                     if execution is not None:
-                        self._publish(order.account, None, {"type": "execution", "execution": execution_view(order, execution)})
+                        self._publish_lazy(order.account, None, EXECUTION, (order, execution))
         for order_id in touched_orders:
             order = orders[order_id]
             # An order changed again in a batch still being written is sent when that batch is durable.
             if order.last_seq <= committed:
-                self._publish(order.account, None, {"type": "order", "order": order_view(order)})
+                self._publish_lazy(order.account, None, ORDER, order)
                 if order.parent_id:  # a child's fill or end moves its parent's filled and working
                     touched_algos[order.parent_id] = None
         algos = self.engine.algos
@@ -276,23 +305,66 @@ class StreamHub(UpdateHub):
             algo = algos.get(algo_id)
             # As for orders: a parent changed again in a batch still being written waits for it.
             if algo is not None and algo.seqs[-1] <= committed:
-                self._publish(algo.account, None, {"type": "algo", "algo": algo_view(self.engine, algo)})
+                self._publish_lazy(algo.account, None, ALGO, algo)
         for staged_id in touched_staged:
             staged = staging.orders.get(staged_id) if staging is not None else None
             if staged is not None and staged.last_seq <= committed:
-                self._publish(staged.staged.account, None, {"type": "staged", "staged": staged_view(staged)})
+                self._publish_lazy(staged.staged.account, None, STAGED, staged)
         for key in dict.fromkeys(touched_positions):
-            self._publish(key[0], None, {"type": "position", "position": self.position_view(self.positions[key])})
+            self._publish_lazy(key[0], None, POSITION, self.positions[key])
 
     def _rejection(self, event: ev.CommandRejected) -> None:
-        self._publish(event.account, event.actor.user, {"type": "rejection", "command": event.command, "order_id": event.order_id,
-                                                        "cl_ord_id": event.cl_ord_id, "account": event.account,
-                                                        "user": event.actor.user, "code": event.reason.code.value,
-                                                        "message": event.reason.message, "time": iso(event.ts)})
+        self._publish_lazy(event.account, event.actor.user, REJECTION, event)
+
+    def _message(self, kind: int, ref: Any) -> dict[str, Any]:
+        if kind == ORDER:
+            return {"type": "order", "order": order_view(ref)}
+        if kind == EXECUTION:
+            return {"type": "execution", "execution": execution_view(*ref)}
+        if kind == POSITION:
+            return {"type": "position", "position": self.position_view(ref)}
+        if kind == ALGO:
+            return {"type": "algo", "algo": algo_view(self.engine, ref)}
+        if kind == STAGED:
+            return {"type": "staged", "staged": staged_view(ref)}
+        if kind == RISK:
+            return {"type": "risk", "event": msgspec.to_builtins(ref, str_keys=True)}
+        event: ev.CommandRejected = ref
+        return {"type": "rejection", "command": event.command, "order_id": event.order_id, "cl_ord_id": event.cl_ord_id,
+                "account": event.account, "user": event.actor.user, "code": event.reason.code.value,
+                "message": event.reason.message, "time": iso(event.ts)}
+
+    def _render(self, update: Update) -> None:
+        update.body = _encode(self._message(update.kind, update.ref))[1:].decode()
 
     def position_view(self, position: Position) -> dict[str, Any]:
         quote = self.quotes.get(position.symbol)
         return position_view(position, self.reference.instruments[position.symbol], quote.last if quote else None)
+
+    def _late(self, updates: list[Update]) -> list[Update]:
+        """A resume's buffered updates (in order), those nobody saw when published rendered now.
+        Such an update can only show its subject's state now, so it is left out when a later
+        update about the same subject follows (that one tells the newer state), and when its
+        subject has changed again in a batch not yet durable: that batch, once written,
+        publishes the subject again (as ``on_batch`` does), so the stream is never ahead of the
+        journal. Executions, rejections and risk events are each their own subject."""
+        committed = self.runtime.committed_seq
+        last: dict[int, int] = {}  # id of the subject -> seq of its last update
+        for update in updates:
+            if update.kind in SUBJECTS:
+                last[id(update.ref)] = update.seq
+        kept = []
+        for update in updates:
+            if not update.body:
+                kind, ref = update.kind, update.ref
+                if kind in SUBJECTS and last[id(ref)] != update.seq:
+                    continue
+                newest = ref.last_seq if kind in (ORDER, STAGED) else ref.seqs[-1] if kind == ALGO else 0
+                if newest > committed:
+                    continue
+                self._render(update)
+            kept.append(update)
+        return kept
 
     async def wait_shown(self, seq: int) -> None:
         await self.runtime.wait_durable(seq)  # a snapshot shows only what the journal holds

@@ -150,3 +150,15 @@ def test_raw_data_fields_may_hold_soh() -> None:
     raw = codec.encode("D", "C", "O", 2, codec.utc_timestamp(T0), [(t.ClOrdID, "A"), (95, "3"), (96, "a\x01b"), (t.Symbol, "X")])
     message = codec.parse(raw)
     assert message.fields[96] == "a\x01b" and message.fields[t.Symbol] == "X"
+
+
+def test_a_timestamp_in_the_remembered_second_is_still_checked_whole() -> None:
+    # The second just parsed is remembered; what follows it must still be a valid fraction.
+    second = codec.utc_timestamp(T0)[:17]
+    whole = codec.parse_utc_timestamp(second)
+    assert whole == T0 - T0 % 10**9
+    for bad in (".", ".1234567890", ".12a", "x", ".-1", ". 1", "0"):
+        assert codec.parse_utc_timestamp(second + bad) is None, bad
+    assert codec.parse_utc_timestamp(second + ".5") == whole + 500_000_000
+    assert codec.parse_utc_timestamp(second + ".000000001") == whole + 1
+    assert codec.parse_utc_timestamp(second + ".٣") == whole + 300_000_000  # as the pattern's \d reads it
