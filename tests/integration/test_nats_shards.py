@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from openoms.domain import commands as cmd
 from openoms.domain import events as ev
 from openoms.domain.ids import AccountId, ClientOrderId, OrderId, Symbol
 from openoms.domain.values import Side
+from openoms.journal.codec import decode
 from openoms.journal.sqlite import SqliteJournal
+from pgproxy import Proxy, through
 from stores import Store
 
 TRADER = cmd.Actor("demo", "test")
@@ -199,6 +202,189 @@ def test_a_command_delivered_twice_has_one_effect_and_the_same_answer(tmp_path: 
     first, second, accepted = asyncio.run(scenario())
     assert accepted == 1
     assert second["rejected"] is None and second["order"]["order_id"] == first["order"]["order_id"]
+
+
+async def send_raw(connection: nats.aio.client.Client, subjects: Subjects, command: cmd.Command, msg_id: str) -> dict[str, Any]:
+    """Put ``command`` on shard 1's command stream as a redelivery would bring it (the gateway's
+    publish is deduplicated by its message id) and wait for the shard's answer."""
+    from openoms.cluster.wire import REPLY_HEADER, decode_reply, encode_command
+
+    inbox = connection.new_inbox()
+    answers = await connection.subscribe(inbox)
+    await connection.jetstream().publish(subjects.commands(1), encode_command(command),
+                                         headers={"Nats-Msg-Id": msg_id, REPLY_HEADER: inbox})
+    answer: dict[str, Any] = decode_reply((await answers.next_msg(timeout=30)).data)
+    await answers.unsubscribe()
+    return answer
+
+
+def test_a_new_order_reusing_a_clordid_with_other_terms_is_refused(tmp_path: Path, nats_url: str) -> None:
+    """Only the same order again is answered with the order it made; another order under the same
+    ClOrdID is refused as a duplicate, as a single `oms serve` refuses it."""
+    from openoms.bootstrap import build
+    from openoms.cluster.shard import EngineShard
+    from openoms.config import Config
+
+    subjects = Subjects(f"t{secrets.token_hex(4)}")
+
+    async def scenario() -> list[dict[str, Any]]:
+        oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
+        oms.recover()
+        await oms.start()
+        stop = asyncio.Event()
+        shard = EngineShard(oms, nats_url, 1, 2, subjects)
+        running = asyncio.create_task(shard.run(stop))
+        gateway = ClusterGateway(nats_url, 2, subjects)
+        await gateway.connect()
+        connection = await nats.connect(nats_url)
+        try:
+            first = await gateway.execute(submit(ON_SHARD_1, "X1"), timeout=30)
+            other = msgspec.structs.replace(submit(ON_SHARD_1, "X1"), symbol=Symbol("MSFT"), side=Side.SELL,
+                                            quantity=Decimal(5000))
+            cheaper = msgspec.structs.replace(submit(ON_SHARD_1, "X1"), price=Decimal("0.99"))
+            return [first, await send_raw(connection, subjects, other, "other"),
+                    await send_raw(connection, subjects, cheaper, "cheaper"),
+                    await send_raw(connection, subjects, submit(ON_SHARD_1, "X1"), "same")]
+        finally:
+            await connection.close()
+            await gateway.close()
+            stop.set()
+            await running
+            await oms.stop()
+            await shard.close()
+            await delete_streams(nats_url, subjects)
+
+    first, other, cheaper, same = asyncio.run(scenario())
+    assert first["rejected"] is None
+    for refused in (other, cheaper):
+        assert refused["order"] is None and refused["rejected"]["code"] == "DUPLICATE_CL_ORD_ID"
+        assert [e["type"] for e in refused["events"]] == ["CommandRejected"]
+    assert same["rejected"] is None and same["order"]["order_id"] == first["order"]["order_id"] and same["events"] == []
+
+
+def test_a_cancel_or_replace_delivered_twice_is_answered_with_the_order(tmp_path: Path, nats_url: str) -> None:
+    """A cancel or replace journaled but not acknowledged comes again after a crash: the engine
+    refuses it (already pending, duplicate ClOrdID, too late) with no second effect, and the shard
+    answers with the order, as the first time. Another request under a used ClOrdID stays refused."""
+    from openoms.bootstrap import build
+    from openoms.cluster.shard import EngineShard
+    from openoms.config import Config
+
+    subjects = Subjects(f"t{secrets.token_hex(4)}")
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[ev.Event]]:
+        oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
+        oms.recover()
+        await oms.start()
+        stop = asyncio.Event()
+        shard = EngineShard(oms, nats_url, 1, 2, subjects)
+        running = asyncio.create_task(shard.run(stop))
+        gateway = ClusterGateway(nats_url, 2, subjects)
+        await gateway.connect()
+        connection = await nats.connect(nats_url)
+
+        async def settled(order_id: str) -> None:
+            for _ in range(3000):
+                order = oms.engine.orders[OrderId(order_id)]
+                if order.pending is None and order.routes:
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError(f"order {order_id} still has a request pending")
+
+        try:
+            placed = await gateway.execute(submit(ON_SHARD_1, "P1"), timeout=30)
+            cluster_id = placed["order"]["order_id"]
+            local = OrderId(cluster_id.partition("-")[2])
+            await settled(local)
+            replace = cmd.ReplaceOrder(actor=TRADER, order_id=local, cl_ord_id=ClientOrderId("R1"), quantity=Decimal(5))
+            answers = [await gateway.execute(msgspec.structs.replace(replace, order_id=OrderId(cluster_id)), timeout=30)]
+            answers.append(await send_raw(connection, subjects, replace, "replace-again"))  # pending or done: either way
+            await settled(local)
+            answers.append(await send_raw(connection, subjects, replace, "replace-done"))
+            answers.append(await send_raw(connection, subjects, msgspec.structs.replace(replace, quantity=Decimal(7)), "other-replace"))
+            cancel = cmd.CancelOrder(actor=TRADER, order_id=local, cl_ord_id=ClientOrderId("C1"))
+            answers.append(await gateway.execute(msgspec.structs.replace(cancel, order_id=OrderId(cluster_id)), timeout=30))
+            await settled(local)
+            answers.append(await send_raw(connection, subjects, cancel, "cancel-again"))
+            answers.append(await send_raw(connection, subjects, msgspec.structs.replace(cancel, cl_ord_id=ClientOrderId("C2")),
+                                          "other-cancel"))
+            return answers, list(oms.journal.events())
+        finally:
+            await connection.close()
+            await gateway.close()
+            stop.set()
+            await running
+            await oms.stop()
+            await shard.close()
+            await delete_streams(nats_url, subjects)
+
+    answers, journal = asyncio.run(scenario())
+    replaced, replace_again, replace_done, other_replace, canceled, cancel_again, other_cancel = answers
+    order_id = replaced["order"]["order_id"]
+    for first in (replaced, canceled):
+        assert first["rejected"] is None and first["events"]
+    for again in (replace_again, replace_done, cancel_again):
+        assert again["rejected"] is None and again["order"]["order_id"] == order_id and again["events"] == []
+    assert replace_done["order"]["cl_ord_id"] == "R1" and replace_done["order"]["quantity"] == "5"
+    assert cancel_again["order"]["status"] == "canceled" and cancel_again["order"]["cl_ord_id"] == "C1"
+    assert other_replace["rejected"]["code"] == "DUPLICATE_CL_ORD_ID" and other_cancel["rejected"]["code"] == "TOO_LATE"
+    assert [e.cl_ord_id for e in journal if isinstance(e, ev.ReplaceRequested | ev.CancelRequested)] == ["R1", "C1"]
+
+
+def test_commands_that_come_while_the_journal_reconnects_keep_their_order(pg_url: str, pg_proxy: Proxy, tmp_path: Path,
+                                                                          nats_url: str) -> None:
+    """PostgreSQL goes away under a shard: the runtime is suspended. A command that comes then
+    waits for it to resume and is executed in its place in the stream, before a command sent
+    after the journal is back (not given out again after the ack wait, behind it)."""
+    from openoms.bootstrap import build
+    from openoms.cluster.shard import EngineShard
+    from openoms.config import Config
+
+    subjects = Subjects(f"t{secrets.token_hex(4)}")
+
+    async def until(condition: Callable[[], bool]) -> None:
+        for _ in range(3000):
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("condition not reached in time")
+
+    async def scenario() -> list[dict[str, Any]]:
+        oms = build(Config(data_dir=tmp_path / "shard1", database_url=through(pg_url, pg_proxy.port), market_data=False,
+                           limits_file=NO_MARKET_LIMITS, fix_enabled=False))
+        oms.recover()
+        await oms.start()
+        stop = asyncio.Event()
+        shard = EngineShard(oms, nats_url, 1, 2, subjects)
+        running = asyncio.create_task(shard.run(stop))
+        gateway = ClusterGateway(nats_url, 2, subjects)
+        await gateway.connect()
+        try:
+            answers = [await gateway.execute(submit(ON_SHARD_1, "BEFORE"), timeout=30)]
+            await asyncio.wait_for(oms.runtime.drain(), 30)
+            pg_proxy.cut()
+            during = asyncio.ensure_future(gateway.execute(submit(ON_SHARD_1, "DURING"), timeout=60))
+            await until(lambda: oms.runtime.suspended is not None)
+            waits = asyncio.ensure_future(gateway.execute(submit(ON_SHARD_1, "WAITS"), timeout=60))
+            await asyncio.sleep(0.5)  # taken by the shard while the journal is away
+            pg_proxy.restore()
+            await until(lambda: oms.runtime.suspended is None)
+            after = await gateway.execute(submit(ON_SHARD_1, "AFTER"), timeout=60)
+            return [*answers, await during, await waits, after]
+        finally:
+            pg_proxy.restore()
+            await gateway.close()
+            stop.set()
+            await running
+            await oms.stop()
+            await shard.close()
+            await delete_streams(nats_url, subjects)
+
+    answers = asyncio.run(scenario())
+    assert all(answer["rejected"] is None and answer["order"] is not None for answer in answers), answers
+    # Read from the database directly (the OMS's reading session was cut with the proxy).
+    journal = (decode(payload) for _, payload in Store("postgresql", tmp_path / "shard1", pg_url).rows())
+    assert [e.cl_ord_id for e in journal if isinstance(e, ev.OrderAccepted)] == ["BEFORE", "DURING", "WAITS", "AFTER"]
 
 
 def test_the_shard_judges_with_the_user_the_gateway_authenticated(tmp_path: Path, nats_url: str) -> None:

@@ -4,10 +4,12 @@ accounts ``shard_of`` gives it and takes their commands from the JetStream comma
 Commands are acknowledged to JetStream only once their events are durable in the shard's
 journal, so a shard killed at any moment gets every unfinished command again when it restarts.
 A command that was journaled but not yet acknowledged comes twice: the engine gives it no
-second effect (a new order's ClOrdID is refused as a duplicate for its account and the shard
-answers with the order it already has; a second cancel or replace is refused as already
-pending or too late), which is the exactly-once effect per command. Commands of one account
-are taken in stream order, and ``execute`` queues them in that order, so per-account order holds.
+second effect (a new order's ClOrdID is refused as a duplicate for its account, a second cancel
+or replace as already pending, too late or a duplicate ClOrdID), which is the exactly-once effect
+per command; when the refused command is the one that took effect (same terms, same ClOrdID) the
+shard answers with the order, as the first time; a different command reusing a ClOrdID keeps its
+refusal. Commands of one account are taken in stream order, and ``execute`` queues them in that
+order (while the runtime is suspended they wait for it in that order), so per-account order holds.
 
 On start the shard's consumer is made anew from what the stream still holds (a work queue: only
 unacknowledged commands), so after a crash the commands the dead process had taken come first,
@@ -41,7 +43,10 @@ from nats.js.errors import NotFoundError
 from ..access.engine_feed import feed_reference
 from ..bootstrap import OMS
 from ..domain import events as ev
-from ..domain.commands import CancelOrder, ReplaceOrder, SubmitOrder
+from ..domain.commands import CancelOrder, Command, ReplaceOrder, SubmitOrder
+from ..domain.engine import trade_date_of
+from ..domain.lifecycle import OrdStatus, Pending
+from ..domain.order import Order
 from ..domain.rejects import RejectCode
 from ..journal.codec import to_builtins
 from ..service.runtime import EngineUnavailable, Outcome
@@ -63,11 +68,14 @@ from .wire import (
 
 log = logging.getLogger("openoms.cluster")
 
+# The refusals a command that already took effect gets when it comes again (after a crash).
+AMEND_REFUSALS = frozenset({RejectCode.ALREADY_PENDING, RejectCode.TOO_LATE, RejectCode.DUPLICATE_CL_ORD_ID})
 MAX_IN_FLIGHT = 4096  # commands delivered but not yet durable and acknowledged
 # How long JetStream waits for a shard's ack before giving the command out again. A batch
 # commits in milliseconds; a redelivery to a slow but living shard is harmless (no second
 # effect, see above); a restarted shard does not wait for it (its consumer is made anew).
 ACK_WAIT_S = 5.0
+RESUME_POLL_S = 0.05  # how often a suspended runtime is looked at: commands wait for it to resume
 EVENTS_PER_MESSAGE = 500  # well under JetStream's 1 MB message limit
 
 
@@ -89,6 +97,9 @@ class EngineShard:
         self._events_ready = asyncio.Event()
         self._publisher_idle = False
         self._publisher: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._resumed: asyncio.Event | None = None  # set when the suspended runtime takes commands again
+        self._resume_watch: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume this shard's commands until ``stop`` is set or the engine fails (the OMS must
@@ -127,6 +138,7 @@ class EngineShard:
                 # A failed engine stops here: the process exits and a supervisor restarts it (replay).
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.5)
+            self._stopping = True  # commands waiting for a suspended runtime stay for the next run
             await subscription.unsubscribe()
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
@@ -181,7 +193,7 @@ class EngineShard:
                         else f"unknown order {cluster_order_id(self.shard, command.order_id)!r}"}}, message)
                     return
         try:
-            outcome = await self.oms.runtime.execute(command)
+            outcome = await self._execute(command)
         except EngineUnavailable as exc:
             # Not acknowledged: the command stays for the restarted shard.
             log.error("shard %d cannot take commands: %s", self.shard, exc)
@@ -189,6 +201,28 @@ class EngineShard:
         body = self._broadcast_body(outcome) if isinstance(command, BROADCAST) else self._reply_body(command, outcome)
         self._answer(headers, body, message)
         self.handled += 1
+
+    async def _execute(self, command: Command) -> Outcome:
+        """The runtime's ``execute``, except while it is suspended (its journal reconnecting): then
+        the command waits for it to resume, behind those that came before it, and is executed in
+        place. Left unacknowledged, it would be given out again only after ``ACK_WAIT_S``, behind
+        newer commands of its account: per-account order would not hold."""
+        runtime = self.oms.runtime
+        while not self._stopping and (runtime.suspended is not None or self._resumed is not None):
+            if self._resumed is None:
+                log.warning("shard %d: commands wait until the engine takes them again: %s", self.shard, runtime.suspended)
+                self._resumed = asyncio.Event()
+                self._resume_watch = asyncio.create_task(self._watch_resume(self._resumed))
+            # Woken in the order they began to wait (asyncio.Event), each queues its command then.
+            await self._resumed.wait()
+        return await runtime.execute(command)
+
+    async def _watch_resume(self, resumed: asyncio.Event) -> None:
+        runtime = self.oms.runtime
+        while runtime.suspended is not None and runtime.failure is None and not self._stopping:
+            await asyncio.sleep(RESUME_POLL_S)
+        self._resumed = None
+        resumed.set()
 
     def _answer(self, headers: dict[str, str], body: dict[str, Any], message: Msg) -> None:
         """Queue the answer and the acknowledgement; everything queued in this turn of the loop
@@ -235,13 +269,11 @@ class EngineShard:
         order = outcome.order
         rejected = outcome.rejected
         events = outcome.events
-        if (isinstance(command, SubmitOrder) and rejected is not None and rejected.code is RejectCode.DUPLICATE_CL_ORD_ID
-                and order is None):
-            # Redelivered after a crash (or re-sent): answer with the order the first delivery made.
-            existing = next((o for o in reversed(self.oms.engine.orders.values())
-                             if o.account == command.account and o.cl_ord_id == command.cl_ord_id), None)
+        if rejected is not None and rejected.code in AMEND_REFUSALS:
+            existing = self._already_done(command, rejected.code, events)
             if existing is not None:
-                # The events of the command are the first delivery's (answered then), not this refusal.
+                # Redelivered after a crash (or re-sent): the command took effect the first time, so
+                # the answer is the order, and the events are the first delivery's (answered then).
                 order, rejected, events = order_view(existing), None, []
         # The answer a single `oms serve` gives (the SDK's OrderAck): the order and the command's
         # journaled events, order ids in the cluster's form as everywhere outside the shard.
@@ -252,6 +284,45 @@ class EngineShard:
         if rejected is not None:
             body["rejected"] = msgspec.to_builtins(rejected)
         return body
+
+    def _already_done(self, command: SubmitOrder | CancelOrder | ReplaceOrder, code: RejectCode,
+                      events: Sequence[ev.Event]) -> Order | None:
+        """The order a refused command already made or amended, when it is the same command
+        delivered again; None when the refusal stands (a different command reusing a ClOrdID)."""
+        if isinstance(command, SubmitOrder):
+            if code is not RejectCode.DUPLICATE_CL_ORD_ID:
+                return None
+            # The engine scopes ClOrdIDs by account and trade date: the day the refusal was decided.
+            day = next((trade_date_of(e.ts) for e in events if isinstance(e, ev.CommandRejected)), None)
+            existing = next((o for o in reversed(self.oms.engine.orders.values())
+                             if o.account == command.account and o.cl_ord_id == command.cl_ord_id), None)
+            if existing is None or existing.trade_date != day:
+                return None
+            # Found by its ClOrdID, it was not replaced since: its terms are still the submitted ones.
+            same = (existing.symbol == command.symbol and existing.side is command.side and existing.quantity == command.quantity
+                    and existing.ord_type is command.ord_type and existing.price == command.price
+                    and existing.stop_price == command.stop_price and existing.tif is command.tif
+                    and existing.expire_at == command.expire_at)
+            return existing if same else None
+        order = self.oms.engine.orders.get(command.order_id)
+        if order is None or command.cl_ord_id is None:
+            return None  # a cancel without a ClOrdID cannot be told from a second one
+        kind = Pending.CANCEL if isinstance(command, CancelOrder) else Pending.REPLACE
+        if order.pending is kind and order.pending_cl_ord_id == command.cl_ord_id:
+            asked = order.pending_replace
+        elif order.cl_ord_id == command.cl_ord_id and order.orig_cl_ord_id is not None:
+            # Completed: the cancel or replace gave the order its ClOrdID.
+            if isinstance(command, CancelOrder):
+                return order if order.working is OrdStatus.CANCELED else None
+            asked = (order.quantity, order.price, order.stop_price)
+        else:
+            return None
+        # The same replace: every term it names is what the pending or completed replace holds.
+        if isinstance(command, ReplaceOrder) and (asked is None or any(
+                mine is not None and mine != theirs
+                for mine, theirs in zip((command.quantity, command.price, command.stop_price), asked, strict=True))):
+            return None
+        return order
 
     def _event_view(self, event: ev.Event) -> dict[str, object]:
         view = to_builtins(event)
