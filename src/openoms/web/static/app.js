@@ -178,7 +178,7 @@ function onMessage(m) {
       if (e.type === "KillSwitchReleased") delete state.killSwitches[e.scope];
       schedule("risk"); break; // the usage of every account follows on the stream within a second
     }
-    case "rejection": $("t-result").innerHTML = `<span class="error">${esc(m.command)} refused: ${esc(m.message)}</span>`; break;
+    case "rejection": $("t-result").innerHTML = `<span class="error">${esc(m.code)}: ${esc(m.command)} refused: ${esc(m.message)}</span>`; break;
     case "error":
       if (m.code === "UNAUTHENTICATED" || m.code === "SESSION_ENDED") { signOut("your session ended; sign in again"); return; }
       if (m.code === "ENTITLEMENTS_CHANGED") { // start over with what the user may now see
