@@ -13,7 +13,9 @@ class Proxy:
     """127.0.0.1:<port> -> the PostgreSQL server. ``cut()`` drops every connection and refuses new
     ones (the server gone, as the OMS sees it); ``restore()`` lets them through again;
     ``swallow_next_reply()`` forwards the next request but drops the server's answer and the
-    connection (a commit whose answer is lost)."""
+    connection (a commit whose answer is lost); ``go_silent()`` cuts the OMS's side only and keeps
+    the server's side open (a network gone silent: the server never hears the connection end, so
+    its session lingers, holding whatever locks it held)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -23,6 +25,7 @@ class Proxy:
         self.swallow = False
         self.swallowed = threading.Event()
         self.links: list[tuple[socket.socket, socket.socket]] = []
+        self.lingering: set[socket.socket] = set()  # server ends kept open by go_silent()
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -58,6 +61,8 @@ class Proxy:
                 data = b""  # the answer never arrives: the connection just drops
             if not data:
                 for end in (source, sink):
+                    if end in self.lingering:
+                        continue
                     with contextlib.suppress(OSError):
                         end.shutdown(socket.SHUT_RDWR)
                     end.close()
@@ -77,6 +82,15 @@ class Proxy:
                     end.shutdown(socket.SHUT_RDWR)
                 end.close()
 
+    def go_silent(self) -> None:
+        with self.lock:
+            links, self.links = self.links, []
+            self.lingering.update(upstream for _, upstream in links)
+        for client, _ in links:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+            client.close()
+
     def restore(self) -> None:
         self.down = False
 
@@ -86,6 +100,10 @@ class Proxy:
 
     def close(self) -> None:
         self.cut()
+        with self.lock:
+            lingering, self.lingering = self.lingering, set()
+        for end in lingering:
+            end.close()
         self.listener.close()
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +29,7 @@ from openoms.domain.ids import AccountId, ClientOrderId, Symbol
 from openoms.domain.values import Side
 from openoms.journal.chain import verify
 from openoms.journal.codec import decode
+from openoms.journal.postgres import PostgresJournal
 from openoms.service.runtime import EngineUnavailable
 from pgproxy import Proxy, through
 from stores import Store
@@ -221,3 +224,51 @@ def test_a_server_lost_while_idle_is_noticed_before_the_next_order(pg_url: str, 
     live = asyncio.run(scenario())
     assert journaled_cl_ord_ids(store) == ["BEFORE", "AFTER"]
     check_journal(store, live)
+
+
+def test_a_writer_session_left_behind_by_a_silent_network_is_ended_so_the_reconnect_gets_the_lock(
+        pg_url: str, pg_proxy: Proxy, tmp_path: Path) -> None:
+    """The network goes silent: the OMS's side of the writer connection breaks (as its keepalive
+    gives up), the server never hears of it and its session keeps the writer lock. The reconnect
+    ends that session (it is this process's previous writer) instead of waiting it out."""
+    store = Store("postgresql", tmp_path / "data", pg_url)
+
+    async def scenario() -> dict[str, object]:
+        oms = build(config(through(pg_url, pg_proxy.port), tmp_path, database_reconnect_s=12.0))
+        await oms.start()
+        try:
+            await accepted(oms, "BEFORE")
+            old = oms.journal.writer_backend_pid  # type: ignore[attr-defined]
+            pg_proxy.go_silent()
+            await until(lambda: oms.runtime.suspended is not None)
+            await until(lambda: oms.runtime.suspended is None)
+            assert oms.runtime.failure is None and oms.runtime.reconnects == 1
+            with psycopg.connect(pg_url, autocommit=True) as admin:  # the lingering session is gone
+                assert admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (old,)).fetchone() == (0,)
+            await accepted(oms, "AFTER")
+            return snapshot(oms.engine)
+        finally:
+            await oms.stop()
+
+    live = asyncio.run(scenario())
+    assert journaled_cl_ord_ids(store) == ["BEFORE", "AFTER"]
+    check_journal(store, live)
+
+
+def test_journal_connections_carry_tcp_keepalive_and_user_timeout_unless_the_url_sets_them(pg_url: str, tmp_path: Path) -> None:
+    """A silent network is noticed by the kernel (keepalive probes, unacknowledged-write bound) in
+    seconds instead of ~15 min; read from the writer's and a reader's sockets, and a setting the
+    URL gives (keepalives_idle=30) wins."""
+    separator = "&" if "?" in pg_url else "?"
+    journal = PostgresJournal(f"{pg_url}{separator}keepalives_idle=30")
+    try:
+        journal.records()  # opens this thread's reader connection
+        for conn in (journal._conn, journal._local.conn):
+            with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 2
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 10_000
+    finally:
+        journal.close()

@@ -55,7 +55,7 @@ from ..service.views import iso
 from .fix_runtime import ClusterFixRuntime, FixFollower
 from .gateway import ClusterGateway
 from .partition import ShardError
-from .read_models import ReadModels
+from .read_models import ReadModels, ReadModelsUnavailable
 from .stream_feed import ClusterStreamHub
 from .wire import BroadcastCommand
 
@@ -148,6 +148,11 @@ def create_gateway_app(oms: OMS, gateway: ClusterGateway, read_models: ReadModel
                                   "cluster gateway (README: Scale-out on NATS JetStream)", {"route": route})
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(ReadModelsUnavailable)
+    async def _read_models_away(request: Request, exc: ReadModelsUnavailable) -> Response:
+        # The database restarts or fails over: try again shortly (the next read reconnects).
+        return error_response(503, "READ_MODELS_UNAVAILABLE", str(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

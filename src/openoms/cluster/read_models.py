@@ -12,6 +12,7 @@ after ``position``, and a message delivered again is recognised by its seqs and 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import msgspec
 import psycopg
 
-from ..journal.postgres import is_postgres_url, redact
+from ..journal.postgres import CONNECT_TIMEOUT_S, connect, is_postgres_url, redact
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS progress (shard INTEGER PRIMARY KEY, seq BIGINT NOT NULL);
@@ -55,6 +56,11 @@ class ReadModelError(RuntimeError):
     pass
 
 
+class ReadModelsUnavailable(ReadModelError):
+    """The read models' PostgreSQL server cannot be reached now (restart, failover, network): the
+    gateway answers 503 with this reason, and reconnects on the next read."""
+
+
 class ReadModels:
     def __init__(self, location: Path | str, readonly: bool = False) -> None:
         """``location``: a SQLite file, or a ``postgresql://`` URL (a schema by its search_path)."""
@@ -62,9 +68,10 @@ class ReadModels:
         self.path = redact(str(location)) if self.postgres else str(location)
         self._sqlite: sqlite3.Connection | None = None
         self._pg: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._url = str(location)
         try:
             if self.postgres:
-                self._pg = psycopg.connect(str(location), autocommit=True, application_name="openoms-read-models")
+                self._pg = self._connect()
                 self._pg.execute(SCHEMA.format(blob="BYTEA"))  # idempotent; a reader may start first
                 return
             path = Path(location)
@@ -87,11 +94,34 @@ class ReadModels:
         if self._sqlite is not None:
             self._sqlite.close()
 
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        return connect(self._url, application_name="openoms-read-models", connect_timeout=CONNECT_TIMEOUT_S)
+
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._pg is not None:
-            return self._pg.execute(sql.replace("?", "%s"), args).fetchall()  # type: ignore[arg-type]
+            return self._pg_rows(sql.replace("?", "%s"), args)
         assert self._sqlite is not None
         return self._sqlite.execute(sql, args).fetchall()
+
+    def _pg_rows(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """A read; a connection the server dropped (restart, failover, a terminated session) is
+        replaced and the read tried once more (reads are idempotent). A server that cannot be
+        reached raises ReadModelsUnavailable; any other database error propagates as it is."""
+        assert self._pg is not None
+        try:
+            return self._pg.execute(sql, args).fetchall()  # type: ignore[arg-type]
+        except psycopg.OperationalError as exc:
+            if not (self._pg.broken or self._pg.closed):
+                raise
+            lost = exc
+        with contextlib.suppress(psycopg.Error):
+            self._pg.close()
+        try:
+            self._pg = self._connect()
+            return self._pg.execute(sql, args).fetchall()  # type: ignore[arg-type]
+        except psycopg.OperationalError as exc:
+            raise ReadModelsUnavailable(f"read models at {self.path} unavailable: {_first_line(exc)} "
+                                        f"(after: {_first_line(lost)})") from None
 
     # --- the projector's side ---------------------------------------------------------------
 
@@ -191,6 +221,10 @@ class ReadModels:
         marks = ",".join("?" * len(seqs))
         rows = self._rows(f"SELECT data FROM events WHERE shard = ? AND seq IN ({marks}) ORDER BY seq", (shard, *seqs))
         return [bytes(data) for (data,) in rows]
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _filters(*, account: str | None, symbol: str | None, visible: frozenset[str] | None) -> tuple[list[str], list[Any]]:

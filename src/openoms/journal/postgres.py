@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..domain.events import Event
 from .chain import GENESIS, ChainReport, Record, link, verify
@@ -48,6 +49,13 @@ PAGE = 10_000  # rows per read round trip: reads page by primary key, no long-li
 WRITER_LOCK = 0x4F4D5302  # advisory lock class for "the writer of this schema's journal"
 WRITER_LOCK_WAIT_S = 5.0
 CONNECT_TIMEOUT_S = 5  # a server that does not answer at all must not hang a reconnect attempt
+# A network that goes silent (no RST: a cable, a firewall, a failed-over address) would leave a
+# write or the idle probe blocked in recv for the kernel's ~15 min retransmission timeout. TCP
+# keepalives notice an idle connection gone in ~5 + 3*2 s; tcp_user_timeout bounds unacknowledged
+# writes to 10 s. Either way the connection breaks, and the runtime suspends and reconnects.
+# Parameters the URL sets itself are kept.
+KEEPALIVE = {"keepalives": "1", "keepalives_idle": "5", "keepalives_interval": "2", "keepalives_count": "3",
+             "tcp_user_timeout": "10000"}
 
 INSERT_BATCH = (
     "INSERT INTO events (seq, ts, payload, hash) "
@@ -107,6 +115,26 @@ def upgrade(url: str) -> str:
     return HEAD_REVISION
 
 
+def connect(url: str, **settings: Any) -> psycopg.Connection[tuple[Any, ...]]:
+    """An autocommit connection with the keepalive settings (KEEPALIVE) the URL does not set itself."""
+    given = conninfo_to_dict(url)
+    extra = {key: value for key, value in KEEPALIVE.items() if key not in given}
+    return psycopg.connect(make_conninfo(url, **extra), autocommit=True, **settings)
+
+
+def _end_lingering_writer(conn: psycopg.Connection[tuple[Any, ...]], pid: int | None) -> None:
+    """The previous writer session ``pid`` of this process, if the server still has it holding the
+    writer lock (its connection went silent rather than closed, so the server has not noticed),
+    is ended, so that the new connection can take the lock. A PID the server has since given to
+    another session does not hold the lock, and is left alone."""
+    if pid is None:
+        return
+    conn.execute("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s "
+                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                 "AND classid = %s::oid AND objid = hashtext(current_schema())::oid AND objsubid = 2",
+                 (pid, WRITER_LOCK))
+
+
 def _take_writer_lock(conn: psycopg.Connection[tuple[Any, ...]]) -> bool:
     """The single-writer lock. After a kill -9 the old session lingers on the server until it
     notices its socket closed, so an immediate restart waits a little for it to go."""
@@ -133,7 +161,7 @@ class PostgresJournal:
             upgrade(url)
         try:
             # Named, so operations can find the writer in pg_stat_activity.
-            conn = psycopg.connect(url, autocommit=True, application_name="openoms-journal-writer")
+            conn = connect(url, application_name="openoms-journal-writer")
         except psycopg.Error as exc:
             raise _error("cannot open journal", url, exc) from exc
         try:
@@ -148,6 +176,7 @@ class PostgresJournal:
             conn.close()
             raise
         self._conn = conn
+        self._writer_pid: int | None = int(conn.info.backend_pid)
         self._last_seq: int = int(row[0]) if row else 0
         self._last_hash: bytes = bytes(row[1]) if row else GENESIS
         self._local = threading.local()
@@ -219,13 +248,14 @@ class PostgresJournal:
         with contextlib.suppress(psycopg.Error):
             self._conn.close()
         try:
-            conn = psycopg.connect(self.url, autocommit=True, application_name="openoms-journal-writer",
-                                   connect_timeout=CONNECT_TIMEOUT_S)
+            conn = connect(self.url, application_name="openoms-journal-writer", connect_timeout=CONNECT_TIMEOUT_S)
         except psycopg.Error as exc:
             raise JournalUnavailable(str(_error("cannot reconnect to journal", self.url, exc))) from exc
         try:
             conn.execute(f"SET synchronous_commit TO {'off' if self.durability == 'relaxed' else 'on'}")
-            # The old session may linger on the server a moment after its connection was cut.
+            # The old session may linger on the server: a moment after its connection was cut, or
+            # indefinitely if the network went silent (the server never saw it close).
+            _end_lingering_writer(conn, self._writer_pid)
             if not _take_writer_lock(conn):
                 raise JournalUnavailable(f"journal {self.location}: the writer lock is still held (the old session lingers?)")
             row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
@@ -236,6 +266,7 @@ class PostgresJournal:
             conn.close()
             raise
         self._conn = conn
+        self._writer_pid = int(conn.info.backend_pid)
         self._last_seq = int(row[0]) if row else 0
         self._last_hash = bytes(row[1]) if row else GENESIS
         return self._last_seq, self._last_hash
@@ -253,7 +284,7 @@ class PostgresJournal:
         conn: psycopg.Connection[tuple[Any, ...]] | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.broken:
             try:
-                conn = psycopg.connect(self.url, autocommit=True, application_name="openoms-journal-reader")
+                conn = connect(self.url, application_name="openoms-journal-reader")
             except psycopg.Error as exc:
                 raise _error("cannot read journal", self.url, exc) from exc
             self._local.conn = conn
