@@ -4,12 +4,14 @@ the failures leave the window, and a successful sign-in forgets its user's failu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -90,3 +92,20 @@ def test_a_limit_of_zero_turns_the_count_off(tmp_path: Path) -> None:
     with TestClient(app, raise_server_exceptions=False):
         assert {sign_in(app, "cy", "wrong password").status_code for _ in range(8)} == {401}
         assert sign_in(app, "cy", "cy's password 12").status_code == 200
+
+
+def test_parallel_wrong_passwords_are_counted_before_the_password_check(server: Any) -> None:
+    """Attempts count from before the slow password check: of many guesses sent at once, only
+    the limit's worth are checked (401), the rest are refused (429) without being checked."""
+    app, _ = server
+
+    async def guesses(count: int) -> list[int]:
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 40002))
+        async with httpx.AsyncClient(transport=transport, base_url="http://oms") as client:
+            answers = await asyncio.gather(*(client.post("/api/v1/auth/login", json={"username": "ann", "password": f"guess {i}"})
+                                             for i in range(count)))
+        return [a.status_code for a in answers]
+
+    statuses = asyncio.run(guesses(12))  # the fixture's client runs the app's lifespan; these only sign in
+    assert sorted(statuses) == [401] * 3 + [429] * 9, statuses
+    assert sign_in(app, "ann", PASSWORDS["ann"], address="198.51.100.8").status_code == 429  # locked for everyone

@@ -73,7 +73,8 @@ def register_auth_routes(app: FastAPI, control: AccessControl) -> None:
     async def login(request: Request) -> Response:
         body = decode_body(await request.body(), LoginRequest)
         address = request.client.host if request.client is not None else "unknown"
-        refusal = control.throttle.refused(body.username, address)
+        # Counted before the password is looked at: parallel guesses cannot all pass while argon2 runs.
+        refusal = control.throttle.begin(body.username, address)
         if refusal is not None:  # refused before the password is looked at: a right one is refused too
             what = f"user {body.username!r}" if refusal.by == "user" else f"address {address}"
             log.warning("sign-in throttled: %s (%s from %s), retry after %d s", what, body.username, address, refusal.retry_after_s)
@@ -84,12 +85,15 @@ def register_auth_routes(app: FastAPI, control: AccessControl) -> None:
             refused.headers["Retry-After"] = str(refusal.retry_after_s)
             return refused
         # argon2 takes tens of milliseconds on purpose: off the event loop, so trading goes on.
-        result = await asyncio.to_thread(users.login, body.username, body.password)
+        signed_in: bool | None = None  # None: the check itself failed (user store away), nothing to count
+        try:
+            result = await asyncio.to_thread(users.login, body.username, body.password)
+            signed_in = result is not None
+        finally:
+            control.throttle.end(body.username, address, signed_in)
         if result is None:
-            control.throttle.failed(body.username, address)
             control.users.record_denial(body.username, "login", f"wrong username or password (from {address})")
             return error_response(401, "BAD_CREDENTIALS", "wrong username or password")
-        control.throttle.succeeded(body.username)
         token, expires_at = result
         found = users.authenticate(token)
         assert found is not None

@@ -1,7 +1,7 @@
 """REST endpoints of staged orders: a portfolio manager stages an order, a trader picks it up and
 releases it to the market. Every step is an engine command, journaled with its user; the release
-is an ordinary new order (every check; its ClOrdID is the staged id) that the staging desk links
-back when the engine accepts it."""
+is an ordinary new order (every check; its ClOrdID is the staged id) that the engine accepts only
+as the release of the trader who picked it up, with the staged terms (staging/desk.py)."""
 
 from __future__ import annotations
 
@@ -111,6 +111,8 @@ def register(app: FastAPI, oms: OMS) -> None:
         if isinstance(found, Response):
             return found
         actor = actor_of(request, oms)
+        # A quick answer for the plain case; the decision is the engine's (StagingDesk.vet_new_order,
+        # in the step that accepts the order), so a withdrawal queued ahead of the release still wins.
         if found.status != PICKED_UP or found.trader != actor.user:
             owner = f"picked up by {found.trader}" if found.status == PICKED_UP else found.status
             return error_response(409, "NOT_PICKED_UP", f"staged order {staged_id} is {owner}: pick it up before releasing it",

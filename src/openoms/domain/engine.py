@@ -98,6 +98,7 @@ class OrderEngine:
         # thousands of resting buys, made every new buy cost a walk over all of them).
         self.resting: dict[tuple[str, Symbol, bool], dict[OrderId, Order]] = {}
         self.extensions: list[EngineExtension] = []  # post-trade: see extend()
+        self._new_order_vetoes: list[Callable[[cmd.SubmitOrder], Reject | None]] = []  # extensions' vet_new_order
         self._out: list[ev.Event] = []
         self._now = 0
         self._actor = ENGINE_ACTOR
@@ -139,6 +140,9 @@ class OrderEngine:
     def extend(self, extension: EngineExtension) -> None:
         """Plug in an extension: the engine decides its commands through it and feeds it every applied event."""
         self.extensions.append(extension)
+        veto = getattr(extension, "vet_new_order", None)  # optional: see domain/extension.py
+        if veto is not None:
+            self._new_order_vetoes.append(veto)
         for kind in extension.command_types:
             self._dispatch[kind] = partial(self._extension_command, extension)
 
@@ -401,6 +405,11 @@ class OrderEngine:
 
     def _submit(self, command: cmd.SubmitOrder, parent_id: str = "") -> None:
         reason = self._validate_submit(command)
+        if reason is None:
+            for veto in self._new_order_vetoes:  # decided here, in the step that accepts the order
+                reason = veto(command)
+                if reason is not None:
+                    break
         if reason is not None:
             self._reject("SubmitOrder", reason, cl_ord_id=command.cl_ord_id, account=command.account)
             return

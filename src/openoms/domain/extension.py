@@ -4,6 +4,11 @@ An extension (``openoms.posttrade.book.PostTradeBook``) owns some command types 
 The single writer stays the engine: it hands the extension its commands to decide (the events
 come back numbered from ``next_seq``; the engine applies and journals them) and every event it
 applies, live or on replay, so the extension's state is replay(journal) too.
+
+An extension may also define ``vet_new_order(command: SubmitOrder) -> Reject | None``: the engine
+calls it while deciding every new order, after the order's own checks, and refuses the order
+with the reject it returns (the staging desk refuses a ClOrdID that is an open staged id unless
+the order is that staged order's release).
 """
 
 from __future__ import annotations

@@ -5,6 +5,12 @@ release), so its state is replay(journal) like the engine's.
 States: ``staged`` (waiting) -> ``picked_up`` (a trader owns it) -> ``released`` (an order was
 accepted for it: ``order_id``), or ``canceled`` from either of the first two. A release whose
 order is refused (risk, kill switch) leaves it picked up, to be released again or canceled.
+
+The release is decided where the order is accepted (``vet_new_order``, called by the engine in
+the same step): a new order whose ClOrdID is an open staged id is refused unless that staged
+order is picked up by the order's own user and the order carries its terms exactly, so neither
+another user's order with that ClOrdID nor a release racing a withdrawal reaches the market
+(a staged id stays reserved once its order is released or canceled).
 """
 
 from __future__ import annotations
@@ -70,6 +76,31 @@ class StagingDesk:
             return [ev.CommandRejected(seq=next_seq, ts=now, actor=command.actor, command=type(command).__name__,
                                        order_id=None, cl_ord_id=staged_id, account=account, reason=result)]
         return result
+
+    def vet_new_order(self, command: cmd.SubmitOrder) -> Reject | None:
+        """None unless the order's ClOrdID is a staged id and the order is not its release. Staged
+        ids stay reserved once released or canceled: a release decided after a withdrawal is refused."""
+        order = self.orders.get(command.cl_ord_id)
+        return None if order is None else self._not_release(order, command)
+
+    @staticmethod
+    def _not_release(order: StagedOrder, new: cmd.SubmitOrder | ev.OrderAccepted) -> Reject | None:
+        staged_id, user = order.staged_id, new.actor.user
+        if order.status != PICKED_UP or order.trader != user:
+            owner = f"picked up by {order.trader}" if order.status == PICKED_UP else \
+                "not picked up" if order.status == STAGED else order.status
+            return Reject(RejectCode.NOT_PERMITTED,
+                          f"ClOrdID {staged_id} is a staged order's id and it is {owner}: only its release by the trader "
+                          "who picked it up may use it", {"staged_id": staged_id, "status": order.status, "trader": order.trader})
+        staged = order.staged
+        for name in ("account", "symbol", "side", "quantity", "ord_type", "price", "stop_price", "tif"):
+            want, got = getattr(staged, name), getattr(new, name)
+            if want != got:
+                return Reject(RejectCode.INVALID_CL_ORD_ID,
+                              f"ClOrdID {staged_id} is a staged order's id: its release must carry the staged {name} "
+                              f"{want}, not {got}", {"staged_id": staged_id, "field": name,
+                                                     "staged": str(want), "order": str(got)})
+        return None
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -154,8 +185,9 @@ class StagingDesk:
         self._touch(order, event)
 
     def _accepted(self, event: ev.OrderAccepted) -> None:
+        # Live, vet_new_order let only the release through; the same test here keeps a journal
+        # written before that check (another user's order with the staged id) from releasing it.
         order = self.orders.get(event.cl_ord_id)
-        if order is not None and order.status in OPEN and order.staged.account == event.account:
+        if order is not None and order.status in OPEN and self._not_release(order, event) is None:
             order.status, order.order_id = RELEASED, event.order_id
-            order.trader = order.trader or event.actor.user
             self._touch(order, event)
