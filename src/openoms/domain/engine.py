@@ -514,8 +514,9 @@ class OrderEngine:
     @staticmethod
     def _tried_venues(order: Order, venue: VenueId) -> frozenset[VenueId]:
         """Venues not to route the order to again: those where a route ended short of its quantity
-        (refused or canceled by the venue), so every re-route tries somewhere new and the chain ends."""
-        tried = {r.venue for r in order.routes.values() if r.done and r.cum_qty < r.quantity}
+        (refused or canceled by the venue), so every re-route tries somewhere new and the chain ends.
+        A route the OMS canceled for a replace says nothing against its venue."""
+        tried = {r.venue for r in order.routes.values() if r.done and r.cum_qty < r.quantity and not r.for_replace}
         tried.add(venue)
         return frozenset(tried)
 

@@ -40,6 +40,7 @@ class Route:
     venue_order_id: VenueOrderId | None = None
     cum_qty: Decimal = ZERO
     done: bool = False
+    for_replace: bool = False  # ended because the OMS canceled it for a replace, not by its venue's choice
 
 
 class Order:
@@ -224,7 +225,9 @@ class Order:
         self.routing = (*self.routing, event)
 
     def _on_route_ended(self, event: ev.RouteEnded) -> None:
-        self.routes[event.route_id].done = True
+        route = self.routes[event.route_id]
+        route.done = True
+        route.for_replace = event.route_id in self.replace_cancels or event.route_id in self.replace_leftovers
 
     def _on_acknowledged(self, event: ev.OrderAcknowledged) -> None:
         self.routes[event.route_id].venue_order_id = event.venue_order_id

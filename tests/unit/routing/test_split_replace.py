@@ -200,6 +200,25 @@ def test_a_child_refusing_its_cancel_rejects_the_replace_and_the_canceled_childr
     assert snapshot(replay(market.events)) == snapshot(market.engine)
 
 
+def test_a_venue_that_refuses_cancels_and_new_orders_leaves_the_leaves_to_the_venues_canceled_for_the_replace() -> None:
+    rules = '[[rules]]\nname = "ab"\nsymbols = ["AAPL"]\nstrategy = "sor"\nvenues = ["SIM-A", "SIM-B"]\n'
+    market = Market(BOOKS, rules)
+    for venue in market.venues.values():
+        venue.set_session_open(False)
+    order = filled(market.submit(600, price="100.10"))
+    assert {route.venue for route in order.open_routes()} == {"SIM-A", "SIM-B"}
+    refusing_cancels(market, "SIM-A")
+
+    def reject_new(route: object) -> None:
+        market.reports.append(cmd.VenueRejected(actor=ACTOR, route_id=route.route_id,  # type: ignore[attr-defined]
+                                                reason=Reject(RejectCode.VENUE_REJECT, "SIM-A not connected")))
+    market.venues["SIM-A"].new_order = reject_new  # type: ignore[method-assign]
+    replace(market, order, 1, price="100.08")
+    # SIM-B's child was canceled for the refused replace, not by SIM-B: what SIM-A refuses goes there.
+    assert order.status is OrdStatus.NEW and sum(unfilled(order).values(), D(0)) == order.leaves_qty == D(600)
+    assert snapshot(replay(market.events)) == snapshot(market.engine)
+
+
 def venues_down(market: Market) -> None:
     for venue in market.venues:
         market.health.set(venue, VenueState.DOWN, "maintenance")
