@@ -523,8 +523,9 @@ class OrderEngine:
     @staticmethod
     def _tried_venues(order: Order, venue: VenueId) -> frozenset[VenueId]:
         """Venues not to route the order to again: those where a route ended short of its quantity
-        (refused or canceled by the venue), so every re-route tries somewhere new and the chain ends."""
-        tried = {r.venue for r in order.routes.values() if r.done and r.cum_qty < r.quantity}
+        (refused or canceled by the venue), so every re-route tries somewhere new and the chain ends.
+        A route the OMS canceled for a replace says nothing against its venue."""
+        tried = {r.venue for r in order.routes.values() if r.done and r.cum_qty < r.quantity and not r.for_replace}
         tried.add(venue)
         return frozenset(tried)
 
@@ -753,27 +754,59 @@ class OrderEngine:
                     break
                 cancels.append(route.route_id)
                 keep -= route.quantity - route.cum_qty
+        kept = sum((r.quantity - r.cum_qty for r in open_routes if r.route_id not in cancels), ZERO)
+        refusal = self._route_check(order, quantity - order.cum_qty - kept, quantity, price, stop_price)
+        if refusal is not None:
+            # Refused before any child is canceled: the order goes on untouched, rather than be
+            # Replaced with leaves no venue works (or canceled after "Replaced").
+            self._reject("ReplaceOrder", refusal, order.order_id, cl_ord_id, order.account)
+            return
         self._emit(ev.ReplaceRequested(
             seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id, cl_ord_id=cl_ord_id, route_id=None,
             quantity=quantity, price=price, stop_price=stop_price,
             market_price=self.gate.market_price(order.symbol) if self.gate is not None else None, cancel_routes=tuple(cancels)))
         self._settle_split_replace(order)
 
+    def _route_check(self, order: Order, uncovered: Decimal, quantity: Decimal, price: Decimal | None,
+                     stop_price: Decimal | None) -> Reject | None:
+        """Whether the router and the risk gate would place ``uncovered`` of the order with the given
+        terms now (the dry run of what the replace routes once its cancels are done)."""
+        if uncovered <= ZERO or self.router is None:
+            return None
+        instrument = self._instrument(order)
+        strategy = order.routing[-1].strategy if order.routing else ""
+        decision = self.router.route(RoutingQuery(
+            order.account, instrument, order.side, uncovered, order.ord_type, price, order.tif,
+            "sor" if strategy == "sor" else ""), self._now)
+        if decision.reject is not None:
+            return Reject(decision.reject.code, f"no venue takes the {uncovered} the replace leaves to route: "
+                          f"{decision.reject.message}", decision.reject.detail)
+        if not decision.allocations:
+            return Reject(RejectCode.NO_ROUTE, f"no venue takes the {uncovered} the replace leaves to route",
+                          {"order_id": order.order_id})
+        if self.gate is not None:
+            for venue, _ in decision.allocations:
+                facts = self._replace_facts(order, quantity, price, stop_price, venue, order.trader)
+                refusal = self.gate.check(facts, instrument, self._now).reject
+                if refusal is not None:
+                    return refusal
+        return None
+
     def _split_replace_route(self, order: Order, route_id: RouteId) -> bool:
         """Whether ``route_id`` is a child route canceled for the order's pending replace."""
         return order.pending is Pending.REPLACE and route_id in order.replace_cancels
 
-    def _settle_split_replace(self, order: Order, refused: str = "") -> None:
+    def _settle_split_replace(self, order: Order, refused: Reject | None = None) -> None:
         """Complete a split order's pending replace once every child canceled for it is done."""
         if order.pending is not Pending.REPLACE or len(order.routes) <= 1 or order.pending_replace is None:
             return
-        if not refused and any(not order.routes[r].done for r in order.replace_cancels):
+        if refused is None and any(not order.routes[r].done for r in order.replace_cancels):
             return  # still waiting for a venue
         cl_ord_id = order.pending_cl_ord_id
         assert cl_ord_id is not None
         quantity, price, stop_price = order.pending_replace
         working = sum((r.quantity - r.cum_qty for r in order.routes.values() if not r.done), ZERO)
-        why = refused
+        why = refused.message if refused is not None else ""
         if not why and order.working in TERMINAL:
             why = f"too late: the order is {order.working.value}"
         elif not why and order.cum_qty >= quantity:
@@ -783,7 +816,8 @@ class OrderEngine:
                    f"above the {quantity - order.cum_qty} the new quantity leaves")
         if why:
             self._emit(ev.ReplaceRejected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                          cl_ord_id=cl_ord_id, reason=Reject(RejectCode.TOO_LATE, why, {"order_id": order.order_id})))
+                                          cl_ord_id=cl_ord_id, reason=Reject(refused.code if refused is not None else RejectCode.TOO_LATE,
+                                                                             why, {"order_id": order.order_id})))
         else:
             self._emit(ev.OrderReplaced(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                                         cl_ord_id=cl_ord_id, quantity=quantity, price=price, stop_price=stop_price))
@@ -812,7 +846,13 @@ class OrderEngine:
                     break
         if not problem and decision.allocations:
             self._emit_routes(order, decision, (f"after the {what}: {uncovered} not covered by the open routes",))
-        elif not order.open_routes():
+        elif order.open_routes():
+            # The open routes go on; the audit must show that the rest found no venue.
+            self._emit(ev.RoutingDecided(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
+                                         rule=decision.rule, strategy=strategy, allocations=(),
+                                         notes=(f"after the {what}, no venue takes the {uncovered} not covered by the "
+                                                f"open routes: {problem or 'no allocation'}",)))
+        else:
             self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                                         route_id=RouteId(""), reason=f"after the {what}, no venue takes the {uncovered} left: "
                                         f"{problem or 'no allocation'}"))
@@ -957,6 +997,13 @@ class OrderEngine:
                 self._end_route(order, command.route_id, f"canceled for the replace: {command.reason}")
             self._settle_split_replace(order)
             return
+        if order.pending is None and command.route_id in order.replace_leftovers and not order.routes[command.route_id].done:
+            # Canceled for a replace another child refused: the replace is answered, so the
+            # leaves this cancel uncovered are routed again (not a venue's own cancel to re-route).
+            self._end_route(order, command.route_id, f"canceled for the refused replace: {command.reason}")
+            if order.working not in TERMINAL:
+                self._cover_leaves(order, "replace refused")
+            return
         if self.router is not None and not order.routes[command.route_id].done:
             # A smart-routed order's remainder canceled by its venue (no liquidity left there)
             # is routed on to the venues not tried yet; one route of several just ends.
@@ -1014,9 +1061,11 @@ class OrderEngine:
             # Filled first (the fill came before this answer): the replace goes on. Still working
             # at a venue that will not cancel it: the replace cannot be done.
             route = order.routes[command.route_id]
-            self._settle_split_replace(order, "" if route.done else
-                                       f"child route {route.route_id} at {route.venue} could not be canceled: {command.reason.message}")
+            self._settle_split_replace(order, None if route.done else Reject(
+                command.reason.code, f"child route {route.route_id} at {route.venue} could not be canceled: {command.reason.message}"))
             return
+        if order is not None and order.pending is None and command.route_id in order.replace_leftovers:
+            return  # a cancel sent for a replace already answered (a fill settled it, or another child refused)
         if order is not None and len(order.routes) > 1 and order.pending is Pending.CANCEL and order.working not in TERMINAL:
             # One route of a split order could not be canceled (it filled first): the others answer
             # for the order; once none is open the order cannot trade any more and is canceled.

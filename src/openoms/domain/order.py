@@ -40,6 +40,7 @@ class Route:
     venue_order_id: VenueOrderId | None = None
     cum_qty: Decimal = ZERO
     done: bool = False
+    for_replace: bool = False  # ended because the OMS canceled it for a replace, not by its venue's choice
 
 
 class Order:
@@ -64,6 +65,7 @@ class Order:
         "quantity",
         "reference_price",
         "replace_cancels",
+        "replace_leftovers",
         "risk_notional",
         "routes",
         "routing",
@@ -107,6 +109,9 @@ class Order:
         self.cancel_deferred = False  # a kill switch wants it canceled once its pending replace is answered
         # A split order's pending replace: the child routes canceled for it (done: the replace can complete).
         self.replace_cancels: tuple[RouteId, ...] = ()
+        # Child routes canceled for a split replace that was answered (refused) before every cancel
+        # came back: their late VenueCanceled is still the replace's, not the venue's own cancel.
+        self.replace_leftovers: tuple[RouteId, ...] = ()
         self.cum_qty: Decimal = ZERO
         self.px_qty_sum: Decimal = ZERO  # sum of last_qty * last_px over live executions: AvgPx stays exact
         self.routes: dict[RouteId, Route] = {}
@@ -202,7 +207,10 @@ class Order:
         self.pending = PENDING.get((self.pending, kind), self.pending)
         if self.pending is not Pending.REPLACE:
             self.pending_replace = None
-            self.replace_cancels = ()
+            if self.replace_cancels:
+                kept = tuple(r for r in self.replace_leftovers if not self.routes[r].done)
+                self.replace_leftovers = kept + tuple(r for r in self.replace_cancels if r not in kept)
+                self.replace_cancels = ()
         self.updated_ts = event.ts
         self.last_seq = event.seq
         self.seqs.append(event.seq)
@@ -217,7 +225,9 @@ class Order:
         self.routing = (*self.routing, event)
 
     def _on_route_ended(self, event: ev.RouteEnded) -> None:
-        self.routes[event.route_id].done = True
+        route = self.routes[event.route_id]
+        route.done = True
+        route.for_replace = event.route_id in self.replace_cancels or event.route_id in self.replace_leftovers
 
     def _on_acknowledged(self, event: ev.OrderAcknowledged) -> None:
         self.routes[event.route_id].venue_order_id = event.venue_order_id
