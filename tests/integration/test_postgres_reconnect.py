@@ -157,7 +157,7 @@ def test_the_writer_session_terminated_on_the_server_is_replaced_on_its_own(pg_u
             history = oms.journal.events_at(oms.engine.orders[next(iter(oms.engine.orders))].seqs)
             with psycopg.connect(pg_url, autocommit=True) as admin:
                 cut = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE application_name = 'openoms-journal-reader' AND pid <> pg_backend_pid()").fetchall()
+                                    "WHERE application_name = 'openoms-journal-reader' AND datname = current_database() AND pid <> pg_backend_pid()").fetchall()
             assert cut and all(ok for (ok,) in cut)
             await asyncio.sleep(0.1)
             assert oms.journal.events_at(oms.engine.orders[next(iter(oms.engine.orders))].seqs) == history

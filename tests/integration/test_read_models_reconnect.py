@@ -32,7 +32,7 @@ def project_one_order(models: ReadModels) -> None:
 def terminate(pg_url: str, application_name: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as admin:
         ended = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE application_name = %s AND pid <> pg_backend_pid()", (application_name,)).fetchall()
+                              "WHERE application_name = %s AND datname = current_database() AND pid <> pg_backend_pid()", (application_name,)).fetchall()
     assert ended and all(ok for (ok,) in ended)
 
 

@@ -151,7 +151,7 @@ def test_the_postgresql_store_survives_its_connection_being_cut(pg_url: str) -> 
     users.create("carol", ["trader"], ["ACC-EQ-1"], password="carol password 1")
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE application_name = 'openoms-users' AND pid <> pg_backend_pid()")
+                      "WHERE application_name = 'openoms-users' AND datname = current_database() AND pid <> pg_backend_pid()")
     with pytest.raises(UserStoreUnavailable):  # the request that found it cut is refused (503), not crashed
         users.get("carol")
     assert users.login("carol", "carol password 1") is not None  # the next one connects again
