@@ -68,10 +68,9 @@ class Schedule:
         if not self.closed and self._calendar is None:
             return None
         start = None if self.weekly else self._open_period(now)
-        if start is None:
-            moment = now
-        else:  # the period's last instant: its trading date, even when it opened the evening before
-            moment = start + ((self.end_minute - self.start_minute) % 1440 or 1440) * MINUTE_NS - 1
+        # A daily period's last instant gives its trading date, even when it opened the evening before.
+        length = ((self.end_minute - self.start_minute) % 1440 or 1440) * MINUTE_NS
+        moment = now if start is None else start + length - 1
         day = datetime.fromtimestamp(moment // 1_000_000_000, UTC).date()
         if day in self.closed or (self._calendar is not None and day in self._calendar):
             return day
