@@ -23,9 +23,11 @@ DEPTH = 5
 ZERO = Decimal(0)
 
 
-def market_data_request(md_req_id: str, symbols: Sequence[str], depth: int = DEPTH) -> list[tuple[int, str]]:
-    """The body of a 35=V: snapshot plus incremental updates of bids, offers, trades and volume."""
-    body = [(MDReqID, md_req_id), (SubscriptionRequestType, "1"), (MarketDepth, str(depth)), (MDUpdateType, "1"),
+def market_data_request(md_req_id: str, symbols: Sequence[str], depth: int = DEPTH,
+                        subscribe: bool = True) -> list[tuple[int, str]]:
+    """The body of a 35=V: snapshot plus incremental updates of bids, offers, trades and volume
+    (``subscribe=False``: the unsubscribe of the request ``md_req_id``)."""
+    body = [(MDReqID, md_req_id), (SubscriptionRequestType, "1" if subscribe else "2"), (MarketDepth, str(depth)), (MDUpdateType, "1"),
             (NoMDEntryTypes, "4"), (MDEntryType, BID), (MDEntryType, OFFER), (MDEntryType, TRADE), (MDEntryType, VOLUME),
             (NoRelatedSym, str(len(symbols)))]
     body += [(Symbol_, symbol) for symbol in symbols]

@@ -4,8 +4,10 @@ A session's *period* is one stretch of opening hours (a day's, or a week's from 
 and time to its end day and time); each new period starts again at sequence number 1, as FIX
 sessions do. Closed dates (listed, or a financial calendar of the maintained ``holidays``
 package, e.g. XNYS) have no session: a Logon is refused and a logged-on session is logged out
-when one begins (UTC dates). A weekly period goes on after a holiday inside it, with its
-sequence numbers; a daily one is simply not held that day.
+when one begins. A daily period belongs to the UTC date on which it ends (its trading date: a
+22:00-21:00 session opening on the evening of the 23rd trades the 24th), and is not held at all
+when that date is closed. A weekly period goes on after a holiday inside it, with its sequence
+numbers; the holiday closes it for that UTC date.
 """
 
 from __future__ import annotations
@@ -60,10 +62,16 @@ class Schedule:
             object.__setattr__(self, "_calendar", calendar(self.calendar_name))
 
     def closed_on(self, now: int) -> date | None:
-        """The UTC date of ``now`` if the session is closed that day (a holiday), else None."""
+        """The closed date (a holiday) that keeps the session shut at ``now``, else None: for a
+        daily session the trading date of the period ``now`` falls in (the UTC date it ends on),
+        for a weekly one (or outside a daily period) the UTC date of ``now``."""
         if not self.closed and self._calendar is None:
             return None
-        day = datetime.fromtimestamp(now // 1_000_000_000, UTC).date()
+        start = None if self.weekly else self._open_period(now)
+        # A daily period's last instant gives its trading date, even when it opened the evening before.
+        length = ((self.end_minute - self.start_minute) % 1440 or 1440) * MINUTE_NS
+        moment = now if start is None else start + length - 1
+        day = datetime.fromtimestamp(moment // 1_000_000_000, UTC).date()
         if day in self.closed or (self._calendar is not None and day in self._calendar):
             return day
         return None
@@ -73,6 +81,10 @@ class Schedule:
         a closed date."""
         if self.closed_on(now) is not None:
             return None
+        return self._open_period(now)
+
+    def _open_period(self, now: int) -> int | None:
+        """The start (ns) of the period ``now`` falls in by the hours alone (holidays aside)."""
         cycle = WEEK_NS if self.weekly else DAY_NS
         offset = (now + _MONDAY_SHIFT) % cycle if self.weekly else now % cycle
         cycle_start = now - offset

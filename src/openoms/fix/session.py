@@ -67,6 +67,9 @@ class FixSession:
         self._test_request_sent = 0
         self._logon_sent = False
         self.on_logon: Callable[[], None] | None = None
+        # Told how many messages a SequenceReset (gap fill or reset) skipped while logged on: the
+        # session cannot tell whether they were application messages, the owner may need to know.
+        self.on_skipped: Callable[[int], None] | None = None
         self._prefixes: dict[str, bytes] = {}  # msg type -> the header's constant start (send_app)
 
     # --- connection -----------------------------------------------------------------------
@@ -283,9 +286,14 @@ class FixSession:
             self.reject(message, t.VALUE_INCORRECT, t.NewSeqNo,
                         f"Attempt to lower sequence number, invalid value NewSeqNo={target} (expected >= {self.next_in})")
             return
+        # A gap fill stands for the messages from its own MsgSeqNum up to NewSeqNo; a reset for
+        # those from the one we expected.
+        skipped = target - (message.seq or target) if gap_fill else target - self.next_in
         self.next_in = target
         for stale in [seq for seq in self._queued if seq < target]:
             del self._queued[stale]
+        if skipped > 0 and self.on_skipped is not None:
+            self.on_skipped(skipped)
 
     def _resend(self, message: FixMessage) -> None:
         fields = message.fields

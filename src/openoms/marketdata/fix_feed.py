@@ -13,7 +13,11 @@ Staleness, so routing never uses a dead feed's prices silently:
 - while the session is alive the feed vouches for its unchanged quotes (``confirm``), since a
   FIX feed sends only changes; when nothing at all (not even a heartbeat) arrives for
   ``stale_after_ms`` the instruments are marked stale ("silent") until a message arrives;
-- an instrument whose request the provider rejects is marked stale with the provider's reason.
+- an instrument whose request the provider rejects is marked stale with the provider's reason;
+- when the provider answers a gap in its messages with a SequenceReset (GapFill or Reset) that
+  skips some, incrementals may be lost (the session cannot tell whether the skipped messages
+  carried market data): every subscribed instrument is marked stale ("gap filled: N messages
+  skipped") and asked for again (unsubscribe, then a new request with a new snapshot).
 
 ``on_quote`` is told every quote taken into the book, and ``on_alive`` each tick the session
 vouches for the live instruments' quotes (with those quotes), so a reference price store can
@@ -76,6 +80,7 @@ class FixMarketDataFeed(FixInitiator):
         self.on_quote = on_quote
         self.on_alive = on_alive
         self.session.on_logon = self._subscribe
+        self.session.on_skipped = self._skipped
         self.md_book = FixMarketDataBook(settings.source)
         self.symbols: dict[str, SymbolFeed] = {symbol: SymbolFeed() for symbol in settings.symbols}
         self._requests: dict[str, str] = {}  # MDReqID -> symbol
@@ -140,12 +145,28 @@ class FixMarketDataFeed(FixInitiator):
         """After each Logon: one snapshot-plus-updates request per instrument."""
         self.connects += 1
         for symbol, feed in self.symbols.items():
-            self._n += 1
-            md_req_id = f"{self.source}-{symbol}-{self._n}"
-            self._requests[md_req_id] = symbol
-            feed.md_req_id = md_req_id
+            self._request(symbol, feed)
             self._stale(symbol, "subscribed, waiting for its snapshot", state="subscribed")
-            self.session.send_app(MARKET_DATA_REQUEST, market_data_request(md_req_id, [symbol], self.settings.depth))
+
+    def _request(self, symbol: str, feed: SymbolFeed) -> None:
+        self._n += 1
+        md_req_id = f"{self.source}-{symbol}-{self._n}"
+        self._requests[md_req_id] = symbol
+        feed.md_req_id = md_req_id
+        self.session.send_app(MARKET_DATA_REQUEST, market_data_request(md_req_id, [symbol], self.settings.depth))
+
+    def _skipped(self, count: int) -> None:
+        """A gap fill or reset skipped ``count`` messages: the books may have missed incrementals."""
+        reason = f"gap filled: {count} messages skipped"
+        log.warning("FIX market data %s: %s; asking for new snapshots", self.source, reason)
+        for symbol, feed in self.symbols.items():
+            if feed.state == "rejected" or not feed.md_req_id:
+                continue
+            self._requests.pop(feed.md_req_id, None)
+            self.session.send_app(MARKET_DATA_REQUEST,
+                                  market_data_request(feed.md_req_id, [symbol], self.settings.depth, subscribe=False))
+            self._request(symbol, feed)
+            self._stale(symbol, reason)
 
     def _on_message(self, message: FixMessage) -> None:
         kind = message.msg_type

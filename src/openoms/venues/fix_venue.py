@@ -45,7 +45,8 @@ class _Route:
     notional: Decimal = Decimal(0)  # sum of fill qty * px reported to the engine
     pending: str | None = None  # the ClOrdID of a cancel or replace in flight
     expiring: bool = False  # the engine expired the order: the venue's cancel answer is not news
-    filled: bool = False  # filled while a request was in flight: kept until the venue answers that
+    filled: bool = False  # nothing left while a request was in flight: kept until the venue answers that
+    unfilled: Decimal = Decimal(0)  # what the venue left unfilled when nothing was left (canceled in the end)
     n: int = 0
 
 
@@ -69,8 +70,10 @@ class FixVenue(FixInitiator):
     def _disconnected(self, was_logged_on: bool) -> None:
         log.warning("FIX venue %s: disconnected", self.venue_id)
         if was_logged_on and self.settings.cancel_on_disconnect:
-            for route_id in list(self._routes):
+            for route_id, state in list(self._routes.items()):
                 self._done(route_id)
+                if state.filled:  # nothing left of it at the venue: only its cancel or replace was waiting
+                    continue
                 self._report(cmd.VenueCanceled(actor=self._actor, route_id=route_id, reason="venue cancels on disconnect"))
 
     # --- VenueGateway -------------------------------------------------------------------------
@@ -182,9 +185,14 @@ class FixVenue(FixInitiator):
         elif exec_type in ("F", "1", "2"):
             self._fill(state, ExecId(f"{self.venue_id}-{fields[t.ExecID]}"), Decimal(fields[t.LastQty]), Decimal(fields[t.LastPx]))
             # Complete: Filled, or nothing left under a Pending Cancel/Replace status (which outranks Filled).
+            # Nothing left short of the order's quantity (an IOC's partial fill, OrdStatus Canceled):
+            # the rest is canceled, and the engine must hear it or the child stays open for good.
             if fields.get(t.OrdStatus_) == "2" or _nothing_left(fields):
+                quantity = Decimal(fields.get(t.OrderQty) or state.request.quantity)
+                state.unfilled = max(quantity - state.cum_qty, Decimal(0))
                 if state.pending is None:
                     self._done(route_id)
+                    self._cancel_unfilled(state)
                 else:  # a fill crossed our cancel or replace: its answer (a reject, "too late") must still reach the engine
                     state.filled = True
         elif exec_type == "8":
@@ -208,6 +216,9 @@ class FixVenue(FixInitiator):
             self._report(cmd.VenueReplaced(actor=actor, route_id=route_id, quantity=Decimal(fields[t.OrderQty]),
                                            price=Decimal(fields[t.Price]) if t.Price in fields else None,
                                            stop_price=Decimal(fields[t.StopPx]) if t.StopPx in fields else None))
+            if state.filled:  # replaced after nothing was left: what the new quantity leaves unfilled is not working
+                state.unfilled = max(Decimal(fields[t.OrderQty]) - state.cum_qty, Decimal(0))
+                self._cancel_unfilled(state)
         elif exec_type == "C":
             self._done(route_id)
             self._report(cmd.VenueExpired(actor=actor, route_id=route_id))
@@ -267,6 +278,8 @@ class FixVenue(FixInitiator):
             self._report(cmd.VenueReplaceRejected(actor=self._actor, route_id=route_id, reason=reason))
         else:
             self._report(cmd.VenueCancelRejected(actor=self._actor, route_id=route_id, reason=reason))
+        if state.filled:
+            self._cancel_unfilled(state)
 
     def _reconcile(self) -> None:
         """On each Logon: ask the venue about every open route."""
@@ -300,6 +313,12 @@ class FixVenue(FixInitiator):
     def _remember(self, cl_ord_id: str, route_id: RouteId) -> None:
         self._by_cl_ord_id[cl_ord_id] = route_id
         self.store.add_cl_ord_id(self.session.key, cl_ord_id, route_id)
+
+    def _cancel_unfilled(self, state: _Route) -> None:
+        """The venue left part of the order unfilled with nothing left working: book it canceled."""
+        if state.unfilled > 0 and not state.expiring:
+            self._report(cmd.VenueCanceled(actor=self._actor, route_id=state.request.route_id,
+                                           reason=f"{self.venue_id} left {_fmt(state.unfilled)} unfilled, nothing working"))
 
     def _done(self, route_id: RouteId) -> None:
         self._routes.pop(route_id, None)

@@ -56,6 +56,19 @@ def test_holidays_close_a_daily_session_listed_or_from_a_financial_calendar() ->
     assert SUN_TO_FRI.describe() == "Sun 22:00-Fri 21:00 UTC"
 
 
+def test_an_overnight_daily_session_is_closed_by_the_holiday_of_its_trading_date() -> None:
+    """22:00-21:00 UTC: the period opening on the 25th at 22:00 trades the 26th (the holiday), so
+    it is not held at all; the one opening on the 26th at 22:00 trades the 27th and is held."""
+    overnight = Schedule(22 * 60, 21 * 60, closed=frozenset({date(2026, 11, 26)}))
+    assert overnight.period(at(25, "12:00")) == at(24, "22:00")  # trading the 25th
+    assert overnight.period(at(25, "22:30")) is None and overnight.closed_on(at(25, "22:30")) == date(2026, 11, 26)
+    assert overnight.period(at(26, "12:00")) is None
+    assert overnight.period(at(26, "22:30")) == at(26, "22:00") and overnight.closed_on(at(26, "22:30")) is None
+    assert overnight.period(at(27, "03:00")) == at(26, "22:00")
+    until_midnight = Schedule(8 * 60, 0, closed=frozenset({date(2026, 11, 26)}))  # 08:00-24:00 trades its own date
+    assert until_midnight.period(at(25, "23:59")) == at(25, "08:00") and until_midnight.period(at(26, "09:00")) is None
+
+
 def test_a_weekly_period_goes_on_after_a_holiday_inside_it() -> None:
     week = Schedule(SUN_TO_FRI.start_minute, SUN_TO_FRI.end_minute, weekly=True, calendar_name="XNYS")
     assert week.period(at(25, "12:00")) == at(22, "22:00")
