@@ -29,6 +29,7 @@ from .order import Order
 from .positions import Position
 from .rejects import Reject, RejectCode
 from .routing import OrderRouter, RoutingDecision, RoutingQuery
+from .split_replace import SplitReplace
 from .values import ZERO, OrdType, Side, TimeInForce
 
 ENGINE_ACTOR = cmd.Actor("engine", "engine")
@@ -93,6 +94,7 @@ class OrderEngine:
         self.algos: dict[str, AlgoParent] = {}
         self.active_algos: dict[str, AlgoParent] = {}
         self.algo_desk = AlgoDesk(self)
+        self.split_replace = SplitReplace(self)  # the replace of an order split across venues
         # Live orders by (beneficial owner, instrument, is a buy): what self-trade prevention looks
         # at. Keyed by side too, so a new order scans only the other side (one-sided flow, e.g.
         # thousands of resting buys, made every new buy cost a walk over all of them).
@@ -535,8 +537,8 @@ class OrderEngine:
     def _end_route(self, order: Order, route_id: RouteId, why: str) -> None:
         self._emit(ev.RouteEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                                  route_id=route_id, reason=why))
-        if self._split_replace_route(order, route_id):  # however it ended (canceled, refused), the replace may go on
-            self._settle_split_replace(order)
+        if self.split_replace.canceled_for_replace(order, route_id):  # however it ended (canceled, refused), the replace may go on
+            self.split_replace.settle(order)
 
     def _new_order_facts(self, command: cmd.SubmitOrder, venue: VenueId) -> OrderFacts:
         account, symbol, side = command.account, command.symbol, command.side
@@ -704,7 +706,7 @@ class OrderEngine:
             self._reject("ReplaceOrder", reason, order.order_id, command.cl_ord_id, order.account)
             return
         if len(order.routes) > 1:
-            self._replace_split(order, command.cl_ord_id, quantity, price, stop_price)
+            self.split_replace.replace(order, command.cl_ord_id, quantity, price, stop_price)
             return
         route = order.open_route()
         self._emit(
@@ -722,140 +724,6 @@ class OrderEngine:
                     cl_ord_id=command.cl_ord_id, quantity=quantity, price=price, stop_price=stop_price,
                 )
             )
-
-    # --- replace of an order split across venues ---------------------------------------------
-    #
-    # The child routes are never amended one by one (that would be one venue answer per child to
-    # reconcile, and amends lose queue priority at most venues anyway). Instead:
-    # - a quantity-down replace at the same prices cancels whole children, largest unfilled
-    #   first, until what the others still work fits the new leaves: the fewest cancels, and the
-    #   smaller children keep their place in the queue; what a cancel takes beyond the reduction
-    #   is routed again once the cancels are done;
-    # - a price change or a quantity-up cancels every unfilled child and routes the new leaves
-    #   through the router again (the SOR re-prices them on the market of the moment).
-    # The client's order is PendingReplace until the canceled children are done (canceled, or
-    # filled first); then it is Replaced with the new terms and its uncovered leaves routed. If
-    # fills that crossed the replace leave it filled at or above the new quantity, or the
-    # children still working above the new leaves, the replace is rejected as too late and the
-    # order goes on at its old terms (what the cancels took is routed again).
-
-    def _replace_split(self, order: Order, cl_ord_id: ClientOrderId, quantity: Decimal, price: Decimal | None,
-                       stop_price: Decimal | None) -> None:
-        open_routes = [r for r in order.routes.values() if not r.done and r.quantity > r.cum_qty]
-        if price != order.price or stop_price != order.stop_price or quantity > order.quantity:
-            cancels = [r.route_id for r in open_routes]
-        else:
-            cancels = []
-            keep = sum((r.quantity - r.cum_qty for r in open_routes), ZERO)
-            allowed = quantity - order.cum_qty
-            # Largest unfilled first; the later route first on a tie (it has the least queue time).
-            for route in sorted(open_routes, key=lambda r: (r.quantity - r.cum_qty, len(r.route_id), r.route_id), reverse=True):
-                if keep <= allowed:
-                    break
-                cancels.append(route.route_id)
-                keep -= route.quantity - route.cum_qty
-        kept = sum((r.quantity - r.cum_qty for r in open_routes if r.route_id not in cancels), ZERO)
-        refusal = self._route_check(order, quantity - order.cum_qty - kept, quantity, price, stop_price)
-        if refusal is not None:
-            # Refused before any child is canceled: the order goes on untouched, rather than be
-            # Replaced with leaves no venue works (or canceled after "Replaced").
-            self._reject("ReplaceOrder", refusal, order.order_id, cl_ord_id, order.account)
-            return
-        self._emit(ev.ReplaceRequested(
-            seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id, cl_ord_id=cl_ord_id, route_id=None,
-            quantity=quantity, price=price, stop_price=stop_price,
-            market_price=self.gate.market_price(order.symbol) if self.gate is not None else None, cancel_routes=tuple(cancels)))
-        self._settle_split_replace(order)
-
-    def _route_check(self, order: Order, uncovered: Decimal, quantity: Decimal, price: Decimal | None,
-                     stop_price: Decimal | None) -> Reject | None:
-        """Whether the router and the risk gate would place ``uncovered`` of the order with the given
-        terms now (the dry run of what the replace routes once its cancels are done)."""
-        if uncovered <= ZERO or self.router is None:
-            return None
-        instrument = self._instrument(order)
-        strategy = order.routing[-1].strategy if order.routing else ""
-        decision = self.router.route(RoutingQuery(
-            order.account, instrument, order.side, uncovered, order.ord_type, price, order.tif,
-            "sor" if strategy == "sor" else ""), self._now)
-        if decision.reject is not None:
-            return Reject(decision.reject.code, f"no venue takes the {uncovered} the replace leaves to route: "
-                          f"{decision.reject.message}", decision.reject.detail)
-        if not decision.allocations:
-            return Reject(RejectCode.NO_ROUTE, f"no venue takes the {uncovered} the replace leaves to route",
-                          {"order_id": order.order_id})
-        if self.gate is not None:
-            for venue, _ in decision.allocations:
-                facts = self._replace_facts(order, quantity, price, stop_price, venue, order.trader)
-                refusal = self.gate.check(facts, instrument, self._now).reject
-                if refusal is not None:
-                    return refusal
-        return None
-
-    def _split_replace_route(self, order: Order, route_id: RouteId) -> bool:
-        """Whether ``route_id`` is a child route canceled for the order's pending replace."""
-        return order.pending is Pending.REPLACE and route_id in order.replace_cancels
-
-    def _settle_split_replace(self, order: Order, refused: Reject | None = None) -> None:
-        """Complete a split order's pending replace once every child canceled for it is done."""
-        if order.pending is not Pending.REPLACE or len(order.routes) <= 1 or order.pending_replace is None:
-            return
-        if refused is None and any(not order.routes[r].done for r in order.replace_cancels):
-            return  # still waiting for a venue
-        cl_ord_id = order.pending_cl_ord_id
-        assert cl_ord_id is not None
-        quantity, price, stop_price = order.pending_replace
-        working = sum((r.quantity - r.cum_qty for r in order.routes.values() if not r.done), ZERO)
-        why = refused.message if refused is not None else ""
-        if not why and order.working in TERMINAL:
-            why = f"too late: the order is {order.working.value}"
-        elif not why and order.cum_qty >= quantity:
-            why = f"too late: {order.cum_qty} filled while the replace was on its way, not below the new quantity {quantity}"
-        elif not why and working > quantity - order.cum_qty:
-            why = (f"too late: fills crossed the replace and the venues still work {working}, "
-                   f"above the {quantity - order.cum_qty} the new quantity leaves")
-        if why:
-            self._emit(ev.ReplaceRejected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                          cl_ord_id=cl_ord_id, reason=Reject(refused.code if refused is not None else RejectCode.TOO_LATE,
-                                                                             why, {"order_id": order.order_id})))
-        else:
-            self._emit(ev.OrderReplaced(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                        cl_ord_id=cl_ord_id, quantity=quantity, price=price, stop_price=stop_price))
-        if order.working not in TERMINAL:
-            self._cover_leaves(order, "replace" if not why else "replace refused")
-        self._deferred_cancel(order)
-
-    def _cover_leaves(self, order: Order, what: str) -> None:
-        """Route what the order's open routes do not cover (after a split replace) through the router."""
-        working = sum((r.quantity - r.cum_qty for r in order.routes.values() if not r.done), ZERO)
-        uncovered = order.leaves_qty - working
-        if uncovered <= ZERO or self.router is None:
-            return
-        instrument = self._instrument(order)
-        strategy = order.routing[-1].strategy if order.routing else ""
-        decision = self.router.route(RoutingQuery(
-            order.account, instrument, order.side, uncovered, order.ord_type, order.price, order.tif,
-            "sor" if strategy == "sor" else ""), self._now)
-        problem = decision.reject.message if decision.reject is not None else ""
-        if not problem and self.gate is not None:
-            for venue, _ in decision.allocations:
-                facts = self._replace_facts(order, order.quantity, order.price, order.stop_price, venue, order.trader)
-                refusal = self.gate.check(facts, instrument, self._now).reject
-                if refusal is not None:
-                    problem = refusal.message
-                    break
-        if not problem and decision.allocations:
-            self._emit_routes(order, decision, (f"after the {what}: {uncovered} not covered by the open routes",))
-        elif order.open_routes():
-            # The open routes go on; the audit must show that the rest found no venue.
-            self._emit(ev.RoutingDecided(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                         rule=decision.rule, strategy=strategy, allocations=(),
-                                         notes=(f"after the {what}, no venue takes the {uncovered} not covered by the "
-                                                f"open routes: {problem or 'no allocation'}",)))
-        else:
-            self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                        route_id=RouteId(""), reason=f"after the {what}, no venue takes the {uncovered} left: "
-                                        f"{problem or 'no allocation'}"))
 
     def _replace_facts(self, order: Order, quantity: Decimal, price: Decimal | None, stop_price: Decimal | None,
                        venue: VenueId | None, trader: TraderId) -> OrderFacts:
@@ -986,23 +854,23 @@ class OrderEngine:
             )
         )
         if order.replace_cancels and order.pending is Pending.REPLACE:
-            self._settle_split_replace(order)  # a fill that finished a child (or the order) while its replace waits
+            self.split_replace.settle(order)  # a fill that finished a child (or the order) while its replace waits
 
     def _venue_canceled(self, command: cmd.VenueCanceled) -> None:
         order = self._route_order("VenueCanceled", command.route_id)
         if order is None or not self._allowed("VenueCanceled", order, ev.OrderCanceled, "cancel"):
             return
-        if self._split_replace_route(order, command.route_id):
+        if self.split_replace.canceled_for_replace(order, command.route_id):
             if not order.routes[command.route_id].done:
                 self._end_route(order, command.route_id, f"canceled for the replace: {command.reason}")
-            self._settle_split_replace(order)
+            self.split_replace.settle(order)
             return
         if order.pending is None and command.route_id in order.replace_leftovers and not order.routes[command.route_id].done:
             # Canceled for a replace another child refused: the replace is answered, so the
             # leaves this cancel uncovered are routed again (not a venue's own cancel to re-route).
             self._end_route(order, command.route_id, f"canceled for the refused replace: {command.reason}")
             if order.working not in TERMINAL:
-                self._cover_leaves(order, "replace refused")
+                self.split_replace.cover_leaves(order, "replace refused")
             return
         if self.router is not None and not order.routes[command.route_id].done:
             # A smart-routed order's remainder canceled by its venue (no liquidity left there)
@@ -1057,11 +925,11 @@ class OrderEngine:
 
     def _venue_cancel_rejected(self, command: cmd.VenueCancelRejected) -> None:
         order = self.routes.get(command.route_id)
-        if order is not None and self._split_replace_route(order, command.route_id):
+        if order is not None and self.split_replace.canceled_for_replace(order, command.route_id):
             # Filled first (the fill came before this answer): the replace goes on. Still working
             # at a venue that will not cancel it: the replace cannot be done.
             route = order.routes[command.route_id]
-            self._settle_split_replace(order, None if route.done else Reject(
+            self.split_replace.settle(order, None if route.done else Reject(
                 command.reason.code, f"child route {route.route_id} at {route.venue} could not be canceled: {command.reason.message}"))
             return
         if order is not None and order.pending is None and command.route_id in order.replace_leftovers:
