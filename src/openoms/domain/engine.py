@@ -28,6 +28,7 @@ from .lifecycle import KEEP, TERMINAL, OrdStatus, Pending, next_working
 from .order import Order
 from .positions import Position
 from .rejects import Reject, RejectCode
+from .risk_controls import RiskControls
 from .routing import OrderRouter, RoutingDecision, RoutingQuery
 from .split_replace import SplitReplace
 from .values import ZERO, OrdType, Side, TimeInForce
@@ -95,6 +96,7 @@ class OrderEngine:
         self.active_algos: dict[str, AlgoParent] = {}
         self.algo_desk = AlgoDesk(self)
         self.split_replace = SplitReplace(self)  # the replace of an order split across venues
+        self.risk_controls = RiskControls(self)  # limits, overrides, locates, what-if, kill switch
         # Live orders by (beneficial owner, instrument, is a buy): what self-trade prevention looks
         # at. Keyed by side too, so a new order scans only the other side (one-sided flow, e.g.
         # thousands of resting buys, made every new buy cost a walk over all of them).
@@ -123,13 +125,13 @@ class OrderEngine:
             cmd.ExpireDue: self._expire_due,  # type: ignore[dict-item]
             cmd.StartOfDay: self._start_of_day,  # type: ignore[dict-item]
             cmd.RecordStart: self._record_start,  # type: ignore[dict-item]
-            cmd.SetLimits: self._set_limits,  # type: ignore[dict-item]
-            cmd.SetRestricted: self._set_restricted,  # type: ignore[dict-item]
-            cmd.EngageKillSwitch: self._engage_kill_switch,  # type: ignore[dict-item]
-            cmd.ReleaseKillSwitch: self._release_kill_switch,  # type: ignore[dict-item]
-            cmd.OverrideLimits: self._override_limits,  # type: ignore[dict-item]
-            cmd.EndOverride: self._end_override,  # type: ignore[dict-item]
-            cmd.GrantLocate: self._grant_locate,  # type: ignore[dict-item]
+            cmd.SetLimits: self.risk_controls.set_limits,  # type: ignore[dict-item]
+            cmd.SetRestricted: self.risk_controls.set_restricted,  # type: ignore[dict-item]
+            cmd.EngageKillSwitch: self.risk_controls.engage_kill_switch,  # type: ignore[dict-item]
+            cmd.ReleaseKillSwitch: self.risk_controls.release_kill_switch,  # type: ignore[dict-item]
+            cmd.OverrideLimits: self.risk_controls.override_limits,  # type: ignore[dict-item]
+            cmd.EndOverride: self.risk_controls.end_override,  # type: ignore[dict-item]
+            cmd.GrantLocate: self.risk_controls.grant_locate,  # type: ignore[dict-item]
             cmd.SetRoutingRules: self._set_routing_rules,  # type: ignore[dict-item]
             cmd.StartAlgo: self.algo_desk.start,  # type: ignore[dict-item]
             cmd.PauseAlgo: self.algo_desk.pause,  # type: ignore[dict-item]
@@ -403,6 +405,11 @@ class OrderEngine:
     def order_for_route(self, route_id: RouteId) -> Order | None:
         return self.routes.get(route_id)
 
+    def what_if(self, command: cmd.SubmitOrder, now: int) -> list[tuple[str, Reject | None]]:
+        """Every check a new order would meet, each with its answer; decides and changes nothing
+        (the checks are in risk_controls.py)."""
+        return self.risk_controls.what_if(command, now)
+
     # --- client commands ---------------------------------------------------------------
 
     def _submit(self, command: cmd.SubmitOrder, parent_id: str = "") -> None:
@@ -417,7 +424,7 @@ class OrderEngine:
             return
         instrument = self.reference.instruments[command.symbol]
         if self.kill_switches:
-            reason = self._kill_switch_refusal(command.account, TraderId(command.actor.user), command.symbol, command.side,
+            reason = self.risk_controls.kill_switch_refusal(command.account, TraderId(command.actor.user), command.symbol, command.side,
                                                command.quantity)
             if reason is not None:
                 self._reject("SubmitOrder", reason, cl_ord_id=command.cl_ord_id, account=command.account)
@@ -686,7 +693,7 @@ class OrderEngine:
         stop_price = command.stop_price if command.stop_price is not None else order.stop_price
         reason = instrument.check_quantity(quantity) or self._check_prices(instrument, order.ord_type, price, stop_price)
         if reason is None and self.kill_switches and quantity > order.quantity:
-            reason = self._kill_switch_refusal(order.account, TraderId(command.actor.user), order.symbol, order.side,
+            reason = self.risk_controls.kill_switch_refusal(order.account, TraderId(command.actor.user), order.symbol, order.side,
                                                quantity, order.order_id)
         if reason is None and len(order.routes) > 1 and quantity <= order.cum_qty:
             reason = Reject(RejectCode.INVALID_QUANTITY, f"order {order.order_id} is split across venues: its new quantity "
@@ -1032,181 +1039,3 @@ class OrderEngine:
         if previous != command.rules:
             self._emit(ev.RoutingRulesChanged(seq=self._next_seq(), ts=self._now, actor=self._actor, rules=command.rules,
                                               previous=previous, reason=command.reason))
-
-    # --- risk limits ----------------------------------------------------------------------
-
-    def _risk_officer(self, name: str) -> bool:
-        """Limits, lists, overrides and kill-switch release are a risk officer's (or the system's, loading its files)."""
-        user = self._actor.user
-        if user == "system" or self.reference.has_role(user, "risk_officer"):
-            return True
-        self._reject(name, Reject(RejectCode.NOT_PERMITTED, f"{name} needs the risk_officer role; {user!r} does not have it",
-                                  {"user": user, "role": "risk_officer"}))
-        return False
-
-    def _set_limits(self, command: cmd.SetLimits) -> None:
-        if not self._risk_officer("SetLimits"):
-            return
-        if self.gate is None:
-            self._reject("SetLimits", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
-            return
-        change = self.gate.limits_change(command.scope, command.limits)
-        if isinstance(change, Reject):
-            self._reject("SetLimits", change)
-            return
-        new, previous = change
-        if new != previous:  # loading an unchanged limits file journals nothing
-            self._emit(ev.LimitsChanged(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                        limits=new, previous=previous, reason=command.reason))
-
-    def _set_restricted(self, command: cmd.SetRestricted) -> None:
-        if not self._risk_officer("SetRestricted"):
-            return
-        if command.kind not in ("restricted", "watch"):
-            self._reject("SetRestricted", Reject(RejectCode.INVALID_LIMIT, f"list kind must be restricted or watch, got {command.kind!r}",
-                                                 {"kind": command.kind}))
-            return
-        if self.gate is None:
-            self._reject("SetRestricted", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
-            return
-        change = self.gate.restricted_change(command.scope, command.symbols, command.kind)
-        if isinstance(change, Reject):
-            self._reject("SetRestricted", change)
-            return
-        new, previous = change
-        if new != previous:
-            self._emit(ev.RestrictedListChanged(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                                symbols=new, previous=previous, reason=command.reason, kind=command.kind))
-
-    def _override_limits(self, command: cmd.OverrideLimits) -> None:
-        if not self._risk_officer("OverrideLimits"):
-            return
-        if self.gate is None:
-            self._reject("OverrideLimits", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
-            return
-        if command.expires_at <= self._now:
-            self._reject("OverrideLimits", Reject(RejectCode.INVALID_LIMIT, "an override must expire in the future",
-                                                  {"expires_at": str(command.expires_at)}))
-            return
-        if not command.reason.strip():
-            self._reject("OverrideLimits", Reject(RejectCode.INVALID_LIMIT, "an override needs a reason"))
-            return
-        change = self.gate.override_change(command.scope, command.limits)
-        if isinstance(change, Reject):
-            self._reject("OverrideLimits", change)
-            return
-        self._emit(ev.LimitsOverridden(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                       limits=change, expires_at=command.expires_at, reason=command.reason))
-
-    def _end_override(self, command: cmd.EndOverride) -> None:
-        if not self._risk_officer("EndOverride"):
-            return
-        if self.gate is None or command.scope not in self.gate.overrides:
-            self._reject("EndOverride", Reject(RejectCode.INVALID_SCOPE, f"no override is in force for {command.scope!r}",
-                                               {"scope": command.scope}))
-            return
-        self._emit(ev.OverrideEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                    reason=command.reason))
-
-    def _grant_locate(self, command: cmd.GrantLocate) -> None:
-        user = self._actor.user
-        if not (user == "system" or self.reference.has_role(user, "risk_officer") or self.reference.has_role(user, "operations")):
-            self._reject("GrantLocate", Reject(RejectCode.NOT_PERMITTED, f"recording a locate needs the operations or "
-                                               f"risk_officer role; {user!r} has neither", {"user": user}))
-            return
-        instrument = self.reference.instruments.get(command.symbol)
-        reason = None
-        if command.account not in self.reference.accounts:
-            reason = Reject(RejectCode.UNKNOWN_ACCOUNT, f"unknown account {command.account!r}", {"account": command.account})
-        elif instrument is None:
-            reason = Reject(RejectCode.UNKNOWN_INSTRUMENT, f"unknown instrument {command.symbol!r}", {"symbol": command.symbol})
-        elif not command.locate_id.strip():
-            reason = Reject(RejectCode.INVALID_LIMIT, "a locate needs its id (from the lender)")
-        elif command.expires_at <= self._now:
-            reason = Reject(RejectCode.INVALID_LIMIT, "the locate has already expired", {"expires_at": str(command.expires_at)})
-        else:
-            reason = instrument.check_quantity(command.quantity)
-        if reason is not None:
-            self._reject("GrantLocate", reason, account=command.account)
-            return
-        self._emit(ev.LocateGranted(seq=self._next_seq(), ts=self._now, actor=self._actor, account=command.account,
-                                    symbol=command.symbol, locate_id=command.locate_id, quantity=command.quantity,
-                                    expires_at=command.expires_at, source=command.source))
-
-    # --- what-if -------------------------------------------------------------------------
-
-    def what_if(self, command: cmd.SubmitOrder, now: int) -> list[tuple[str, Reject | None]]:
-        """Every check a new order would meet, each with its answer; decides and changes nothing."""
-        self._now = now
-        results: list[tuple[str, Reject | None]] = [("validation", self._validate_submit(command))]
-        instrument = self.reference.instruments.get(command.symbol)
-        if results[0][1] is not None or instrument is None:
-            return results
-        trader = TraderId(command.actor.user)
-        results.append(("kill_switch", self._kill_switch_refusal(command.account, trader, command.symbol, command.side,
-                                                                 command.quantity) if self.kill_switches else None))
-        if self.gate is not None:
-            venue = instrument.venues[0] if instrument.venues else self.default_venue
-            results += self.gate.explain(self._new_order_facts(command, venue), instrument, now)
-        return results
-
-    # --- kill switch ------------------------------------------------------------------------
-
-    def _scopes_of(self, account: AccountId, trader: TraderId, symbol: Symbol) -> list[str]:
-        """Where a kill switch can reach an order: its hierarchy and its instrument."""
-        return [*self.reference.scopes_of(account, trader), f"instrument:{symbol}"]
-
-    def _kill_switch_refusal(
-        self, account: AccountId, trader: TraderId, symbol: Symbol, side: Side, quantity: Decimal,
-        order_id: OrderId | None = None,
-    ) -> Reject | None:
-        """Inside an engaged scope only an order that shrinks the position, and cannot flip it
-        (counting the same side's other working orders), is admitted."""
-        scope = next((s for s in self._scopes_of(account, trader, symbol) if s in self.kill_switches), None)
-        if scope is None:
-            return None
-        exclude = self.orders.get(order_id) if order_id is not None else None
-        if self._reduces_only(account, symbol, side, quantity - (exclude.cum_qty if exclude else ZERO), exclude):
-            return None
-        position = self.positions.get((account, symbol))
-        held = position.quantity if position is not None else ZERO
-        return Reject(
-            RejectCode.KILL_SWITCH,
-            f"trading is stopped for {scope} ({self.kill_switches[scope]}); only orders that reduce a position are admitted",
-            {"scope": scope, "position": str(held)},
-        )
-
-    def _check_kill_scope(self, name: str, scope: str) -> bool:
-        level, _, ident = scope.partition(":")
-        if level in ("firm", "desk", "trader", "account", "instrument") and ident:
-            return True
-        self._reject(name, Reject(RejectCode.INVALID_SCOPE, "scope must be firm:, desk:, trader:, account: or instrument: "
-                                  f"followed by an id, got {scope!r}", {"scope": scope}))
-        return False
-
-    def _engage_kill_switch(self, command: cmd.EngageKillSwitch) -> None:
-        if not self._check_kill_scope("EngageKillSwitch", command.scope):
-            return
-        if command.scope not in self.kill_switches:
-            self._emit(ev.KillSwitchEngaged(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                            reason=command.reason))
-        # Cancel every working order in scope (again, if re-engaged: orders may have come back to life).
-        # One with a replace in flight is canceled as soon as the replace is answered.
-        for order in list(self.live.values()):
-            if command.scope not in self._scopes_of(order.account, order.trader, order.symbol):
-                continue
-            if order.pending is None:
-                self._cancel(cmd.CancelOrder(actor=command.actor, order_id=order.order_id), client=False)
-            elif order.pending is Pending.REPLACE and not order.cancel_deferred:
-                self._emit(ev.CancelDeferred(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                             reason=f"kill switch {command.scope}: cancel once the pending replace is answered"))
-
-    def _release_kill_switch(self, command: cmd.ReleaseKillSwitch) -> None:
-        if not self._risk_officer("ReleaseKillSwitch"):
-            return
-        if command.scope not in self.kill_switches:
-            self._reject("ReleaseKillSwitch", Reject(RejectCode.INVALID_SCOPE, f"no kill switch is engaged for {command.scope!r}",
-                                                     {"scope": command.scope}))
-            return
-        self._emit(ev.KillSwitchReleased(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                         reason=command.reason))
