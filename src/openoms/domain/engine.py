@@ -24,7 +24,7 @@ from .extension import EngineExtension
 from .gate import OrderFacts, PreTradeGate
 from .ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, TraderId, VenueId
 from .instruments import Instrument
-from .lifecycle import KEEP, TERMINAL, OrdStatus, Pending, next_working
+from .lifecycle import KEEP, TERMINAL, OrdStatus, next_working
 from .order import Order
 from .positions import Position
 from .rejects import Reject, RejectCode
@@ -32,6 +32,7 @@ from .risk_controls import RiskControls
 from .routing import OrderRouter, RoutingDecision, RoutingQuery
 from .split_replace import SplitReplace
 from .values import ZERO, OrdType, Side, TimeInForce
+from .venue_reports import VenueReports
 
 ENGINE_ACTOR = cmd.Actor("engine", "engine")
 NS_PER_DAY = 86_400_000_000_000
@@ -97,6 +98,7 @@ class OrderEngine:
         self.algo_desk = AlgoDesk(self)
         self.split_replace = SplitReplace(self)  # the replace of an order split across venues
         self.risk_controls = RiskControls(self)  # limits, overrides, locates, what-if, kill switch
+        self.venue_reports = VenueReports(self)  # what venues report about routes, and re-routes
         # Live orders by (beneficial owner, instrument, is a buy): what self-trade prevention looks
         # at. Keyed by side too, so a new order scans only the other side (one-sided flow, e.g.
         # thousands of resting buys, made every new buy cost a walk over all of them).
@@ -111,16 +113,16 @@ class OrderEngine:
             cmd.SubmitOrder: self._submit,  # type: ignore[dict-item]
             cmd.ReplaceOrder: self._replace,  # type: ignore[dict-item]
             cmd.CancelOrder: self._cancel,  # type: ignore[dict-item]
-            cmd.VenueAccepted: self._venue_accepted,  # type: ignore[dict-item]
-            cmd.VenueRejected: self._venue_rejected,  # type: ignore[dict-item]
-            cmd.VenueFilled: self._venue_filled,  # type: ignore[dict-item]
-            cmd.VenueCanceled: self._venue_canceled,  # type: ignore[dict-item]
-            cmd.VenueReplaced: self._venue_replaced,  # type: ignore[dict-item]
-            cmd.VenueCancelRejected: self._venue_cancel_rejected,  # type: ignore[dict-item]
-            cmd.VenueReplaceRejected: self._venue_replace_rejected,  # type: ignore[dict-item]
-            cmd.VenueExpired: self._venue_expired,  # type: ignore[dict-item]
-            cmd.VenueTradeBusted: self._venue_busted,  # type: ignore[dict-item]
-            cmd.VenueTradeCorrected: self._venue_corrected,  # type: ignore[dict-item]
+            cmd.VenueAccepted: self.venue_reports.accepted,  # type: ignore[dict-item]
+            cmd.VenueRejected: self.venue_reports.rejected,  # type: ignore[dict-item]
+            cmd.VenueFilled: self.venue_reports.filled,  # type: ignore[dict-item]
+            cmd.VenueCanceled: self.venue_reports.canceled,  # type: ignore[dict-item]
+            cmd.VenueReplaced: self.venue_reports.replaced,  # type: ignore[dict-item]
+            cmd.VenueCancelRejected: self.venue_reports.cancel_rejected,  # type: ignore[dict-item]
+            cmd.VenueReplaceRejected: self.venue_reports.replace_rejected,  # type: ignore[dict-item]
+            cmd.VenueExpired: self.venue_reports.expired,  # type: ignore[dict-item]
+            cmd.VenueTradeBusted: self.venue_reports.busted,  # type: ignore[dict-item]
+            cmd.VenueTradeCorrected: self.venue_reports.corrected,  # type: ignore[dict-item]
             cmd.EndOfDay: self._end_of_day,  # type: ignore[dict-item]
             cmd.ExpireDue: self._expire_due,  # type: ignore[dict-item]
             cmd.StartOfDay: self._start_of_day,  # type: ignore[dict-item]
@@ -500,53 +502,6 @@ class OrderEngine:
                                       route_id=RouteId(f"{order.order_id}-{len(order.routes) + 1}"), venue=venue,
                                       quantity=quantity, price=order.price))
 
-    def _reroute(self, order: Order, route_id: RouteId, why: str) -> bool:
-        """Route what a finished route left unfilled to venues not tried yet, through the same
-        risk checks as the order's venue (replace-style facts: the order already counts in the
-        book). Emits RouteEnded and the new routes and returns True, or emits nothing and
-        returns False when no venue will take it."""
-        route = order.routes[route_id]
-        remainder = route.quantity - route.cum_qty
-        leaves = order.quantity - order.cum_qty
-        if remainder > leaves:
-            remainder = leaves
-        if self.router is None or remainder <= ZERO or order.pending is not None or order.working in TERMINAL:
-            return False
-        instrument = self._instrument(order)
-        strategy = order.routing[-1].strategy if order.routing else ""
-        decision = self.router.route(RoutingQuery(
-            order.account, instrument, order.side, remainder, order.ord_type, order.price, order.tif,
-            "sor" if strategy == "sor" else "", self._tried_venues(order, route.venue)), self._now)
-        if decision.reject is not None or not decision.allocations:
-            return False
-        if self.gate is not None:
-            for venue, _ in decision.allocations:
-                facts = self._replace_facts(order, order.quantity, order.price, order.stop_price, venue, order.trader)
-                if self.gate.check(facts, instrument, self._now).reject is not None:
-                    return False
-        self._emit(ev.RouteEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                 route_id=route_id, reason=why))
-        self._emit_routes(order, decision, (f"re-route of {remainder} left by {route_id} at {route.venue}: {why}",))
-        return True
-
-    @staticmethod
-    def _tried_venues(order: Order, venue: VenueId) -> frozenset[VenueId]:
-        """Venues not to route the order to again: those where a route ended short of its quantity
-        (refused or canceled by the venue), so every re-route tries somewhere new and the chain ends.
-        A route the OMS canceled for a replace says nothing against its venue."""
-        tried = {r.venue for r in order.routes.values() if r.done and r.cum_qty < r.quantity and not r.for_replace}
-        tried.add(venue)
-        return frozenset(tried)
-
-    def _other_open_route(self, order: Order, route_id: RouteId) -> bool:
-        return any(not r.done and r.route_id != route_id for r in order.routes.values())
-
-    def _end_route(self, order: Order, route_id: RouteId, why: str) -> None:
-        self._emit(ev.RouteEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                 route_id=route_id, reason=why))
-        if self.split_replace.canceled_for_replace(order, route_id):  # however it ended (canceled, refused), the replace may go on
-            self.split_replace.settle(order)
-
     def _new_order_facts(self, command: cmd.SubmitOrder, venue: VenueId) -> OrderFacts:
         account, symbol, side = command.account, command.symbol, command.side
         book = self.books.get(account)  # never created here: a refused order must leave no trace in the state
@@ -787,203 +742,10 @@ class OrderEngine:
                 return candidate
             n += 1
 
-    # --- venue reports -----------------------------------------------------------------
-
-    def _route_order(self, name: str, route_id: RouteId) -> Order | None:
-        order = self.routes.get(route_id)
-        if order is None:
-            self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"report for unknown route {route_id!r}", {"route_id": route_id}))
-        return order
-
-    def _allowed(self, name: str, order: Order, event_type: type[ev.Event], what: str) -> bool:
-        """A venue report that the lifecycle cannot take in the order's status is recorded, not applied."""
-        if next_working(order.working, event_type) is not None:
-            return True
-        self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"{what} for order {order.order_id} in status {order.working.value}",
-                                  {"order_id": order.order_id, "status": order.working.value}),
-                     order.order_id, account=order.account)
-        return False
-
-    def _venue_accepted(self, command: cmd.VenueAccepted) -> None:
-        order = self._route_order("VenueAccepted", command.route_id)
-        if order is None or not self._allowed("VenueAccepted", order, ev.OrderAcknowledged, "ack"):
-            return
-        self._emit(
-            ev.OrderAcknowledged(
-                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                route_id=command.route_id, venue_order_id=command.venue_order_id,
-            )
-        )
-
-    def _venue_rejected(self, command: cmd.VenueRejected) -> None:
-        order = self._route_order("VenueRejected", command.route_id)
-        if order is None:
-            return
-        if self.router is not None and order.working not in TERMINAL and not order.routes[command.route_id].done:
-            why = f"venue rejected: {command.reason.message}"
-            if self._reroute(order, command.route_id, why):
-                return
-            if self._other_open_route(order, command.route_id):
-                self._end_route(order, command.route_id, why)
-                return
-        if order.working is not OrdStatus.PENDING_NEW:
-            # A route rejected after fills: the remainder is canceled, the fills stand.
-            if self._allowed("VenueRejected", order, ev.OrderCanceled, "reject"):
-                self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                            route_id=command.route_id, reason=f"venue rejected: {command.reason.message}"))
-            return
-        self._emit(ev.OrderRejected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                    route_id=command.route_id, reason=command.reason))
-
-    def _check_execution(self, order: Order, quantity: Decimal, price: Decimal) -> Reject | None:
-        """An execution's numbers must be real: finite, positive, whole lots, bounded."""
-        instrument = self._instrument(order)
-        problem = instrument.check_quantity(quantity) or instrument.check_fill_price(price)
-        if problem is None:
-            return None
-        return Reject(RejectCode.UNEXPECTED_REPORT, f"execution refused: {problem.message}", problem.detail)
-
-    def _venue_filled(self, command: cmd.VenueFilled) -> None:
-        if command.exec_id in self.executions:
-            return  # the same execution reported twice (resend, reconnect): booked once
-        order = self._route_order("VenueFilled", command.route_id)
-        if order is None or not self._allowed("VenueFilled", order, ev.OrderFilled, "fill"):
-            return
-        reason = self._check_execution(order, command.last_qty, command.last_px)
-        if reason is not None:
-            self._reject("VenueFilled", reason, order.order_id, account=order.account)
-            return
-        self._emit(
-            ev.OrderFilled(
-                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                route_id=command.route_id, exec_id=command.exec_id, last_qty=command.last_qty,
-                last_px=command.last_px, liquidity=command.liquidity,
-            )
-        )
-        if order.replace_cancels and order.pending is Pending.REPLACE:
-            self.split_replace.settle(order)  # a fill that finished a child (or the order) while its replace waits
-
-    def _venue_canceled(self, command: cmd.VenueCanceled) -> None:
-        order = self._route_order("VenueCanceled", command.route_id)
-        if order is None or not self._allowed("VenueCanceled", order, ev.OrderCanceled, "cancel"):
-            return
-        if self.split_replace.canceled_for_replace(order, command.route_id):
-            if not order.routes[command.route_id].done:
-                self._end_route(order, command.route_id, f"canceled for the replace: {command.reason}")
-            self.split_replace.settle(order)
-            return
-        if order.pending is None and command.route_id in order.replace_leftovers and not order.routes[command.route_id].done:
-            # Canceled for a replace another child refused: the replace is answered, so the
-            # leaves this cancel uncovered are routed again (not a venue's own cancel to re-route).
-            self._end_route(order, command.route_id, f"canceled for the refused replace: {command.reason}")
-            if order.working not in TERMINAL:
-                self.split_replace.cover_leaves(order, "replace refused")
-            return
-        if self.router is not None and not order.routes[command.route_id].done:
-            # A smart-routed order's remainder canceled by its venue (no liquidity left there)
-            # is routed on to the venues not tried yet; one route of several just ends.
-            if order.pending is None and order.tif is not TimeInForce.FOK and order.routing \
-                    and order.routing[-1].strategy == "sor" \
-                    and self._reroute(order, command.route_id, f"venue canceled: {command.reason}"):
-                return
-            if self._other_open_route(order, command.route_id):
-                self._end_route(order, command.route_id, f"venue canceled: {command.reason}")
-                return
-        self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                    route_id=command.route_id, reason=command.reason))
-
-    def _venue_replaced(self, command: cmd.VenueReplaced) -> None:
-        order = self._route_order("VenueReplaced", command.route_id)
-        if order is None:
-            return
-        if order.pending is not Pending.REPLACE or order.pending_cl_ord_id is None:
-            self._reject("VenueReplaced", Reject(RejectCode.UNEXPECTED_REPORT, f"replace confirmed for order {order.order_id} with no pending replace"),
-                         order.order_id, account=order.account)
-            return
-        if not self._allowed("VenueReplaced", order, ev.OrderReplaced, "replace"):
-            return
-        self._emit(
-            ev.OrderReplaced(
-                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                cl_ord_id=order.pending_cl_ord_id, quantity=command.quantity, price=command.price,
-                stop_price=command.stop_price,
-            )
-        )
-        self._deferred_cancel(order)
-
     def _deferred_cancel(self, order: Order) -> None:
         """A kill switch reached the order while its replace was in flight: cancel it now."""
         if order.cancel_deferred and order.working not in TERMINAL and order.pending is None:
             self._cancel(cmd.CancelOrder(actor=self._actor, order_id=order.order_id), client=False)
-
-    def _answer_pending(self, name: str, route_id: RouteId, pending: Pending, reason: Reject) -> None:
-        order = self._route_order(name, route_id)
-        if order is None:
-            return
-        if order.pending is not pending or order.pending_cl_ord_id is None:
-            self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"{name} for order {order.order_id} with nothing pending"),
-                         order.order_id, account=order.account)
-            return
-        event_type = ev.CancelRejected if pending is Pending.CANCEL else ev.ReplaceRejected
-        self._emit(event_type(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                              cl_ord_id=order.pending_cl_ord_id, reason=reason))
-        if pending is Pending.REPLACE:
-            self._deferred_cancel(order)
-
-    def _venue_cancel_rejected(self, command: cmd.VenueCancelRejected) -> None:
-        order = self.routes.get(command.route_id)
-        if order is not None and self.split_replace.canceled_for_replace(order, command.route_id):
-            # Filled first (the fill came before this answer): the replace goes on. Still working
-            # at a venue that will not cancel it: the replace cannot be done.
-            route = order.routes[command.route_id]
-            self.split_replace.settle(order, None if route.done else Reject(
-                command.reason.code, f"child route {route.route_id} at {route.venue} could not be canceled: {command.reason.message}"))
-            return
-        if order is not None and order.pending is None and command.route_id in order.replace_leftovers:
-            return  # a cancel sent for a replace already answered (a fill settled it, or another child refused)
-        if order is not None and len(order.routes) > 1 and order.pending is Pending.CANCEL and order.working not in TERMINAL:
-            # One route of a split order could not be canceled (it filled first): the others answer
-            # for the order; once none is open the order cannot trade any more and is canceled.
-            if not order.open_routes():
-                self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                            route_id=command.route_id, reason="canceled: no route left open"))
-            return
-        self._answer_pending("VenueCancelRejected", command.route_id, Pending.CANCEL, command.reason)
-
-    def _venue_replace_rejected(self, command: cmd.VenueReplaceRejected) -> None:
-        self._answer_pending("VenueReplaceRejected", command.route_id, Pending.REPLACE, command.reason)
-
-    def _venue_expired(self, command: cmd.VenueExpired) -> None:
-        order = self._route_order("VenueExpired", command.route_id)
-        if order is None or not self._allowed("VenueExpired", order, ev.OrderExpired, "expiry"):
-            return
-        self._emit(ev.OrderExpired(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                   reason="expired at venue"))
-
-    def _trade_order(self, name: str, exec_id: ExecId) -> Order | None:
-        order = self.executions.get(exec_id)
-        if order is None or order.executions[exec_id].busted:
-            self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"no live execution {exec_id!r}", {"exec_id": exec_id}))
-            return None
-        return order
-
-    def _venue_busted(self, command: cmd.VenueTradeBusted) -> None:
-        order = self._trade_order("VenueTradeBusted", command.exec_id)
-        if order is None or not self._allowed("VenueTradeBusted", order, ev.TradeBusted, "bust"):
-            return
-        self._emit(ev.TradeBusted(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                  exec_id=command.exec_id))
-
-    def _venue_corrected(self, command: cmd.VenueTradeCorrected) -> None:
-        order = self._trade_order("VenueTradeCorrected", command.exec_id)
-        if order is None or not self._allowed("VenueTradeCorrected", order, ev.TradeCorrected, "correction"):
-            return
-        reason = self._check_execution(order, command.last_qty, command.last_px)
-        if reason is not None:
-            self._reject("VenueTradeCorrected", reason, order.order_id, account=order.account)
-            return
-        self._emit(ev.TradeCorrected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                     exec_id=command.exec_id, last_qty=command.last_qty, last_px=command.last_px))
 
     # --- trading day ---------------------------------------------------------------------
 
