@@ -4,6 +4,11 @@
 it causes, already applied. ``apply(event)`` folds one event into the state and is all that
 replay uses, so state == replay(journal) by construction. No I/O, no clock, no randomness:
 the caller passes ``now`` (ns since the epoch, UTC); ids are derived from the state.
+
+The state and the fold stay here; the larger groups of commands are collaborators that hold no
+state of their own and emit through the engine: ``algo_desk.py`` (execution algorithms),
+``split_replace.py`` (the replace of an order split across venues), ``risk_controls.py``
+(limits, locates, what-if, kill switch) and ``venue_reports.py`` (venue reports, re-routes).
 """
 
 from __future__ import annotations
