@@ -53,8 +53,8 @@ class AlgoDesk:
         if reason is None and instrument is not None:
             reason = validate(params, instrument.lot_size, self.engine._now)
         if reason is None and self.engine.kill_switches:
-            reason = self.engine._kill_switch_refusal(command.account, TraderId(command.actor.user), command.symbol, command.side,
-                                               command.quantity)
+            reason = self.engine.risk_controls.kill_switch_refusal(command.account, TraderId(command.actor.user), command.symbol,
+                                                                   command.side, command.quantity)
         if reason is None and self.engine.gate is not None and instrument is not None:
             # The parent as a whole is judged too (quantity, notional, permissions); each child again when sent.
             venue = instrument.venues[0] if instrument.venues else self.engine.default_venue

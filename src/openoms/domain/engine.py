@@ -4,6 +4,11 @@
 it causes, already applied. ``apply(event)`` folds one event into the state and is all that
 replay uses, so state == replay(journal) by construction. No I/O, no clock, no randomness:
 the caller passes ``now`` (ns since the epoch, UTC); ids are derived from the state.
+
+The state and the fold stay here; the larger groups of commands are collaborators that hold no
+state of their own and emit through the engine: ``algo_desk.py`` (execution algorithms),
+``split_replace.py`` (the replace of an order split across venues), ``risk_controls.py``
+(limits, locates, what-if, kill switch) and ``venue_reports.py`` (venue reports, re-routes).
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ from .extension import EngineExtension
 from .gate import OrderFacts, PreTradeGate
 from .ids import AccountId, ClientOrderId, ExecId, OrderId, RouteId, Symbol, TraderId, VenueId
 from .instruments import Instrument
-from .lifecycle import KEEP, TERMINAL, OrdStatus, Pending, next_working
+from .lifecycle import KEEP, TERMINAL, OrdStatus, next_working
 from .order import Order
 from .positions import Position
 from .rejects import Reject, RejectCode
+from .risk_controls import RiskControls
 from .routing import OrderRouter, RoutingDecision, RoutingQuery
+from .split_replace import SplitReplace
 from .values import ZERO, OrdType, Side, TimeInForce
+from .venue_reports import VenueReports
 
 ENGINE_ACTOR = cmd.Actor("engine", "engine")
 NS_PER_DAY = 86_400_000_000_000
@@ -93,6 +101,9 @@ class OrderEngine:
         self.algos: dict[str, AlgoParent] = {}
         self.active_algos: dict[str, AlgoParent] = {}
         self.algo_desk = AlgoDesk(self)
+        self.split_replace = SplitReplace(self)  # the replace of an order split across venues
+        self.risk_controls = RiskControls(self)  # limits, overrides, locates, what-if, kill switch
+        self.venue_reports = VenueReports(self)  # what venues report about routes, and re-routes
         # Live orders by (beneficial owner, instrument, is a buy): what self-trade prevention looks
         # at. Keyed by side too, so a new order scans only the other side (one-sided flow, e.g.
         # thousands of resting buys, made every new buy cost a walk over all of them).
@@ -107,27 +118,27 @@ class OrderEngine:
             cmd.SubmitOrder: self._submit,  # type: ignore[dict-item]
             cmd.ReplaceOrder: self._replace,  # type: ignore[dict-item]
             cmd.CancelOrder: self._cancel,  # type: ignore[dict-item]
-            cmd.VenueAccepted: self._venue_accepted,  # type: ignore[dict-item]
-            cmd.VenueRejected: self._venue_rejected,  # type: ignore[dict-item]
-            cmd.VenueFilled: self._venue_filled,  # type: ignore[dict-item]
-            cmd.VenueCanceled: self._venue_canceled,  # type: ignore[dict-item]
-            cmd.VenueReplaced: self._venue_replaced,  # type: ignore[dict-item]
-            cmd.VenueCancelRejected: self._venue_cancel_rejected,  # type: ignore[dict-item]
-            cmd.VenueReplaceRejected: self._venue_replace_rejected,  # type: ignore[dict-item]
-            cmd.VenueExpired: self._venue_expired,  # type: ignore[dict-item]
-            cmd.VenueTradeBusted: self._venue_busted,  # type: ignore[dict-item]
-            cmd.VenueTradeCorrected: self._venue_corrected,  # type: ignore[dict-item]
+            cmd.VenueAccepted: self.venue_reports.accepted,  # type: ignore[dict-item]
+            cmd.VenueRejected: self.venue_reports.rejected,  # type: ignore[dict-item]
+            cmd.VenueFilled: self.venue_reports.filled,  # type: ignore[dict-item]
+            cmd.VenueCanceled: self.venue_reports.canceled,  # type: ignore[dict-item]
+            cmd.VenueReplaced: self.venue_reports.replaced,  # type: ignore[dict-item]
+            cmd.VenueCancelRejected: self.venue_reports.cancel_rejected,  # type: ignore[dict-item]
+            cmd.VenueReplaceRejected: self.venue_reports.replace_rejected,  # type: ignore[dict-item]
+            cmd.VenueExpired: self.venue_reports.expired,  # type: ignore[dict-item]
+            cmd.VenueTradeBusted: self.venue_reports.busted,  # type: ignore[dict-item]
+            cmd.VenueTradeCorrected: self.venue_reports.corrected,  # type: ignore[dict-item]
             cmd.EndOfDay: self._end_of_day,  # type: ignore[dict-item]
             cmd.ExpireDue: self._expire_due,  # type: ignore[dict-item]
             cmd.StartOfDay: self._start_of_day,  # type: ignore[dict-item]
             cmd.RecordStart: self._record_start,  # type: ignore[dict-item]
-            cmd.SetLimits: self._set_limits,  # type: ignore[dict-item]
-            cmd.SetRestricted: self._set_restricted,  # type: ignore[dict-item]
-            cmd.EngageKillSwitch: self._engage_kill_switch,  # type: ignore[dict-item]
-            cmd.ReleaseKillSwitch: self._release_kill_switch,  # type: ignore[dict-item]
-            cmd.OverrideLimits: self._override_limits,  # type: ignore[dict-item]
-            cmd.EndOverride: self._end_override,  # type: ignore[dict-item]
-            cmd.GrantLocate: self._grant_locate,  # type: ignore[dict-item]
+            cmd.SetLimits: self.risk_controls.set_limits,  # type: ignore[dict-item]
+            cmd.SetRestricted: self.risk_controls.set_restricted,  # type: ignore[dict-item]
+            cmd.EngageKillSwitch: self.risk_controls.engage_kill_switch,  # type: ignore[dict-item]
+            cmd.ReleaseKillSwitch: self.risk_controls.release_kill_switch,  # type: ignore[dict-item]
+            cmd.OverrideLimits: self.risk_controls.override_limits,  # type: ignore[dict-item]
+            cmd.EndOverride: self.risk_controls.end_override,  # type: ignore[dict-item]
+            cmd.GrantLocate: self.risk_controls.grant_locate,  # type: ignore[dict-item]
             cmd.SetRoutingRules: self._set_routing_rules,  # type: ignore[dict-item]
             cmd.StartAlgo: self.algo_desk.start,  # type: ignore[dict-item]
             cmd.PauseAlgo: self.algo_desk.pause,  # type: ignore[dict-item]
@@ -401,6 +412,11 @@ class OrderEngine:
     def order_for_route(self, route_id: RouteId) -> Order | None:
         return self.routes.get(route_id)
 
+    def what_if(self, command: cmd.SubmitOrder, now: int) -> list[tuple[str, Reject | None]]:
+        """Every check a new order would meet, each with its answer; decides and changes nothing
+        (the checks are in risk_controls.py)."""
+        return self.risk_controls.what_if(command, now)
+
     # --- client commands ---------------------------------------------------------------
 
     def _submit(self, command: cmd.SubmitOrder, parent_id: str = "") -> None:
@@ -415,7 +431,7 @@ class OrderEngine:
             return
         instrument = self.reference.instruments[command.symbol]
         if self.kill_switches:
-            reason = self._kill_switch_refusal(command.account, TraderId(command.actor.user), command.symbol, command.side,
+            reason = self.risk_controls.kill_switch_refusal(command.account, TraderId(command.actor.user), command.symbol, command.side,
                                                command.quantity)
             if reason is not None:
                 self._reject("SubmitOrder", reason, cl_ord_id=command.cl_ord_id, account=command.account)
@@ -490,53 +506,6 @@ class OrderEngine:
             self._emit(ev.OrderRouted(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
                                       route_id=RouteId(f"{order.order_id}-{len(order.routes) + 1}"), venue=venue,
                                       quantity=quantity, price=order.price))
-
-    def _reroute(self, order: Order, route_id: RouteId, why: str) -> bool:
-        """Route what a finished route left unfilled to venues not tried yet, through the same
-        risk checks as the order's venue (replace-style facts: the order already counts in the
-        book). Emits RouteEnded and the new routes and returns True, or emits nothing and
-        returns False when no venue will take it."""
-        route = order.routes[route_id]
-        remainder = route.quantity - route.cum_qty
-        leaves = order.quantity - order.cum_qty
-        if remainder > leaves:
-            remainder = leaves
-        if self.router is None or remainder <= ZERO or order.pending is not None or order.working in TERMINAL:
-            return False
-        instrument = self._instrument(order)
-        strategy = order.routing[-1].strategy if order.routing else ""
-        decision = self.router.route(RoutingQuery(
-            order.account, instrument, order.side, remainder, order.ord_type, order.price, order.tif,
-            "sor" if strategy == "sor" else "", self._tried_venues(order, route.venue)), self._now)
-        if decision.reject is not None or not decision.allocations:
-            return False
-        if self.gate is not None:
-            for venue, _ in decision.allocations:
-                facts = self._replace_facts(order, order.quantity, order.price, order.stop_price, venue, order.trader)
-                if self.gate.check(facts, instrument, self._now).reject is not None:
-                    return False
-        self._emit(ev.RouteEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                 route_id=route_id, reason=why))
-        self._emit_routes(order, decision, (f"re-route of {remainder} left by {route_id} at {route.venue}: {why}",))
-        return True
-
-    @staticmethod
-    def _tried_venues(order: Order, venue: VenueId) -> frozenset[VenueId]:
-        """Venues not to route the order to again: those where a route ended short of its quantity
-        (refused or canceled by the venue), so every re-route tries somewhere new and the chain ends.
-        A route the OMS canceled for a replace says nothing against its venue."""
-        tried = {r.venue for r in order.routes.values() if r.done and r.cum_qty < r.quantity and not r.for_replace}
-        tried.add(venue)
-        return frozenset(tried)
-
-    def _other_open_route(self, order: Order, route_id: RouteId) -> bool:
-        return any(not r.done and r.route_id != route_id for r in order.routes.values())
-
-    def _end_route(self, order: Order, route_id: RouteId, why: str) -> None:
-        self._emit(ev.RouteEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                 route_id=route_id, reason=why))
-        if self._split_replace_route(order, route_id):  # however it ended (canceled, refused), the replace may go on
-            self._settle_split_replace(order)
 
     def _new_order_facts(self, command: cmd.SubmitOrder, venue: VenueId) -> OrderFacts:
         account, symbol, side = command.account, command.symbol, command.side
@@ -684,7 +653,7 @@ class OrderEngine:
         stop_price = command.stop_price if command.stop_price is not None else order.stop_price
         reason = instrument.check_quantity(quantity) or self._check_prices(instrument, order.ord_type, price, stop_price)
         if reason is None and self.kill_switches and quantity > order.quantity:
-            reason = self._kill_switch_refusal(order.account, TraderId(command.actor.user), order.symbol, order.side,
+            reason = self.risk_controls.kill_switch_refusal(order.account, TraderId(command.actor.user), order.symbol, order.side,
                                                quantity, order.order_id)
         if reason is None and len(order.routes) > 1 and quantity <= order.cum_qty:
             reason = Reject(RejectCode.INVALID_QUANTITY, f"order {order.order_id} is split across venues: its new quantity "
@@ -704,7 +673,7 @@ class OrderEngine:
             self._reject("ReplaceOrder", reason, order.order_id, command.cl_ord_id, order.account)
             return
         if len(order.routes) > 1:
-            self._replace_split(order, command.cl_ord_id, quantity, price, stop_price)
+            self.split_replace.replace(order, command.cl_ord_id, quantity, price, stop_price)
             return
         route = order.open_route()
         self._emit(
@@ -722,140 +691,6 @@ class OrderEngine:
                     cl_ord_id=command.cl_ord_id, quantity=quantity, price=price, stop_price=stop_price,
                 )
             )
-
-    # --- replace of an order split across venues ---------------------------------------------
-    #
-    # The child routes are never amended one by one (that would be one venue answer per child to
-    # reconcile, and amends lose queue priority at most venues anyway). Instead:
-    # - a quantity-down replace at the same prices cancels whole children, largest unfilled
-    #   first, until what the others still work fits the new leaves: the fewest cancels, and the
-    #   smaller children keep their place in the queue; what a cancel takes beyond the reduction
-    #   is routed again once the cancels are done;
-    # - a price change or a quantity-up cancels every unfilled child and routes the new leaves
-    #   through the router again (the SOR re-prices them on the market of the moment).
-    # The client's order is PendingReplace until the canceled children are done (canceled, or
-    # filled first); then it is Replaced with the new terms and its uncovered leaves routed. If
-    # fills that crossed the replace leave it filled at or above the new quantity, or the
-    # children still working above the new leaves, the replace is rejected as too late and the
-    # order goes on at its old terms (what the cancels took is routed again).
-
-    def _replace_split(self, order: Order, cl_ord_id: ClientOrderId, quantity: Decimal, price: Decimal | None,
-                       stop_price: Decimal | None) -> None:
-        open_routes = [r for r in order.routes.values() if not r.done and r.quantity > r.cum_qty]
-        if price != order.price or stop_price != order.stop_price or quantity > order.quantity:
-            cancels = [r.route_id for r in open_routes]
-        else:
-            cancels = []
-            keep = sum((r.quantity - r.cum_qty for r in open_routes), ZERO)
-            allowed = quantity - order.cum_qty
-            # Largest unfilled first; the later route first on a tie (it has the least queue time).
-            for route in sorted(open_routes, key=lambda r: (r.quantity - r.cum_qty, len(r.route_id), r.route_id), reverse=True):
-                if keep <= allowed:
-                    break
-                cancels.append(route.route_id)
-                keep -= route.quantity - route.cum_qty
-        kept = sum((r.quantity - r.cum_qty for r in open_routes if r.route_id not in cancels), ZERO)
-        refusal = self._route_check(order, quantity - order.cum_qty - kept, quantity, price, stop_price)
-        if refusal is not None:
-            # Refused before any child is canceled: the order goes on untouched, rather than be
-            # Replaced with leaves no venue works (or canceled after "Replaced").
-            self._reject("ReplaceOrder", refusal, order.order_id, cl_ord_id, order.account)
-            return
-        self._emit(ev.ReplaceRequested(
-            seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id, cl_ord_id=cl_ord_id, route_id=None,
-            quantity=quantity, price=price, stop_price=stop_price,
-            market_price=self.gate.market_price(order.symbol) if self.gate is not None else None, cancel_routes=tuple(cancels)))
-        self._settle_split_replace(order)
-
-    def _route_check(self, order: Order, uncovered: Decimal, quantity: Decimal, price: Decimal | None,
-                     stop_price: Decimal | None) -> Reject | None:
-        """Whether the router and the risk gate would place ``uncovered`` of the order with the given
-        terms now (the dry run of what the replace routes once its cancels are done)."""
-        if uncovered <= ZERO or self.router is None:
-            return None
-        instrument = self._instrument(order)
-        strategy = order.routing[-1].strategy if order.routing else ""
-        decision = self.router.route(RoutingQuery(
-            order.account, instrument, order.side, uncovered, order.ord_type, price, order.tif,
-            "sor" if strategy == "sor" else ""), self._now)
-        if decision.reject is not None:
-            return Reject(decision.reject.code, f"no venue takes the {uncovered} the replace leaves to route: "
-                          f"{decision.reject.message}", decision.reject.detail)
-        if not decision.allocations:
-            return Reject(RejectCode.NO_ROUTE, f"no venue takes the {uncovered} the replace leaves to route",
-                          {"order_id": order.order_id})
-        if self.gate is not None:
-            for venue, _ in decision.allocations:
-                facts = self._replace_facts(order, quantity, price, stop_price, venue, order.trader)
-                refusal = self.gate.check(facts, instrument, self._now).reject
-                if refusal is not None:
-                    return refusal
-        return None
-
-    def _split_replace_route(self, order: Order, route_id: RouteId) -> bool:
-        """Whether ``route_id`` is a child route canceled for the order's pending replace."""
-        return order.pending is Pending.REPLACE and route_id in order.replace_cancels
-
-    def _settle_split_replace(self, order: Order, refused: Reject | None = None) -> None:
-        """Complete a split order's pending replace once every child canceled for it is done."""
-        if order.pending is not Pending.REPLACE or len(order.routes) <= 1 or order.pending_replace is None:
-            return
-        if refused is None and any(not order.routes[r].done for r in order.replace_cancels):
-            return  # still waiting for a venue
-        cl_ord_id = order.pending_cl_ord_id
-        assert cl_ord_id is not None
-        quantity, price, stop_price = order.pending_replace
-        working = sum((r.quantity - r.cum_qty for r in order.routes.values() if not r.done), ZERO)
-        why = refused.message if refused is not None else ""
-        if not why and order.working in TERMINAL:
-            why = f"too late: the order is {order.working.value}"
-        elif not why and order.cum_qty >= quantity:
-            why = f"too late: {order.cum_qty} filled while the replace was on its way, not below the new quantity {quantity}"
-        elif not why and working > quantity - order.cum_qty:
-            why = (f"too late: fills crossed the replace and the venues still work {working}, "
-                   f"above the {quantity - order.cum_qty} the new quantity leaves")
-        if why:
-            self._emit(ev.ReplaceRejected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                          cl_ord_id=cl_ord_id, reason=Reject(refused.code if refused is not None else RejectCode.TOO_LATE,
-                                                                             why, {"order_id": order.order_id})))
-        else:
-            self._emit(ev.OrderReplaced(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                        cl_ord_id=cl_ord_id, quantity=quantity, price=price, stop_price=stop_price))
-        if order.working not in TERMINAL:
-            self._cover_leaves(order, "replace" if not why else "replace refused")
-        self._deferred_cancel(order)
-
-    def _cover_leaves(self, order: Order, what: str) -> None:
-        """Route what the order's open routes do not cover (after a split replace) through the router."""
-        working = sum((r.quantity - r.cum_qty for r in order.routes.values() if not r.done), ZERO)
-        uncovered = order.leaves_qty - working
-        if uncovered <= ZERO or self.router is None:
-            return
-        instrument = self._instrument(order)
-        strategy = order.routing[-1].strategy if order.routing else ""
-        decision = self.router.route(RoutingQuery(
-            order.account, instrument, order.side, uncovered, order.ord_type, order.price, order.tif,
-            "sor" if strategy == "sor" else ""), self._now)
-        problem = decision.reject.message if decision.reject is not None else ""
-        if not problem and self.gate is not None:
-            for venue, _ in decision.allocations:
-                facts = self._replace_facts(order, order.quantity, order.price, order.stop_price, venue, order.trader)
-                refusal = self.gate.check(facts, instrument, self._now).reject
-                if refusal is not None:
-                    problem = refusal.message
-                    break
-        if not problem and decision.allocations:
-            self._emit_routes(order, decision, (f"after the {what}: {uncovered} not covered by the open routes",))
-        elif order.open_routes():
-            # The open routes go on; the audit must show that the rest found no venue.
-            self._emit(ev.RoutingDecided(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                         rule=decision.rule, strategy=strategy, allocations=(),
-                                         notes=(f"after the {what}, no venue takes the {uncovered} not covered by the "
-                                                f"open routes: {problem or 'no allocation'}",)))
-        else:
-            self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                        route_id=RouteId(""), reason=f"after the {what}, no venue takes the {uncovered} left: "
-                                        f"{problem or 'no allocation'}"))
 
     def _replace_facts(self, order: Order, quantity: Decimal, price: Decimal | None, stop_price: Decimal | None,
                        venue: VenueId | None, trader: TraderId) -> OrderFacts:
@@ -912,203 +747,10 @@ class OrderEngine:
                 return candidate
             n += 1
 
-    # --- venue reports -----------------------------------------------------------------
-
-    def _route_order(self, name: str, route_id: RouteId) -> Order | None:
-        order = self.routes.get(route_id)
-        if order is None:
-            self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"report for unknown route {route_id!r}", {"route_id": route_id}))
-        return order
-
-    def _allowed(self, name: str, order: Order, event_type: type[ev.Event], what: str) -> bool:
-        """A venue report that the lifecycle cannot take in the order's status is recorded, not applied."""
-        if next_working(order.working, event_type) is not None:
-            return True
-        self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"{what} for order {order.order_id} in status {order.working.value}",
-                                  {"order_id": order.order_id, "status": order.working.value}),
-                     order.order_id, account=order.account)
-        return False
-
-    def _venue_accepted(self, command: cmd.VenueAccepted) -> None:
-        order = self._route_order("VenueAccepted", command.route_id)
-        if order is None or not self._allowed("VenueAccepted", order, ev.OrderAcknowledged, "ack"):
-            return
-        self._emit(
-            ev.OrderAcknowledged(
-                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                route_id=command.route_id, venue_order_id=command.venue_order_id,
-            )
-        )
-
-    def _venue_rejected(self, command: cmd.VenueRejected) -> None:
-        order = self._route_order("VenueRejected", command.route_id)
-        if order is None:
-            return
-        if self.router is not None and order.working not in TERMINAL and not order.routes[command.route_id].done:
-            why = f"venue rejected: {command.reason.message}"
-            if self._reroute(order, command.route_id, why):
-                return
-            if self._other_open_route(order, command.route_id):
-                self._end_route(order, command.route_id, why)
-                return
-        if order.working is not OrdStatus.PENDING_NEW:
-            # A route rejected after fills: the remainder is canceled, the fills stand.
-            if self._allowed("VenueRejected", order, ev.OrderCanceled, "reject"):
-                self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                            route_id=command.route_id, reason=f"venue rejected: {command.reason.message}"))
-            return
-        self._emit(ev.OrderRejected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                    route_id=command.route_id, reason=command.reason))
-
-    def _check_execution(self, order: Order, quantity: Decimal, price: Decimal) -> Reject | None:
-        """An execution's numbers must be real: finite, positive, whole lots, bounded."""
-        instrument = self._instrument(order)
-        problem = instrument.check_quantity(quantity) or instrument.check_fill_price(price)
-        if problem is None:
-            return None
-        return Reject(RejectCode.UNEXPECTED_REPORT, f"execution refused: {problem.message}", problem.detail)
-
-    def _venue_filled(self, command: cmd.VenueFilled) -> None:
-        if command.exec_id in self.executions:
-            return  # the same execution reported twice (resend, reconnect): booked once
-        order = self._route_order("VenueFilled", command.route_id)
-        if order is None or not self._allowed("VenueFilled", order, ev.OrderFilled, "fill"):
-            return
-        reason = self._check_execution(order, command.last_qty, command.last_px)
-        if reason is not None:
-            self._reject("VenueFilled", reason, order.order_id, account=order.account)
-            return
-        self._emit(
-            ev.OrderFilled(
-                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                route_id=command.route_id, exec_id=command.exec_id, last_qty=command.last_qty,
-                last_px=command.last_px, liquidity=command.liquidity,
-            )
-        )
-        if order.replace_cancels and order.pending is Pending.REPLACE:
-            self._settle_split_replace(order)  # a fill that finished a child (or the order) while its replace waits
-
-    def _venue_canceled(self, command: cmd.VenueCanceled) -> None:
-        order = self._route_order("VenueCanceled", command.route_id)
-        if order is None or not self._allowed("VenueCanceled", order, ev.OrderCanceled, "cancel"):
-            return
-        if self._split_replace_route(order, command.route_id):
-            if not order.routes[command.route_id].done:
-                self._end_route(order, command.route_id, f"canceled for the replace: {command.reason}")
-            self._settle_split_replace(order)
-            return
-        if order.pending is None and command.route_id in order.replace_leftovers and not order.routes[command.route_id].done:
-            # Canceled for a replace another child refused: the replace is answered, so the
-            # leaves this cancel uncovered are routed again (not a venue's own cancel to re-route).
-            self._end_route(order, command.route_id, f"canceled for the refused replace: {command.reason}")
-            if order.working not in TERMINAL:
-                self._cover_leaves(order, "replace refused")
-            return
-        if self.router is not None and not order.routes[command.route_id].done:
-            # A smart-routed order's remainder canceled by its venue (no liquidity left there)
-            # is routed on to the venues not tried yet; one route of several just ends.
-            if order.pending is None and order.tif is not TimeInForce.FOK and order.routing \
-                    and order.routing[-1].strategy == "sor" \
-                    and self._reroute(order, command.route_id, f"venue canceled: {command.reason}"):
-                return
-            if self._other_open_route(order, command.route_id):
-                self._end_route(order, command.route_id, f"venue canceled: {command.reason}")
-                return
-        self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                    route_id=command.route_id, reason=command.reason))
-
-    def _venue_replaced(self, command: cmd.VenueReplaced) -> None:
-        order = self._route_order("VenueReplaced", command.route_id)
-        if order is None:
-            return
-        if order.pending is not Pending.REPLACE or order.pending_cl_ord_id is None:
-            self._reject("VenueReplaced", Reject(RejectCode.UNEXPECTED_REPORT, f"replace confirmed for order {order.order_id} with no pending replace"),
-                         order.order_id, account=order.account)
-            return
-        if not self._allowed("VenueReplaced", order, ev.OrderReplaced, "replace"):
-            return
-        self._emit(
-            ev.OrderReplaced(
-                seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                cl_ord_id=order.pending_cl_ord_id, quantity=command.quantity, price=command.price,
-                stop_price=command.stop_price,
-            )
-        )
-        self._deferred_cancel(order)
-
     def _deferred_cancel(self, order: Order) -> None:
         """A kill switch reached the order while its replace was in flight: cancel it now."""
         if order.cancel_deferred and order.working not in TERMINAL and order.pending is None:
             self._cancel(cmd.CancelOrder(actor=self._actor, order_id=order.order_id), client=False)
-
-    def _answer_pending(self, name: str, route_id: RouteId, pending: Pending, reason: Reject) -> None:
-        order = self._route_order(name, route_id)
-        if order is None:
-            return
-        if order.pending is not pending or order.pending_cl_ord_id is None:
-            self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"{name} for order {order.order_id} with nothing pending"),
-                         order.order_id, account=order.account)
-            return
-        event_type = ev.CancelRejected if pending is Pending.CANCEL else ev.ReplaceRejected
-        self._emit(event_type(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                              cl_ord_id=order.pending_cl_ord_id, reason=reason))
-        if pending is Pending.REPLACE:
-            self._deferred_cancel(order)
-
-    def _venue_cancel_rejected(self, command: cmd.VenueCancelRejected) -> None:
-        order = self.routes.get(command.route_id)
-        if order is not None and self._split_replace_route(order, command.route_id):
-            # Filled first (the fill came before this answer): the replace goes on. Still working
-            # at a venue that will not cancel it: the replace cannot be done.
-            route = order.routes[command.route_id]
-            self._settle_split_replace(order, None if route.done else Reject(
-                command.reason.code, f"child route {route.route_id} at {route.venue} could not be canceled: {command.reason.message}"))
-            return
-        if order is not None and order.pending is None and command.route_id in order.replace_leftovers:
-            return  # a cancel sent for a replace already answered (a fill settled it, or another child refused)
-        if order is not None and len(order.routes) > 1 and order.pending is Pending.CANCEL and order.working not in TERMINAL:
-            # One route of a split order could not be canceled (it filled first): the others answer
-            # for the order; once none is open the order cannot trade any more and is canceled.
-            if not order.open_routes():
-                self._emit(ev.OrderCanceled(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                            route_id=command.route_id, reason="canceled: no route left open"))
-            return
-        self._answer_pending("VenueCancelRejected", command.route_id, Pending.CANCEL, command.reason)
-
-    def _venue_replace_rejected(self, command: cmd.VenueReplaceRejected) -> None:
-        self._answer_pending("VenueReplaceRejected", command.route_id, Pending.REPLACE, command.reason)
-
-    def _venue_expired(self, command: cmd.VenueExpired) -> None:
-        order = self._route_order("VenueExpired", command.route_id)
-        if order is None or not self._allowed("VenueExpired", order, ev.OrderExpired, "expiry"):
-            return
-        self._emit(ev.OrderExpired(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                   reason="expired at venue"))
-
-    def _trade_order(self, name: str, exec_id: ExecId) -> Order | None:
-        order = self.executions.get(exec_id)
-        if order is None or order.executions[exec_id].busted:
-            self._reject(name, Reject(RejectCode.UNEXPECTED_REPORT, f"no live execution {exec_id!r}", {"exec_id": exec_id}))
-            return None
-        return order
-
-    def _venue_busted(self, command: cmd.VenueTradeBusted) -> None:
-        order = self._trade_order("VenueTradeBusted", command.exec_id)
-        if order is None or not self._allowed("VenueTradeBusted", order, ev.TradeBusted, "bust"):
-            return
-        self._emit(ev.TradeBusted(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                  exec_id=command.exec_id))
-
-    def _venue_corrected(self, command: cmd.VenueTradeCorrected) -> None:
-        order = self._trade_order("VenueTradeCorrected", command.exec_id)
-        if order is None or not self._allowed("VenueTradeCorrected", order, ev.TradeCorrected, "correction"):
-            return
-        reason = self._check_execution(order, command.last_qty, command.last_px)
-        if reason is not None:
-            self._reject("VenueTradeCorrected", reason, order.order_id, account=order.account)
-            return
-        self._emit(ev.TradeCorrected(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                     exec_id=command.exec_id, last_qty=command.last_qty, last_px=command.last_px))
 
     # --- trading day ---------------------------------------------------------------------
 
@@ -1164,181 +806,3 @@ class OrderEngine:
         if previous != command.rules:
             self._emit(ev.RoutingRulesChanged(seq=self._next_seq(), ts=self._now, actor=self._actor, rules=command.rules,
                                               previous=previous, reason=command.reason))
-
-    # --- risk limits ----------------------------------------------------------------------
-
-    def _risk_officer(self, name: str) -> bool:
-        """Limits, lists, overrides and kill-switch release are a risk officer's (or the system's, loading its files)."""
-        user = self._actor.user
-        if user == "system" or self.reference.has_role(user, "risk_officer"):
-            return True
-        self._reject(name, Reject(RejectCode.NOT_PERMITTED, f"{name} needs the risk_officer role; {user!r} does not have it",
-                                  {"user": user, "role": "risk_officer"}))
-        return False
-
-    def _set_limits(self, command: cmd.SetLimits) -> None:
-        if not self._risk_officer("SetLimits"):
-            return
-        if self.gate is None:
-            self._reject("SetLimits", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
-            return
-        change = self.gate.limits_change(command.scope, command.limits)
-        if isinstance(change, Reject):
-            self._reject("SetLimits", change)
-            return
-        new, previous = change
-        if new != previous:  # loading an unchanged limits file journals nothing
-            self._emit(ev.LimitsChanged(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                        limits=new, previous=previous, reason=command.reason))
-
-    def _set_restricted(self, command: cmd.SetRestricted) -> None:
-        if not self._risk_officer("SetRestricted"):
-            return
-        if command.kind not in ("restricted", "watch"):
-            self._reject("SetRestricted", Reject(RejectCode.INVALID_LIMIT, f"list kind must be restricted or watch, got {command.kind!r}",
-                                                 {"kind": command.kind}))
-            return
-        if self.gate is None:
-            self._reject("SetRestricted", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
-            return
-        change = self.gate.restricted_change(command.scope, command.symbols, command.kind)
-        if isinstance(change, Reject):
-            self._reject("SetRestricted", change)
-            return
-        new, previous = change
-        if new != previous:
-            self._emit(ev.RestrictedListChanged(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                                symbols=new, previous=previous, reason=command.reason, kind=command.kind))
-
-    def _override_limits(self, command: cmd.OverrideLimits) -> None:
-        if not self._risk_officer("OverrideLimits"):
-            return
-        if self.gate is None:
-            self._reject("OverrideLimits", Reject(RejectCode.INVALID_LIMIT, "pre-trade risk is not configured"))
-            return
-        if command.expires_at <= self._now:
-            self._reject("OverrideLimits", Reject(RejectCode.INVALID_LIMIT, "an override must expire in the future",
-                                                  {"expires_at": str(command.expires_at)}))
-            return
-        if not command.reason.strip():
-            self._reject("OverrideLimits", Reject(RejectCode.INVALID_LIMIT, "an override needs a reason"))
-            return
-        change = self.gate.override_change(command.scope, command.limits)
-        if isinstance(change, Reject):
-            self._reject("OverrideLimits", change)
-            return
-        self._emit(ev.LimitsOverridden(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                       limits=change, expires_at=command.expires_at, reason=command.reason))
-
-    def _end_override(self, command: cmd.EndOverride) -> None:
-        if not self._risk_officer("EndOverride"):
-            return
-        if self.gate is None or command.scope not in self.gate.overrides:
-            self._reject("EndOverride", Reject(RejectCode.INVALID_SCOPE, f"no override is in force for {command.scope!r}",
-                                               {"scope": command.scope}))
-            return
-        self._emit(ev.OverrideEnded(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                    reason=command.reason))
-
-    def _grant_locate(self, command: cmd.GrantLocate) -> None:
-        user = self._actor.user
-        if not (user == "system" or self.reference.has_role(user, "risk_officer") or self.reference.has_role(user, "operations")):
-            self._reject("GrantLocate", Reject(RejectCode.NOT_PERMITTED, f"recording a locate needs the operations or "
-                                               f"risk_officer role; {user!r} has neither", {"user": user}))
-            return
-        instrument = self.reference.instruments.get(command.symbol)
-        reason = None
-        if command.account not in self.reference.accounts:
-            reason = Reject(RejectCode.UNKNOWN_ACCOUNT, f"unknown account {command.account!r}", {"account": command.account})
-        elif instrument is None:
-            reason = Reject(RejectCode.UNKNOWN_INSTRUMENT, f"unknown instrument {command.symbol!r}", {"symbol": command.symbol})
-        elif not command.locate_id.strip():
-            reason = Reject(RejectCode.INVALID_LIMIT, "a locate needs its id (from the lender)")
-        elif command.expires_at <= self._now:
-            reason = Reject(RejectCode.INVALID_LIMIT, "the locate has already expired", {"expires_at": str(command.expires_at)})
-        else:
-            reason = instrument.check_quantity(command.quantity)
-        if reason is not None:
-            self._reject("GrantLocate", reason, account=command.account)
-            return
-        self._emit(ev.LocateGranted(seq=self._next_seq(), ts=self._now, actor=self._actor, account=command.account,
-                                    symbol=command.symbol, locate_id=command.locate_id, quantity=command.quantity,
-                                    expires_at=command.expires_at, source=command.source))
-
-    # --- what-if -------------------------------------------------------------------------
-
-    def what_if(self, command: cmd.SubmitOrder, now: int) -> list[tuple[str, Reject | None]]:
-        """Every check a new order would meet, each with its answer; decides and changes nothing."""
-        self._now = now
-        results: list[tuple[str, Reject | None]] = [("validation", self._validate_submit(command))]
-        instrument = self.reference.instruments.get(command.symbol)
-        if results[0][1] is not None or instrument is None:
-            return results
-        trader = TraderId(command.actor.user)
-        results.append(("kill_switch", self._kill_switch_refusal(command.account, trader, command.symbol, command.side,
-                                                                 command.quantity) if self.kill_switches else None))
-        if self.gate is not None:
-            venue = instrument.venues[0] if instrument.venues else self.default_venue
-            results += self.gate.explain(self._new_order_facts(command, venue), instrument, now)
-        return results
-
-    # --- kill switch ------------------------------------------------------------------------
-
-    def _scopes_of(self, account: AccountId, trader: TraderId, symbol: Symbol) -> list[str]:
-        """Where a kill switch can reach an order: its hierarchy and its instrument."""
-        return [*self.reference.scopes_of(account, trader), f"instrument:{symbol}"]
-
-    def _kill_switch_refusal(
-        self, account: AccountId, trader: TraderId, symbol: Symbol, side: Side, quantity: Decimal,
-        order_id: OrderId | None = None,
-    ) -> Reject | None:
-        """Inside an engaged scope only an order that shrinks the position, and cannot flip it
-        (counting the same side's other working orders), is admitted."""
-        scope = next((s for s in self._scopes_of(account, trader, symbol) if s in self.kill_switches), None)
-        if scope is None:
-            return None
-        exclude = self.orders.get(order_id) if order_id is not None else None
-        if self._reduces_only(account, symbol, side, quantity - (exclude.cum_qty if exclude else ZERO), exclude):
-            return None
-        position = self.positions.get((account, symbol))
-        held = position.quantity if position is not None else ZERO
-        return Reject(
-            RejectCode.KILL_SWITCH,
-            f"trading is stopped for {scope} ({self.kill_switches[scope]}); only orders that reduce a position are admitted",
-            {"scope": scope, "position": str(held)},
-        )
-
-    def _check_kill_scope(self, name: str, scope: str) -> bool:
-        level, _, ident = scope.partition(":")
-        if level in ("firm", "desk", "trader", "account", "instrument") and ident:
-            return True
-        self._reject(name, Reject(RejectCode.INVALID_SCOPE, "scope must be firm:, desk:, trader:, account: or instrument: "
-                                  f"followed by an id, got {scope!r}", {"scope": scope}))
-        return False
-
-    def _engage_kill_switch(self, command: cmd.EngageKillSwitch) -> None:
-        if not self._check_kill_scope("EngageKillSwitch", command.scope):
-            return
-        if command.scope not in self.kill_switches:
-            self._emit(ev.KillSwitchEngaged(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                            reason=command.reason))
-        # Cancel every working order in scope (again, if re-engaged: orders may have come back to life).
-        # One with a replace in flight is canceled as soon as the replace is answered.
-        for order in list(self.live.values()):
-            if command.scope not in self._scopes_of(order.account, order.trader, order.symbol):
-                continue
-            if order.pending is None:
-                self._cancel(cmd.CancelOrder(actor=command.actor, order_id=order.order_id), client=False)
-            elif order.pending is Pending.REPLACE and not order.cancel_deferred:
-                self._emit(ev.CancelDeferred(seq=self._next_seq(), ts=self._now, actor=self._actor, order_id=order.order_id,
-                                             reason=f"kill switch {command.scope}: cancel once the pending replace is answered"))
-
-    def _release_kill_switch(self, command: cmd.ReleaseKillSwitch) -> None:
-        if not self._risk_officer("ReleaseKillSwitch"):
-            return
-        if command.scope not in self.kill_switches:
-            self._reject("ReleaseKillSwitch", Reject(RejectCode.INVALID_SCOPE, f"no kill switch is engaged for {command.scope!r}",
-                                                     {"scope": command.scope}))
-            return
-        self._emit(ev.KillSwitchReleased(seq=self._next_seq(), ts=self._now, actor=self._actor, scope=command.scope,
-                                         reason=command.reason))
