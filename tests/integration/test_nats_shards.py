@@ -12,7 +12,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,10 @@ import msgspec
 import nats
 import pytest
 
+from openoms.bootstrap import OMS, build
 from openoms.cluster.gateway import ClusterGateway
 from openoms.cluster.partition import ShardError, Subjects, shard_of
+from openoms.config import Config
 from openoms.domain import commands as cmd
 from openoms.domain import events as ev
 from openoms.domain.ids import AccountId, ClientOrderId, OrderId, Symbol
@@ -159,28 +161,43 @@ async def delete_streams(url: str, subjects: Subjects) -> None:
 
 
 
+@contextlib.asynccontextmanager
+async def shard_one(tmp_path: Path, nats_url: str, subjects: Subjects) -> AsyncIterator[tuple[OMS, ClusterGateway, Any]]:
+    """Shard 1 of 2 in this process (SQLite journal under tmp_path), a gateway and a raw NATS
+    connection; everything stopped and the test's streams deleted afterwards."""
+    from openoms.cluster.shard import EngineShard
+
+    oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
+    oms.recover()
+    await oms.start()
+    stop = asyncio.Event()
+    shard = EngineShard(oms, nats_url, 1, 2, subjects)
+    running = asyncio.create_task(shard.run(stop))
+    gateway = ClusterGateway(nats_url, 2, subjects)
+    await gateway.connect()
+    connection = await nats.connect(nats_url)
+    try:
+        yield oms, gateway, connection
+    finally:
+        await connection.close()
+        await gateway.close()
+        stop.set()
+        await running
+        await oms.stop()
+        await shard.close()
+        await delete_streams(nats_url, subjects)
+
+
 
 def test_a_command_delivered_twice_has_one_effect_and_the_same_answer(tmp_path: Path, nats_url: str) -> None:
     """What a shard killed between its commit and its JetStream ack sees on restart: the same
     command again. The engine refuses the duplicate ClOrdID; the shard answers with the order."""
-    from openoms.bootstrap import build
-    from openoms.cluster.shard import EngineShard
     from openoms.cluster.wire import REPLY_HEADER, decode_reply, encode_command
-    from openoms.config import Config
 
     subjects = Subjects(f"t{secrets.token_hex(4)}")
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any], int]:
-        oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
-        oms.recover()
-        await oms.start()
-        stop = asyncio.Event()
-        shard = EngineShard(oms, nats_url, 1, 2, subjects)
-        running = asyncio.create_task(shard.run(stop))
-        gateway = ClusterGateway(nats_url, 2, subjects)
-        await gateway.connect()
-        connection = await nats.connect(nats_url)
-        try:
+        async with shard_one(tmp_path, nats_url, subjects) as (oms, gateway, connection):
             command = submit(ON_SHARD_1, "TWICE")
             first = await gateway.execute(command, timeout=30)
             inbox = connection.new_inbox()
@@ -189,14 +206,6 @@ def test_a_command_delivered_twice_has_one_effect_and_the_same_answer(tmp_path: 
                                                  headers={"Nats-Msg-Id": "redelivered", REPLY_HEADER: inbox})
             second = decode_reply((await answers.next_msg(timeout=30)).data)
             accepted = sum(1 for e in oms.journal.events() if isinstance(e, ev.OrderAccepted) and e.cl_ord_id == "TWICE")
-        finally:
-            await connection.close()
-            await gateway.close()
-            stop.set()
-            await running
-            await oms.stop()
-            await shard.close()
-            await delete_streams(nats_url, subjects)
         return first, second, accepted
 
     first, second, accepted = asyncio.run(scenario())
@@ -221,23 +230,10 @@ async def send_raw(connection: nats.aio.client.Client, subjects: Subjects, comma
 def test_a_new_order_reusing_a_clordid_with_other_terms_is_refused(tmp_path: Path, nats_url: str) -> None:
     """Only the same order again is answered with the order it made; another order under the same
     ClOrdID is refused as a duplicate, as a single `oms serve` refuses it."""
-    from openoms.bootstrap import build
-    from openoms.cluster.shard import EngineShard
-    from openoms.config import Config
-
     subjects = Subjects(f"t{secrets.token_hex(4)}")
 
     async def scenario() -> list[dict[str, Any]]:
-        oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
-        oms.recover()
-        await oms.start()
-        stop = asyncio.Event()
-        shard = EngineShard(oms, nats_url, 1, 2, subjects)
-        running = asyncio.create_task(shard.run(stop))
-        gateway = ClusterGateway(nats_url, 2, subjects)
-        await gateway.connect()
-        connection = await nats.connect(nats_url)
-        try:
+        async with shard_one(tmp_path, nats_url, subjects) as (_, gateway, connection):
             first = await gateway.execute(submit(ON_SHARD_1, "X1"), timeout=30)
             other = msgspec.structs.replace(submit(ON_SHARD_1, "X1"), symbol=Symbol("MSFT"), side=Side.SELL,
                                             quantity=Decimal(5000))
@@ -245,14 +241,6 @@ def test_a_new_order_reusing_a_clordid_with_other_terms_is_refused(tmp_path: Pat
             return [first, await send_raw(connection, subjects, other, "other"),
                     await send_raw(connection, subjects, cheaper, "cheaper"),
                     await send_raw(connection, subjects, submit(ON_SHARD_1, "X1"), "same")]
-        finally:
-            await connection.close()
-            await gateway.close()
-            stop.set()
-            await running
-            await oms.stop()
-            await shard.close()
-            await delete_streams(nats_url, subjects)
 
     first, other, cheaper, same = asyncio.run(scenario())
     assert first["rejected"] is None
@@ -266,32 +254,19 @@ def test_a_cancel_or_replace_delivered_twice_is_answered_with_the_order(tmp_path
     """A cancel or replace journaled but not acknowledged comes again after a crash: the engine
     refuses it (already pending, duplicate ClOrdID, too late) with no second effect, and the shard
     answers with the order, as the first time. Another request under a used ClOrdID stays refused."""
-    from openoms.bootstrap import build
-    from openoms.cluster.shard import EngineShard
-    from openoms.config import Config
-
     subjects = Subjects(f"t{secrets.token_hex(4)}")
 
     async def scenario() -> tuple[list[dict[str, Any]], list[ev.Event]]:
-        oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
-        oms.recover()
-        await oms.start()
-        stop = asyncio.Event()
-        shard = EngineShard(oms, nats_url, 1, 2, subjects)
-        running = asyncio.create_task(shard.run(stop))
-        gateway = ClusterGateway(nats_url, 2, subjects)
-        await gateway.connect()
-        connection = await nats.connect(nats_url)
+        async with shard_one(tmp_path, nats_url, subjects) as (oms, gateway, connection):
 
-        async def settled(order_id: str) -> None:
-            for _ in range(3000):
-                order = oms.engine.orders[OrderId(order_id)]
-                if order.pending is None and order.routes:
-                    return
-                await asyncio.sleep(0.01)
-            raise AssertionError(f"order {order_id} still has a request pending")
+            async def settled(order_id: str) -> None:
+                for _ in range(3000):
+                    order = oms.engine.orders[OrderId(order_id)]
+                    if order.pending is None and order.routes:
+                        return
+                    await asyncio.sleep(0.01)
+                raise AssertionError(f"order {order_id} still has a request pending")
 
-        try:
             placed = await gateway.execute(submit(ON_SHARD_1, "P1"), timeout=30)
             cluster_id = placed["order"]["order_id"]
             local = OrderId(cluster_id.partition("-")[2])
@@ -309,14 +284,6 @@ def test_a_cancel_or_replace_delivered_twice_is_answered_with_the_order(tmp_path
             answers.append(await send_raw(connection, subjects, msgspec.structs.replace(cancel, cl_ord_id=ClientOrderId("C2")),
                                           "other-cancel"))
             return answers, list(oms.journal.events())
-        finally:
-            await connection.close()
-            await gateway.close()
-            stop.set()
-            await running
-            await oms.stop()
-            await shard.close()
-            await delete_streams(nats_url, subjects)
 
     answers, journal = asyncio.run(scenario())
     replaced, replace_again, replace_done, other_replace, canceled, cancel_again, other_cancel = answers
