@@ -162,12 +162,13 @@ async def delete_streams(url: str, subjects: Subjects) -> None:
 
 
 @contextlib.asynccontextmanager
-async def shard_one(tmp_path: Path, nats_url: str, subjects: Subjects) -> AsyncIterator[tuple[OMS, ClusterGateway, Any]]:
-    """Shard 1 of 2 in this process (SQLite journal under tmp_path), a gateway and a raw NATS
-    connection; everything stopped and the test's streams deleted afterwards."""
+async def shard_one(tmp_path: Path, nats_url: str, subjects: Subjects, **settings: Any) -> AsyncIterator[tuple[OMS, ClusterGateway, Any]]:
+    """Shard 1 of 2 in this process (SQLite journal under tmp_path unless ``settings`` say
+    otherwise), a gateway and a raw NATS connection; everything stopped and the test's streams
+    deleted afterwards."""
     from openoms.cluster.shard import EngineShard
 
-    oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
+    oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS, **settings))
     oms.recover()
     await oms.start()
     stop = asyncio.Event()
@@ -303,10 +304,6 @@ def test_commands_that_come_while_the_journal_reconnects_keep_their_order(pg_url
     """PostgreSQL goes away under a shard: the runtime is suspended. A command that comes then
     waits for it to resume and is executed in its place in the stream, before a command sent
     after the journal is back (not given out again after the ack wait, behind it)."""
-    from openoms.bootstrap import build
-    from openoms.cluster.shard import EngineShard
-    from openoms.config import Config
-
     subjects = Subjects(f"t{secrets.token_hex(4)}")
 
     async def until(condition: Callable[[], bool]) -> None:
@@ -317,35 +314,22 @@ def test_commands_that_come_while_the_journal_reconnects_keep_their_order(pg_url
         raise AssertionError("condition not reached in time")
 
     async def scenario() -> list[dict[str, Any]]:
-        oms = build(Config(data_dir=tmp_path / "shard1", database_url=through(pg_url, pg_proxy.port), market_data=False,
-                           limits_file=NO_MARKET_LIMITS, fix_enabled=False))
-        oms.recover()
-        await oms.start()
-        stop = asyncio.Event()
-        shard = EngineShard(oms, nats_url, 1, 2, subjects)
-        running = asyncio.create_task(shard.run(stop))
-        gateway = ClusterGateway(nats_url, 2, subjects)
-        await gateway.connect()
-        try:
-            answers = [await gateway.execute(submit(ON_SHARD_1, "BEFORE"), timeout=30)]
-            await asyncio.wait_for(oms.runtime.drain(), 30)
-            pg_proxy.cut()
-            during = asyncio.ensure_future(gateway.execute(submit(ON_SHARD_1, "DURING"), timeout=60))
-            await until(lambda: oms.runtime.suspended is not None)
-            waits = asyncio.ensure_future(gateway.execute(submit(ON_SHARD_1, "WAITS"), timeout=60))
-            await asyncio.sleep(0.5)  # taken by the shard while the journal is away
-            pg_proxy.restore()
-            await until(lambda: oms.runtime.suspended is None)
-            after = await gateway.execute(submit(ON_SHARD_1, "AFTER"), timeout=60)
-            return [*answers, await during, await waits, after]
-        finally:
-            pg_proxy.restore()
-            await gateway.close()
-            stop.set()
-            await running
-            await oms.stop()
-            await shard.close()
-            await delete_streams(nats_url, subjects)
+        async with shard_one(tmp_path, nats_url, subjects, database_url=through(pg_url, pg_proxy.port),
+                             fix_enabled=False) as (oms, gateway, _):
+            try:
+                answers = [await gateway.execute(submit(ON_SHARD_1, "BEFORE"), timeout=30)]
+                await asyncio.wait_for(oms.runtime.drain(), 30)
+                pg_proxy.cut()
+                during = asyncio.ensure_future(gateway.execute(submit(ON_SHARD_1, "DURING"), timeout=60))
+                await until(lambda: oms.runtime.suspended is not None)
+                waits = asyncio.ensure_future(gateway.execute(submit(ON_SHARD_1, "WAITS"), timeout=60))
+                await asyncio.sleep(0.5)  # taken by the shard while the journal is away
+                pg_proxy.restore()
+                await until(lambda: oms.runtime.suspended is None)
+                after = await gateway.execute(submit(ON_SHARD_1, "AFTER"), timeout=60)
+                return [*answers, await during, await waits, after]
+            finally:
+                pg_proxy.restore()  # before the shard stops: its journal must be reachable to close
 
     answers = asyncio.run(scenario())
     assert all(answer["rejected"] is None and answer["order"] is not None for answer in answers), answers
@@ -358,9 +342,6 @@ def test_the_shard_judges_with_the_user_the_gateway_authenticated(tmp_path: Path
     """Users the shard's reference data does not know trade on their entitled accounts only, and
     may amend only orders of accounts they trade: checked on the shard, which knows the account."""
     from openoms.access.policy import Principal, Role
-    from openoms.bootstrap import build
-    from openoms.cluster.shard import EngineShard
-    from openoms.config import Config
 
     subjects = Subjects(f"t{secrets.token_hex(4)}")
     alice = Principal("alice", frozenset({Role.TRADER}), frozenset({ON_SHARD_1}))
@@ -368,15 +349,7 @@ def test_the_shard_judges_with_the_user_the_gateway_authenticated(tmp_path: Path
     auditor = Principal("carol", frozenset({Role.COMPLIANCE}), frozenset())  # sees every account, trades none
 
     async def scenario() -> list[dict[str, Any]]:
-        oms = build(Config(data_dir=tmp_path / "shard1", market_data=False, limits_file=NO_MARKET_LIMITS))
-        oms.recover()
-        await oms.start()
-        stop = asyncio.Event()
-        engine_shard = EngineShard(oms, nats_url, 1, 2, subjects)
-        running = asyncio.create_task(engine_shard.run(stop))
-        gateway = ClusterGateway(nats_url, 2, subjects)
-        await gateway.connect()
-        try:
+        async with shard_one(tmp_path, nats_url, subjects) as (_, gateway, _connection):
             def as_(user: str, account: str, cl_ord_id: str) -> cmd.SubmitOrder:
                 return msgspec.structs.replace(submit(account, cl_ord_id), actor=cmd.Actor(user, "test"))
 
@@ -388,13 +361,6 @@ def test_the_shard_judges_with_the_user_the_gateway_authenticated(tmp_path: Path
                 answers.append(await gateway.execute(cmd.CancelOrder(actor=cmd.Actor(who.user, "test"), order_id=order_id),
                                                      principal=who))
             return answers
-        finally:
-            await gateway.close()
-            stop.set()
-            await running
-            await oms.stop()
-            await engine_shard.close()
-            await delete_streams(nats_url, subjects)
 
     placed, refused, by_bob, by_auditor, by_alice = asyncio.run(scenario())
     assert placed["rejected"] is None and placed["order"]["account"] == ON_SHARD_1
